@@ -1,0 +1,3 @@
+from resetdesk.cli import app
+
+app(prog_name="resetdesk")

@@ -1,0 +1,103 @@
+"""The ``resetdesk`` command line: the composition root's face."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resetdesk.cli_common import app_context, fail
+from resetdesk.cli_tickets import tickets
+from resetdesk.settings import Settings
+from workflow.adapters import accounts, migrate
+
+app = typer.Typer(help="ResetDesk: device password-reset requests, from form to closed ticket.",
+                  no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+producers = typer.Typer(help="Form producers allowed to send requests.", no_args_is_help=True)
+agents = typer.Typer(help="Support agents.", no_args_is_help=True)
+docs_cli = typer.Typer(help="Generated documentation.", no_args_is_help=True)
+app.add_typer(db_cli, name="db")
+app.add_typer(tickets, name="tickets")
+app.add_typer(producers, name="producers")
+app.add_typer(agents, name="agents")
+app.add_typer(docs_cli, name="docs")
+
+UrlOpt = Annotated[str | None, typer.Option("--url", help="database URL (default: settings)")]
+
+
+def _url(url: str | None) -> str:
+    return url or Settings().resolved_database_url()
+
+
+@db_cli.command()
+def upgrade(url: UrlOpt = None) -> None:
+    """Create or migrate the database to the latest schema."""
+    target = _url(url)
+    migrate.upgrade(target)
+    typer.echo(f"database at head ({', '.join(migrate.heads())})")
+
+
+@db_cli.command()
+def check(url: UrlOpt = None) -> None:
+    """Fail if the database and the code's tables differ."""
+    try:
+        migrate.check(_url(url))
+    except Exception as err:  # alembic raises its own CommandError family
+        fail(str(err))
+    typer.echo("no drift")
+
+
+@producers.command("add")
+def producers_add(
+    name: Annotated[str, typer.Argument(help="short name, e.g. webform")],
+    source: Annotated[str, typer.Option(help="the CloudEvents source URI it sends as")],
+) -> None:
+    """Register a producer and print its bearer token (shown once, stored only as a hash)."""
+    with app_context() as ctx:
+        token = accounts.add_producer(ctx.db, name, source)
+    typer.echo(token)
+    typer.echo(f"producer {name} ({source}) added; keep the token above, it is not shown again",
+               err=True)
+
+
+@producers.command("list")
+def producers_list() -> None:
+    with app_context() as ctx:
+        for p in accounts.list_producers(ctx.db):
+            typer.echo(f"{p.name}\t{p.source}")
+
+
+@agents.command("add")
+def agents_add(
+    login: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+) -> None:
+    """Add an agent; the password is stored argon2-hashed."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        fail("a password needs at least 10 characters")
+    with app_context() as ctx:
+        accounts.add_agent(ctx.db, login, password, name)
+    typer.echo(f"agent {login} added")
+
+
+@docs_cli.command("diagram")
+def docs_diagram(
+    out: Annotated[Path, typer.Option(help="file to write")] = Path("docs/state-machine.md"),
+) -> None:
+    """Regenerate the state diagram from the transitions table."""
+    from workflow.domain.diagram import document
+
+    out.write_text(document(), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app()

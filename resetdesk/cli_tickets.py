@@ -1,0 +1,88 @@
+"""``resetdesk tickets …``: list, show and act on tickets from a shell."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resetdesk.cli_common import app_context, echo_json, fail
+from workflow.adapters import queries
+from workflow.domain.states import State, WaitingOn
+from workflow.service.handlers import ActOnTicket, act
+
+tickets = typer.Typer(help="List, show and act on tickets.", no_args_is_help=True)
+
+STATES = [s.value for s in State]
+WAITING = [w.value for w in WaitingOn]
+
+
+@tickets.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help=f"one of: {', '.join(STATES)}")] = None,
+    waiting_on: Annotated[str | None, typer.Option(help=f"one of: {', '.join(WAITING)}")] = None,
+    sort: Annotated[str, typer.Option(help="created | updated")] = "created",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Tickets, oldest first."""
+    if state and state not in STATES:
+        fail(f"unknown state {state!r}; use one of: {', '.join(STATES)}")
+    if waiting_on and waiting_on not in WAITING:
+        fail(f"unknown waiting-on {waiting_on!r}; use one of: {', '.join(WAITING)}")
+    with app_context() as app:
+        try:
+            rows = queries.list_tickets(app.db, state=state, waiting_on=waiting_on, sort=sort,
+                                        limit=limit)
+        except ValueError as err:
+            fail(str(err))
+    if as_json:
+        echo_json([r.as_json() for r in rows], queries.dumps)
+        return
+    if not rows:
+        typer.echo("no tickets")
+        return
+    typer.echo(f"{'REFERENCE':<13} {'STATE':<17} {'OUTCOME/WAITING':<22} {'ASSIGNEE':<12} CREATED")
+    for r in rows:
+        extra = r.outcome or r.waiting_on or ""
+        typer.echo(f"{r.reference:<13} {r.state:<17} {extra:<22} {r.assignee or '':<12} "
+                   f"{r.created_at:%Y-%m-%d %H:%M}Z")
+
+
+@tickets.command()
+def show(
+    ticket: Annotated[str, typer.Argument(help="ticket id or reference (RD-XXXX-XXXX)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """State, data and history of one ticket."""
+    with app_context() as app:
+        details = queries.ticket_details(app.db, ticket)
+    if as_json:
+        echo_json(details, queries.dumps)
+        return
+    typer.echo(f"{details['reference']}  ({details['id']})  version {details['version']}")
+    typer.echo(f"state: {details['state']}  outcome: {details['outcome'] or '-'}  "
+               f"waiting on: {details['waiting_on'] or '-'}  assignee: {details['assignee'] or '-'}")
+    typer.echo("data:")
+    typer.echo(queries.dumps(details["data"]))
+    typer.echo("history:")
+    for h in details["history"]:
+        typer.echo(f"  {h['at']}  {h['actor']:<28} {h['trigger']:<22} {h['from']} -> {h['to']}"
+                   + (f"  [{h['outcome']}]" if h["outcome"] else "")
+                   + (f"  {h['reason']}" if h["reason"] else ""))
+
+
+@tickets.command("act")
+def act_(
+    ticket: Annotated[str, typer.Argument(help="ticket id or reference")],
+    trigger: Annotated[str, typer.Argument(help="e.g. claim, reply, resolve, abandon, reopen")],
+    as_agent: Annotated[str, typer.Option("--as", help="agent login")],
+    reason: Annotated[str | None, typer.Option(help="why (kept in the audit trail)")] = None,
+    expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
+) -> None:
+    """Fire one trigger as an agent."""
+    with app_context() as app:
+        ticket_id = queries.ticket_details(app.db, ticket)["id"]
+        result = act(app.uow(), app.clock, ActOnTicket(
+            ticket_id, trigger, f"agent:{as_agent}", expected_version, reason))
+    typer.echo(f"{result.reference}: {trigger} -> {result.state.value} (version {result.version})")

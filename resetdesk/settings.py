@@ -1,0 +1,57 @@
+"""All settings in one place, read from ``RESETDESK_*`` environment variables (or a ``.env``).
+
+No broker URL selects the embedded default: SQLite is both the store and the durable queue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RESETDESK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("."), description="where the embedded SQLite file lives")
+    database_url: str | None = Field(default=None, description="default: SQLite in data_dir")
+    broker_url: str | None = Field(default=None, description="amqp://…; unset = embedded mode")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(default=None, description="base URL used in emails and links")
+
+    # embedded queue workers
+    workers: int = 2
+    lease_seconds: float = 60.0
+    max_attempts: int = 5
+    retry_delays_seconds: list[float] = [1.0, 5.0, 30.0, 120.0]
+
+    # verification
+    model_rules_path: Path | None = None
+    regional_offices_path: Path | None = None
+    human_check: str = Field(default="local", description="local | siteverify")
+    siteverify_url: str | None = None
+    siteverify_secret: str | None = None
+    siteverify_timeout_seconds: float = 5.0
+
+    # notifications
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_from: str = "ResetDesk <support@resetdesk.invalid>"
+    smtp_timeout_seconds: float = 10.0
+
+    # personal data
+    retention_days: int = 90
+    attachment_retention_days: int = 30
+    max_export_bytes: int = 1_048_576
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'resetdesk.db').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.broker_url

@@ -1,0 +1,71 @@
+"""Producers (who may send requests, and from which CloudEvents ``source``) and agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from workflow.adapters.credentials import hash_password, new_token, password_matches, token_hash
+from workflow.adapters.db import Database
+from workflow.adapters.tables import AGENT, PRODUCER
+from workflow.domain.errors import AlreadyExists
+
+
+@dataclass(frozen=True)
+class Producer:
+    name: str
+    source: str
+
+
+def add_producer(db: Database, name: str, source: str) -> str:
+    """Register a producer; returns its bearer token, which is stored only as a hash."""
+    token = new_token()
+    try:
+        with db.writer.begin() as conn:
+            conn.execute(insert(PRODUCER).values(
+                name=name, source=source, token_hash=token_hash(token),
+                created_at=datetime.now(UTC), disabled=False))
+    except IntegrityError as err:
+        raise AlreadyExists(f"a producer named {name!r} or with source {source!r} exists") from err
+    return token
+
+
+def producer_for_token(db: Database, token: str) -> Producer | None:
+    with db.reader.begin() as conn:
+        row = conn.execute(select(PRODUCER.c.name, PRODUCER.c.source).where(
+            PRODUCER.c.token_hash == token_hash(token), PRODUCER.c.disabled.is_(False))).first()
+    return Producer(row.name, row.source) if row else None
+
+
+def producer_by_name(db: Database, name: str) -> Producer | None:
+    with db.reader.begin() as conn:
+        row = conn.execute(select(PRODUCER.c.name, PRODUCER.c.source).where(
+            PRODUCER.c.name == name)).first()
+    return Producer(row.name, row.source) if row else None
+
+
+def list_producers(db: Database) -> list[Producer]:
+    with db.reader.begin() as conn:
+        rows = conn.execute(select(PRODUCER.c.name, PRODUCER.c.source).order_by(PRODUCER.c.name))
+        return [Producer(r.name, r.source) for r in rows]
+
+
+def add_agent(db: Database, login: str, password: str, display_name: str = "") -> None:
+    try:
+        with db.writer.begin() as conn:
+            conn.execute(insert(AGENT).values(
+                login=login, display_name=display_name or login,
+                password_hash=hash_password(password), created_at=datetime.now(UTC),
+                active=True))
+    except IntegrityError as err:
+        raise AlreadyExists(f"an agent {login!r} exists") from err
+
+
+def check_agent_password(db: Database, login: str, password: str) -> bool:
+    with db.reader.begin() as conn:
+        stored = conn.execute(select(AGENT.c.password_hash).where(
+            AGENT.c.login == login, AGENT.c.active.is_(True))).scalar()
+    return stored is not None and password_matches(password, stored)

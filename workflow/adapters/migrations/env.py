@@ -1,0 +1,57 @@
+"""Alembic environment: the URL comes from the caller (``resetdesk db upgrade``) or the settings."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from workflow.adapters.tables import METADATA
+
+config = context.config
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("RESETDESK_DATABASE_URL")
+    if not url:
+        raise RuntimeError("no database URL: set RESETDESK_DATABASE_URL or pass one")
+    return url
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    if type_ == "type" and type(obj).__name__ == "UtcDateTime":
+        autogen_context.imports.add("from workflow.adapters.types import UtcDateTime")  # type: ignore[attr-defined]
+        return "UtcDateTime()"
+    return False
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=METADATA, literal_binds=True,
+                      render_item=_render_item, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        _run(connectable)
+        return
+    engine = create_engine(_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(connection=connection, target_metadata=METADATA,  # type: ignore[arg-type]
+                      render_item=_render_item, render_as_batch=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

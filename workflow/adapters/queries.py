@@ -1,0 +1,84 @@
+"""Read models for people: lists and details, straight from the tables (no domain objects)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from workflow.adapters.db import Database
+from workflow.adapters.repository import SqlTicketRepository
+from workflow.adapters.tables import AUDIT, TICKET
+from workflow.domain.errors import TicketNotFound
+
+SORTS = {"created": TICKET.c.created_at, "updated": TICKET.c.updated_at}
+
+
+@dataclass(frozen=True)
+class TicketSummary:
+    id: str
+    reference: str
+    state: str
+    outcome: str | None
+    waiting_on: str | None
+    assignee: str | None
+    language: str
+    created_at: datetime
+    version: int
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        return d
+
+
+def list_tickets(db: Database, *, state: str | None = None, waiting_on: str | None = None,
+                 sort: str = "created", limit: int = 100) -> list[TicketSummary]:
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+    cols = [TICKET.c.id, TICKET.c.reference, TICKET.c.state, TICKET.c.outcome,
+            TICKET.c.waiting_on, TICKET.c.assignee, TICKET.c.language, TICKET.c.created_at,
+            TICKET.c.version]
+    stmt = select(*cols)
+    if state:
+        stmt = stmt.where(TICKET.c.state == state)
+    if waiting_on:
+        stmt = stmt.where(TICKET.c.waiting_on == waiting_on)
+    stmt = stmt.order_by(SORTS[sort], TICKET.c.id).limit(limit)
+    with db.reader.begin() as conn:
+        return [TicketSummary(*row) for row in conn.execute(stmt)]
+
+
+def ticket_details(db: Database, ticket_id_or_reference: str) -> dict[str, Any]:
+    """State, data and history of one ticket, by id or by reference."""
+    with db.reader.connect() as conn, conn.begin():
+        repo = SqlTicketRepository(conn)
+        try:
+            ticket = repo.get(ticket_id_or_reference)
+        except TicketNotFound:
+            ticket = repo.by_reference(ticket_id_or_reference)
+        history = conn.execute(
+            select(AUDIT).where(AUDIT.c.ticket_id == ticket.id).order_by(AUDIT.c.id)).all()
+    return {
+        "id": ticket.id, "reference": ticket.reference, "state": ticket.state.value,
+        "outcome": ticket.outcome.value if ticket.outcome else None,
+        "waiting_on": ticket.waiting_on.value if ticket.waiting_on else None,
+        "assignee": ticket.assignee, "language": ticket.language, "version": ticket.version,
+        "linked_ticket_id": ticket.linked_ticket_id,
+        "created_at": ticket.created_at.isoformat(), "updated_at": ticket.updated_at.isoformat(),
+        "first_reply_at": ticket.first_reply_at.isoformat() if ticket.first_reply_at else None,
+        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+        "data": ticket.data,
+        "history": [
+            {"at": h.at.isoformat(), "actor": h.actor, "trigger": h.trigger,
+             "from": h.from_state, "to": h.to_state, "outcome": h.outcome, "reason": h.reason}
+            for h in history
+        ],
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,140 @@
+"""SQLModel tables: the schema Alembic migrates. Queries on the hot path use SQLAlchemy core over
+these same ``__table__`` objects (a Session per transaction costs 3–11x on SQLite WAL).
+
+Personal data lives only in ``ticket.data``, ``inbox.payload`` and ``outbox.payload`` (anonymised
+by purge); ``audit`` holds none and is append-only (database triggers refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from workflow.adapters.types import UtcDateTime
+
+
+def _ts(nullable: bool = True, index: bool = False) -> object:
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable,
+                                                index=index))
+
+
+class TicketRow(SQLModel, table=True):
+    __tablename__ = "ticket"
+    __table_args__ = (Index("ix_ticket_state_created", "state", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    reference: str = Field(max_length=16, unique=True)
+    state: str = Field(max_length=24)
+    outcome: str | None = Field(default=None, max_length=40)
+    waiting_on: str | None = Field(default=None, max_length=24)
+    assignee: str | None = Field(default=None, max_length=64, index=True)
+    language: str = Field(max_length=2)
+    source: str = Field(max_length=512)
+    event_id: str = Field(max_length=256)
+    serial_key: str | None = Field(default=None, max_length=128, index=True)
+    #: ``serial_key`` while the ticket is open, NULL once closed: a unique index on it lets the
+    #: database decide "a second open request for the same serial" without check-then-insert.
+    open_serial_key: str | None = Field(default=None, max_length=128, unique=True)
+    linked_ticket_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    first_reply_at: datetime | None = _ts()  # type: ignore[assignment]
+    closed_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
+    anonymised_at: datetime | None = _ts()  # type: ignore[assignment]
+    version: int = Field(default=0)
+    event_seq: int = Field(default=1)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_ticket", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(max_length=32)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    actor: str = Field(max_length=80)
+    trigger: str = Field(max_length=40)
+    from_state: str = Field(max_length=24)
+    to_state: str = Field(max_length=24)
+    outcome: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "sequence", name="uq_outbox_ticket_sequence"),
+        Index("ix_outbox_unsent", "sent_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    ticket_id: str = Field(max_length=32)
+    sequence: int
+    type: str = Field(max_length=120)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    sent_at: datetime | None = _ts()  # type: ignore[assignment]
+
+
+class InboxRow(SQLModel, table=True):
+    """Every accepted inbound message, keyed by its CloudEvents (source, id).
+
+    In embedded mode this table is also the durable queue: workers claim ``pending`` rows with a
+    lease (``lease_until``) and an attempt count; an expired lease makes a row claimable again.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_claim", "status", "available_at"),)
+
+    source: str = Field(primary_key=True, max_length=512)
+    event_id: str = Field(primary_key=True, max_length=256)
+    type: str = Field(max_length=120)
+    producer: str = Field(max_length=64)
+    content_digest: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    #: pending | done | dead
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = Field(default=0)
+    available_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    lease_until: datetime | None = _ts()  # type: ignore[assignment]
+    last_error: str | None = Field(default=None, max_length=1000)
+    ticket_id: str | None = Field(default=None, max_length=32)
+    reference: str | None = Field(default=None, max_length=16)
+    #: passed | failed, committed before anything else is done (tokens are single-use)
+    human_check: str | None = Field(default=None, max_length=8)
+    remote_addr: str | None = Field(default=None, max_length=64)
+    processed_at: datetime | None = _ts()  # type: ignore[assignment]
+
+
+class ProducerRow(SQLModel, table=True):
+    __tablename__ = "producer"
+
+    name: str = Field(primary_key=True, max_length=64)
+    source: str = Field(max_length=512, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    disabled: bool = Field(default=False)
+
+
+class AgentRow(SQLModel, table=True):
+    __tablename__ = "agent"
+
+    login: str = Field(primary_key=True, max_length=64)
+    display_name: str = Field(default="", max_length=120)
+    password_hash: str = Field(max_length=256)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    active: bool = Field(default=True)
+
+
+METADATA = SQLModel.metadata
+TICKET = TicketRow.__table__  # type: ignore[attr-defined]
+AUDIT = AuditRow.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+PRODUCER = ProducerRow.__table__  # type: ignore[attr-defined]
+AGENT = AgentRow.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, RootTransaction
+from sqlalchemy.exc import OperationalError
+
+from workflow.adapters.db import Database
+from workflow.adapters.repository import SqlTicketRepository
+from workflow.domain.errors import StorageUnavailable
+from workflow.service.ports import UnitOfWork
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """``read_only`` uses the reader engine: on SQLite its transactions do not take the write lock."""
+
+    tickets: SqlTicketRepository
+
+    def __init__(self, db: Database, *, read_only: bool = False) -> None:
+        self.db = db
+        self.read_only = read_only
+        self._conn: Connection | None = None
+        self._tx: RootTransaction | None = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its with-block")
+        return self._conn
+
+    def __enter__(self) -> Self:
+        engine = self.db.reader if self.read_only else self.db.writer
+        try:
+            self._conn = engine.connect()
+            self._tx = self._conn.begin()
+        except OperationalError as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
+        self.tickets = SqlTicketRepository(self._conn)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.rollback()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            self._tx = None
+        if isinstance(exc, OperationalError):
+            raise StorageUnavailable(f"database error: {exc.orig}") from exc
+
+    def commit(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("commit outside the with-block")
+        try:
+            self._tx.commit()
+        except OperationalError as err:
+            raise StorageUnavailable(f"commit failed: {err.orig}") from err
+
+    def rollback(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()

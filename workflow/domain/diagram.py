@@ -1,0 +1,38 @@
+"""The mermaid state diagram, generated from the transitions table (docs/state-machine.md)."""
+
+from __future__ import annotations
+
+from workflow.domain.states import TRANSITIONS, State
+
+
+def _node(state: State) -> str:
+    return state.name.lower()
+
+
+def mermaid() -> str:
+    lines = ["stateDiagram-v2"]
+    for state in State:
+        lines.append(f"    {_node(state)} : {state.value}")
+    lines.append(f"    [*] --> {_node(State.SUBMITTED)}")
+    seen: set[tuple[str, str, str]] = set()
+    for move in TRANSITIONS:
+        for source in move.source:
+            dest = move.dest or source
+            label = move.trigger + (f" [{', '.join(move.guards)}]" if move.guards else "")
+            key = (_node(source), _node(dest), label)
+            if key in seen:
+                continue
+            seen.add(key)
+            lines.append(f"    {key[0]} --> {key[1]} : {label}")
+    lines.append(f"    {_node(State.CLOSED)} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
+def document() -> str:
+    return (
+        "# Ticket state machine\n\n"
+        "Generated from `workflow/domain/states.py` by `resetdesk docs diagram`; a test fails when "
+        "this file is stale. Self-loops are internal moves: the state stays, the ticket's fields "
+        "change (assignee, `waiting_on`, first reply).\n\n"
+        "```mermaid\n" + mermaid() + "```\n"
+    )

@@ -1,0 +1,67 @@
+"""One error hierarchy for the whole workflow.
+
+Entry points map these to their own vocabulary: consumers to ack / retry / dead-letter, the HTTP
+side to status codes, the CLI to exit codes. Messages never contain personal data.
+"""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base of every error the workflow raises on purpose."""
+
+    #: True when trying the same thing later may succeed (consumers retry these).
+    transient: bool = False
+
+
+class IllegalTransition(WorkflowError):
+    """A trigger that the ticket's current state does not allow."""
+
+    def __init__(self, trigger: str, state: str, allowed: list[str]) -> None:
+        self.trigger = trigger
+        self.state = state
+        self.allowed = allowed
+        moves = ", ".join(allowed) if allowed else "none"
+        super().__init__(f"cannot {trigger} a ticket in state {state}; allowed here: {moves}")
+
+
+class GuardRefused(WorkflowError):
+    """The trigger exists in this state but one of its guards said no."""
+
+    def __init__(self, trigger: str, state: str, reason: str) -> None:
+        self.trigger = trigger
+        self.state = state
+        self.reason = reason
+        super().__init__(f"cannot {trigger} a ticket in state {state}: {reason}")
+
+
+class ConcurrencyConflict(WorkflowError):
+    """Someone else changed the ticket since it was read; the caller's change was not applied."""
+
+    def __init__(self, ticket_id: str, expected_version: int) -> None:
+        self.ticket_id = ticket_id
+        self.expected_version = expected_version
+        super().__init__(
+            f"ticket {ticket_id} was changed by someone else (expected version "
+            f"{expected_version}); reload it and try again"
+        )
+
+
+class TicketNotFound(WorkflowError):
+    def __init__(self, ticket_id: str) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"no ticket {ticket_id}")
+
+
+class NotFound(WorkflowError):
+    """A named thing (producer, agent, event …) does not exist."""
+
+
+class AlreadyExists(WorkflowError):
+    """A named thing that must be unique exists already."""
+
+
+class StorageUnavailable(WorkflowError):
+    """The database could not be reached or was busy; the work may be retried."""
+
+    transient = True

@@ -1,0 +1,129 @@
+"""The ticket life cycle, declared once as data.
+
+The console renders its buttons from this table, the docs diagram is generated from it and the
+tests walk it. Exactly six top-level states; waiting on the customer is the ``waiting_on`` field,
+valid only in ``queued`` and ``awaiting-callback``, never a seventh state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class State(enum.Enum):
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    QUEUED = "queued"
+    AWAITING_CALLBACK = "awaiting-callback"
+    REMOTE_SESSION = "remote-session"
+    CLOSED = "closed"
+
+
+class WaitingOn(enum.Enum):
+    """What the customer has to do before the desk can go on; the SLA clocks pause meanwhile."""
+
+    KEY_CONFIRMATION = "key-confirmation"
+    SESSION_CODE = "session-code"
+    CALLBACK_MOVED = "callback-moved"
+
+
+class Outcome(enum.Enum):
+    """Why a ticket is closed. Rejections carry their reason: ``rejected-<reason>``."""
+
+    RESOLVED = "resolved"
+    DUPLICATE = "duplicate"
+    UNREACHABLE = "unreachable"
+    ABANDONED = "abandoned"
+    REJECTED_REGION = "rejected-region"
+    REJECTED_METHOD = "rejected-method"
+    REJECTED_SERIAL = "rejected-serial"
+    REJECTED_ATTESTATION = "rejected-attestation"
+    REJECTED_HUMAN_CHECK = "rejected-human-check"
+    REJECTED_OTHER = "rejected-other"
+
+    @property
+    def is_rejection(self) -> bool:
+        return self.value.startswith("rejected-")
+
+
+WAITING_ALLOWED_IN = frozenset({State.QUEUED, State.AWAITING_CALLBACK})
+OPEN_STATES = frozenset(s for s in State if s is not State.CLOSED)
+REOPENABLE = frozenset({Outcome.RESOLVED, Outcome.UNREACHABLE, Outcome.ABANDONED})
+ACTIVE = [State.QUEUED, State.AWAITING_CALLBACK]
+
+
+@dataclass(frozen=True)
+class Move:
+    """One row of the transitions table.
+
+    ``dest`` None is an internal move (the state stays). ``guards`` name predicates in :mod:`workflow.domain.guards`; ``effect`` names the change the
+    machine applies to the ticket once the guards passed (outcome, waiting_on, assignee …).
+    """
+
+    trigger: str
+    source: tuple[State, ...]
+    dest: State | None
+    guards: tuple[str, ...] = ()
+    effect: str | None = None
+    label: str = ""
+    actors: tuple[str, ...] = field(default=("agent",))
+
+
+def _m(
+    trigger: str,
+    source: State | list[State],
+    dest: State | None,
+    *guards: str,
+    effect: str | None = None,
+    actors: tuple[str, ...] = ("agent",),
+) -> Move:
+    src = tuple(source) if isinstance(source, list) else (source,)
+    return Move(trigger, src, dest, tuple(guards), effect, actors=actors)
+
+
+S = State
+STAY = None  # an internal move: the state does not change, only the ticket's fields
+# Order matters: for one trigger, the first row whose guards pass is taken.
+TRANSITIONS: tuple[Move, ...] = (
+    _m("verify", S.SUBMITTED, S.VERIFIED, "verdict_ok", actors=("system",)),
+    _m("reject", [S.SUBMITTED, S.VERIFIED], S.CLOSED, "has_rejection", effect="close_rejected",
+       actors=("system",)),
+    _m("mark_duplicate", S.SUBMITTED, S.CLOSED, "has_link", effect="close_duplicate",
+       actors=("system",)),
+    _m("enqueue", S.VERIFIED, S.QUEUED, actors=("system",)),
+    _m("claim", ACTIVE, STAY, "claimable", effect="assign"),
+    _m("release", ACTIVE, STAY, "is_assignee", effect="unassign"),
+    _m("reply", ACTIVE, STAY, "is_assignee", effect="replied"),
+    _m("send_key", ACTIVE, STAY, "is_assignee", effect="wait_key"),
+    _m("key_failed", ACTIVE, STAY, "waiting_key", effect="stop_waiting",
+       actors=("customer", "system")),
+    _m("request_callback", S.QUEUED, S.AWAITING_CALLBACK, effect="stop_waiting",
+       actors=("agent", "customer", "system")),
+    _m("move_callback", S.AWAITING_CALLBACK, STAY, effect="wait_callback_moved",
+       actors=("customer",)),
+    _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_answered", effect="stop_waiting"),
+    _m("callback_result", S.AWAITING_CALLBACK, S.CLOSED, "result_give_up",
+       effect="close_unreachable"),
+    _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_requeue", effect="stop_waiting"),
+    _m("callback_result", S.AWAITING_CALLBACK, STAY, "result_retry", effect="stop_waiting"),
+    _m("offer_remote_session", ACTIVE, STAY, "is_assignee", effect="wait_code"),
+    _m("start_remote_session", ACTIVE, S.REMOTE_SESSION, "waiting_code", effect="stop_waiting",
+       actors=("customer",)),
+    _m("end_remote_session", S.REMOTE_SESSION, S.CLOSED, "session_resolved",
+       effect="close_resolved", actors=("agent", "customer", "system")),
+    _m("end_remote_session", S.REMOTE_SESSION, S.QUEUED, effect="stop_waiting",
+       actors=("agent", "customer", "system")),
+    _m("resolve", [*ACTIVE, S.REMOTE_SESSION], S.CLOSED, effect="close_resolved",
+       actors=("agent", "customer")),
+    _m("abandon", ACTIVE, S.CLOSED, effect="close_abandoned", actors=("agent", "system")),
+    _m("reopen", S.CLOSED, S.QUEUED, "reopenable", effect="reopened",
+       actors=("agent", "customer")),
+)
+
+TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(m.trigger for m in TRANSITIONS))
+
+
+def triggers_from(state: State) -> list[str]:
+    """Every trigger that has at least one row leaving ``state`` (guards not evaluated)."""
+    return [t for t in TRIGGERS if any(state in m.source for m in TRANSITIONS if m.trigger == t)]

@@ -1,0 +1,53 @@
+"""Application services: one function per command — load, fire the trigger, store, commit.
+
+They know only the ports; the same functions run under the embedded workers, the AMQP consumers,
+the HTTP API and the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from workflow.domain.errors import ConcurrencyConflict
+from workflow.domain.guards import TriggerContext
+from workflow.domain.machine import fire
+from workflow.domain.states import Outcome
+from workflow.domain.ticket import Ticket
+from workflow.service.ports import Clock, UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class ActOnTicket:
+    """Fire ``trigger`` on a ticket as ``actor`` (``agent:<login>``, ``customer``, ``system:<p>``).
+
+    ``expected_version`` is the version the actor saw: when given and stale, nothing changes and
+    ``ConcurrencyConflict`` tells the actor to reload (two agents, one ticket: one wins).
+    """
+
+    ticket_id: str
+    trigger: str
+    actor: str
+    expected_version: int | None = None
+    reason: str | None = None
+    result: str | None = None
+    resolved: bool = False
+    take_over: bool = False
+    outcome: Outcome | None = None
+
+
+def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket) -> Ticket:
+    with uow:
+        ticket = uow.tickets.get(cmd.ticket_id)
+        if cmd.expected_version is not None and ticket.version != cmd.expected_version:
+            raise ConcurrencyConflict(ticket.id, cmd.expected_version)
+        ctx = TriggerContext(
+            actor=cmd.actor, at=clock.now(), reason=cmd.reason, result=cmd.result,
+            resolved=cmd.resolved, take_over=cmd.take_over, outcome=cmd.outcome,
+        )
+        fire(ticket, cmd.trigger, ctx)
+        uow.tickets.save(ticket)
+        uow.commit()
+    return ticket

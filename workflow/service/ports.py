@@ -1,0 +1,83 @@
+"""Ports the application services need; adapters implement them, test fakes subclass them.
+
+Contracts every implementation keeps (the contract tests in tests/ run on each):
+- ``TicketRepository.save`` applies the change only if the stored version is still the one the
+  ticket was loaded with, and writes the ticket's pending audit entries and events (as outbox
+  rows) in the same transaction; otherwise it raises ``ConcurrencyConflict`` and changes nothing.
+- ``TicketRepository.add`` raises ``OpenSerialTaken`` when another open ticket holds the serial;
+  the caller's transaction stays usable.
+- Nothing is visible to others before ``UnitOfWork.commit``; leaving the ``with`` block without
+  committing rolls everything back.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from workflow.domain.errors import WorkflowError
+from workflow.domain.ticket import AuditEntry, Ticket
+
+
+class OpenSerialTaken(WorkflowError):
+    """Another open ticket already holds this serial number."""
+
+    def __init__(self, open_ticket_id: str) -> None:
+        self.open_ticket_id = open_ticket_id
+        super().__init__(f"an open ticket ({open_ticket_id}) exists for this serial number")
+
+
+class Clock(abc.ABC):
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The current instant, timezone-aware."""
+
+
+class SystemClock(Clock):
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class TicketRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, ticket_id: str) -> Ticket:
+        """The ticket, or ``TicketNotFound``."""
+
+    @abc.abstractmethod
+    def by_reference(self, reference: str) -> Ticket:
+        """The ticket with this customer-facing reference, or ``TicketNotFound``."""
+
+    @abc.abstractmethod
+    def add(self, ticket: Ticket) -> None:
+        """Insert a new ticket with its pending audit and events."""
+
+    @abc.abstractmethod
+    def save(self, ticket: Ticket) -> None:
+        """Store the ticket's changes if nobody changed it since it was loaded."""
+
+    @abc.abstractmethod
+    def history(self, ticket_id: str) -> Sequence[AuditEntry]:
+        """The ticket's audit trail, oldest first."""
+
+
+class UnitOfWork(abc.ABC):
+    """One database transaction; ``with uow:`` opens it, ``commit`` ends it."""
+
+    tickets: TicketRepository
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Undo whatever was not committed; harmless after a commit."""
