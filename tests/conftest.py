@@ -22,7 +22,7 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_admin():  # type: ignore[no-untyped-def]
+def pg_admin():
     url = make_url(services.PG_ADMIN_URL)
     if not services.port_open(url.host or "127.0.0.1", url.port or 5432):
         services.unavailable("PostgreSQL", f"{url.host}:{url.port} refused")
@@ -40,7 +40,7 @@ def _pg_url(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_admin) -> str:  # type: ignore[no-untyped-def]
+def pg_template(pg_admin) -> str:
     engine, made = pg_admin
     name = f"rd_{services.RUN_ID}_template"
     with engine.connect() as conn:
@@ -51,7 +51,7 @@ def pg_template(pg_admin) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def pg_url(pg_admin, pg_template) -> str:  # type: ignore[no-untyped-def]
+def pg_url(pg_admin, pg_template) -> str:
     engine, made = pg_admin
     name = f"rd_{services.RUN_ID}_{next(_counter)}"
     with engine.connect() as conn:

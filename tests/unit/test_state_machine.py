@@ -114,7 +114,8 @@ def test_waiting_on_is_cleared_when_leaving_queued_for_remote_session() -> None:
     fire(ticket, "offer_remote_session", TriggerContext("agent:alice", T0))
     assert ticket.waiting_on is WaitingOn.SESSION_CODE
     fire(ticket, "start_remote_session", TriggerContext("customer", T0))
-    assert (ticket.state, ticket.waiting_on) == (State.REMOTE_SESSION, None)
+    after: tuple[State, WaitingOn | None] = (ticket.state, ticket.waiting_on)
+    assert after == (State.REMOTE_SESSION, None)
 
 
 def test_callback_result_routes_by_result() -> None:

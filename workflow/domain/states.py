@@ -57,8 +57,9 @@ ACTIVE = [State.QUEUED, State.AWAITING_CALLBACK]
 class Move:
     """One row of the transitions table.
 
-    ``dest`` None is an internal move (the state stays). ``guards`` name predicates in :mod:`workflow.domain.guards`; ``effect`` names the change the
-    machine applies to the ticket once the guards passed (outcome, waiting_on, assignee …).
+    ``dest`` None is an internal move (the state stays). ``guards`` name predicates in
+    :mod:`workflow.domain.guards`; ``effect`` names the change the machine applies to the ticket
+    once the guards passed (outcome, waiting_on, assignee …).
     """
 
     trigger: str

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, pool
 
 from workflow.adapters.tables import METADATA
@@ -19,9 +21,9 @@ def _url() -> str:
     return url
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     if type_ == "type" and type(obj).__name__ == "UtcDateTime":
-        autogen_context.imports.add("from workflow.adapters.types import UtcDateTime")  # type: ignore[attr-defined]
+        autogen_context.imports.add("from workflow.adapters.types import UtcDateTime")
         return "UtcDateTime()"
     return False
 
