@@ -68,7 +68,7 @@ def test_each_move_is_audited_and_leaves_an_outbox_event_in_order(db: Database) 
         "com.resetdesk.ticket.transitioned.v1", "com.resetdesk.ticket.transitioned.v1",
         "com.resetdesk.ticket.queued.v1", "com.resetdesk.ticket.transitioned.v1"]
     envelope = json.loads(rows[2].payload)
-    assert envelope["subject"] == tid and envelope["sequence"] == "3"
+    assert envelope["subject"] == tid and int(envelope["sequence"]) == 3
     assert "Test Person" not in rows[2].payload  # events carry no personal data
 
 

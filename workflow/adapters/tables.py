@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflow.adapters.types import UtcDateTime
@@ -25,7 +25,7 @@ class TicketRow(SQLModel, table=True):
     __table_args__ = (Index("ix_ticket_state_created", "state", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=32)
-    reference: str = Field(max_length=16, unique=True)
+    reference: str = Field(max_length=16)
     state: str = Field(max_length=24)
     outcome: str | None = Field(default=None, max_length=40)
     waiting_on: str | None = Field(default=None, max_length=24)
@@ -88,7 +88,10 @@ class InboxRow(SQLModel, table=True):
     """
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_claim", "status", "available_at"),)
+    __table_args__ = (
+        Index("ix_inbox_claim", "status", "available_at"),
+        UniqueConstraint("reference", name="uq_inbox_reference"),
+    )
 
     source: str = Field(primary_key=True, max_length=512)
     event_id: str = Field(primary_key=True, max_length=256)
@@ -104,11 +107,54 @@ class InboxRow(SQLModel, table=True):
     lease_until: datetime | None = _ts()  # type: ignore[assignment]
     last_error: str | None = Field(default=None, max_length=1000)
     ticket_id: str | None = Field(default=None, max_length=32)
-    reference: str | None = Field(default=None, max_length=16)
+    #: given at intake (the 202 names it) and used by the ticket the worker creates
+    reference: str = Field(max_length=16)
     #: passed | failed, committed before anything else is done (tokens are single-use)
     human_check: str | None = Field(default=None, max_length=8)
     remote_addr: str | None = Field(default=None, max_length=64)
     processed_at: datetime | None = _ts()  # type: ignore[assignment]
+
+
+class DeliveryRow(SQLModel, table=True):
+    """Embedded mode's stand-in for broker queues: the embedded relay copies each outbox event
+    into one row per interested subscriber; that subscriber's workers claim rows with a lease,
+    as the inbox workers do. (With a broker, the relay publishes instead and this stays empty.)"""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("subscriber", "event_id", name="uq_delivery_subscriber_event"),
+        Index("ix_delivery_claim", "subscriber", "status", "available_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber: str = Field(max_length=40)
+    event_id: str = Field(max_length=64)
+    type: str = Field(max_length=120)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    #: pending | done | dead
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = Field(default=0)
+    available_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    processed_at: datetime | None = _ts()  # type: ignore[assignment]
+
+
+class AttachmentRow(SQLModel, table=True):
+    """The device export (XML file or QR photo) sent with a request; never logged, purged after
+    the ticket closed (``attachment_retention_days``)."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=16)
+    media_type: str = Field(max_length=40)
+    filename: str = Field(max_length=200)
+    size: int
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    purged_at: datetime | None = _ts()  # type: ignore[assignment]
 
 
 class ProducerRow(SQLModel, table=True):
@@ -138,3 +184,5 @@ OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 INBOX = InboxRow.__table__  # type: ignore[attr-defined]
 PRODUCER = ProducerRow.__table__  # type: ignore[attr-defined]
 AGENT = AgentRow.__table__  # type: ignore[attr-defined]
+ATTACHMENT = AttachmentRow.__table__  # type: ignore[attr-defined]
+DELIVERY = DeliveryRow.__table__  # type: ignore[attr-defined]

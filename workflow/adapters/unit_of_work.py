@@ -9,6 +9,8 @@ from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
 
 from workflow.adapters.db import Database
+from workflow.adapters.attachments import SqlAttachmentRepository
+from workflow.adapters.inbox import SqlInboxRepository
 from workflow.adapters.repository import SqlTicketRepository
 from workflow.domain.errors import StorageUnavailable
 from workflow.service.ports import UnitOfWork
@@ -18,6 +20,8 @@ class SqlUnitOfWork(UnitOfWork):
     """``read_only`` uses the reader engine: on SQLite its transactions do not take the write lock."""
 
     tickets: SqlTicketRepository
+    inbox: SqlInboxRepository
+    attachments: SqlAttachmentRepository
 
     def __init__(self, db: Database, *, read_only: bool = False) -> None:
         self.db = db
@@ -42,6 +46,8 @@ class SqlUnitOfWork(UnitOfWork):
                 self._conn = None
             raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
         self.tickets = SqlTicketRepository(self._conn)
+        self.inbox = SqlInboxRepository(self._conn)
+        self.attachments = SqlAttachmentRepository(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

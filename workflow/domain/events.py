@@ -65,4 +65,4 @@ class SlaRaised(DomainEvent):
     clock: str
     cycle: int
     level: str
-    due_at: datetime | None = None
+    due_at: datetime

@@ -104,6 +104,6 @@ def _record(ticket: Ticket, trigger: str, ctx: TriggerContext, before: State, af
         ticket.raise_event(TicketQueued(ticket.id, ctx.at, ticket.reference))
     if after is State.CLOSED and before is not State.CLOSED:
         ticket.raise_event(
-            TicketClosed(ticket.id, ctx.at, ticket.reference, outcome or "", ctx.reason,
-                         ticket.linked_ticket_id)
+            TicketClosed(ticket.id, ctx.at, ticket.reference, outcome or "closed",
+                         (ctx.reason or "")[:500] or None, ticket.linked_ticket_id)
         )

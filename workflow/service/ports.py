@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -63,10 +64,32 @@ class TicketRepository(abc.ABC):
         """The ticket's audit trail, oldest first."""
 
 
+class InboxRepository(abc.ABC):
+    @abc.abstractmethod
+    def complete(self, source: str, event_id: str, ticket_id: str, now: datetime) -> bool:
+        """Mark the message processed; False if it was not pending (someone else applied it),
+        in which case the caller must roll back rather than apply it twice."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str
+    media_type: str
+    filename: str
+    content: bytes
+
+
+class AttachmentRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, ticket_id: str, attachment: Attachment, now: datetime) -> None: ...
+
+
 class UnitOfWork(abc.ABC):
     """One database transaction; ``with uow:`` opens it, ``commit`` ends it."""
 
     tickets: TicketRepository
+    inbox: InboxRepository
+    attachments: AttachmentRepository
 
     def __enter__(self) -> Self:
         return self

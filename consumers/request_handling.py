@@ -1,0 +1,101 @@
+"""What every transport does with one accepted request, whatever carried it.
+
+Embedded workers and AMQP consumers both call :func:`handle_claimed`: re-decode the stored
+message, settle the human check once (its result is committed before anything else, since the
+token is single-use), then run the verification handler. Errors are sorted here into
+retry-later and dead-letter; nothing here sleeps or keeps counts in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from schemas.errors import ContractError
+from schemas.registry import decode_structured
+from workflow.adapters import inbox
+from workflow.adapters.db import Database
+from workflow.adapters.human_check import HumanCheckVerifier
+from workflow.domain.errors import WorkflowError
+from workflow.domain.rules import RuleBook
+from workflow.service.ports import Clock, UnitOfWork
+from workflow.service.verification import ProcessRequest, process_request
+
+log = logging.getLogger(__name__)
+
+
+class Disposition(Enum):
+    DONE = "done"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    disposition: Disposition
+    detail: str = ""
+    ticket_reference: str | None = None
+
+
+@dataclass
+class RequestHandler:
+    db: Database
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    rules: RuleBook
+    verifier: HumanCheckVerifier
+    max_attempts: int
+    retry_delays: Sequence[float]
+
+    def delay_after(self, attempts: int) -> timedelta:
+        delays = self.retry_delays or [1.0]
+        return timedelta(seconds=delays[min(attempts, len(delays)) - 1])
+
+    def handle_claimed(self, claimed: inbox.Claimed) -> Outcome:
+        """Process one leased inbox row and record what became of it."""
+        now = self.clock.now()
+        if claimed.attempts > self.max_attempts:
+            reason = f"gave up after {claimed.attempts - 1} attempts"
+            if claimed.last_error:
+                reason += f"; last error: {claimed.last_error}"
+            inbox.park_dead(self.db, claimed.key, reason, now)
+            return Outcome(Disposition.DEAD, reason)
+        try:
+            outcome = self._process(claimed)
+        except ContractError as err:  # stored messages were valid once; a contract change?
+            inbox.park_dead(self.db, claimed.key, f"contract: {err.reason}", now)
+            return Outcome(Disposition.DEAD, err.reason)
+        except WorkflowError as err:
+            return self._retry(claimed, str(err), now)
+        except Exception as err:  # a bug or an outage: retry with back-off, never crash the worker
+            log.exception("request %s failed", claimed.reference)
+            return self._retry(claimed, f"{type(err).__name__}: {err}", now)
+        return outcome
+
+    def _retry(self, claimed: inbox.Claimed, error: str, now: datetime) -> Outcome:
+        if claimed.attempts >= self.max_attempts:
+            reason = f"gave up after {claimed.attempts} attempts; last error: {error}"
+            inbox.park_dead(self.db, claimed.key, reason, now)
+            return Outcome(Disposition.DEAD, reason)
+        inbox.retry_later(self.db, claimed.key, error, now + self.delay_after(claimed.attempts))
+        return Outcome(Disposition.RETRY, error)
+
+    def _process(self, claimed: inbox.Claimed) -> Outcome:
+        event = decode_structured(claimed.payload.encode("utf-8"))
+        human = claimed.human_check
+        if human is None:
+            result = self.verifier.verify(event.data.human_check_token, claimed.remote_addr)
+            if result.transient:
+                return self._retry(claimed, f"human check unavailable: {result.detail}",
+                                   self.clock.now())
+            human = "passed" if result.passed else "failed"
+            inbox.set_human_check(self.db, claimed.key, human)
+        done = process_request(self.uow(), self.clock, self.rules, ProcessRequest(
+            source=claimed.key.source, event_id=claimed.key.event_id,
+            reference=claimed.reference, producer=claimed.producer,
+            human_check_passed=human == "passed", request=event.data))
+        return Outcome(Disposition.DONE, "applied" if done.applied else "already processed",
+                       done.reference)

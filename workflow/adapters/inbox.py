@@ -1,0 +1,180 @@
+"""The inbox: every accepted inbound message, keyed by (source, id) — dedup and, in embedded
+mode, the durable queue.
+
+Claiming is one UPDATE … RETURNING that moves ``available_at`` past the lease: a worker that
+dies simply lets the lease run out and the row becomes claimable again; attempts are counted in
+the row, never in memory. ``complete`` runs inside the handler's transaction and only succeeds on
+a row still pending, so two workers that both held a row (an expired lease) cannot both apply it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from workflow.adapters.db import Database
+from workflow.adapters.tables import INBOX
+from workflow.domain.errors import WorkflowError
+from workflow.domain.ticket import new_reference
+from workflow.service.ports import InboxRepository
+
+
+class ContentConflict(WorkflowError):
+    """The same (source, id) was sent before with different content."""
+
+
+@dataclass(frozen=True)
+class InboxKey:
+    source: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The answer to an intake: ``replay`` means this (source, id) was already accepted."""
+
+    replay: bool
+    reference: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    key: InboxKey
+    type: str
+    producer: str
+    payload: str
+    reference: str
+    attempts: int
+    human_check: str | None
+    remote_addr: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class InboxStatus:
+    source: str
+    event_id: str
+    type: str
+    status: str
+    reference: str
+    attempts: int
+    ticket_id: str | None
+    last_error: str | None
+    received_at: datetime
+    processed_at: datetime | None
+
+
+def _existing(conn: Connection, source: str, event_id: str) -> Any:
+    return conn.execute(select(INBOX.c.content_digest, INBOX.c.reference, INBOX.c.status).where(
+        INBOX.c.source == source, INBOX.c.event_id == event_id)).first()
+
+
+def peek(db: Database, source: str, event_id: str, digest: str) -> Recorded | None:
+    """The earlier answer for this (source, id), if any (``ContentConflict`` if it differs)."""
+    with db.reader.begin() as conn:
+        row = _existing(conn, source, event_id)
+    return _as_replay(row, digest) if row else None
+
+
+def _as_replay(row: Any, digest: str) -> Recorded:
+    if row.content_digest != digest:
+        raise ContentConflict("this (source, id) was already accepted with different content")
+    return Recorded(True, row.reference, row.status)
+
+
+def record(db: Database, *, source: str, event_id: str, type_: str, producer: str, digest: str,
+           payload: str, now: datetime, human_check: str | None = None,
+           remote_addr: str | None = None) -> Recorded:
+    """Durably accept a message (committed when this returns), or answer as before."""
+    for _ in range(5):
+        reference = new_reference()
+        try:
+            with db.writer.begin() as conn:
+                row = _existing(conn, source, event_id)
+                if row is not None:
+                    return _as_replay(row, digest)
+                conn.execute(insert(INBOX).values(
+                    source=source, event_id=event_id, type=type_, producer=producer,
+                    content_digest=digest, payload=payload, received_at=now, status="pending",
+                    attempts=0, available_at=now, reference=reference, human_check=human_check,
+                    remote_addr=remote_addr))
+            return Recorded(False, reference, "pending")
+        except IntegrityError:
+            continue  # a concurrent insert of the same key, or a reference collision: look again
+    raise WorkflowError("could not record the message; try again")
+
+
+def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
+    """Lease up to ``limit`` due rows, oldest first, counting one attempt on each."""
+    due = (select(INBOX.c.source, INBOX.c.event_id)
+           .where(INBOX.c.status == "pending", INBOX.c.available_at <= now)
+           .order_by(INBOX.c.available_at).limit(limit))
+    if not db.is_sqlite:
+        due = due.with_for_update(skip_locked=True)
+    stmt = (update(INBOX)
+            .where(tuple_(INBOX.c.source, INBOX.c.event_id).in_(due))
+            .values(available_at=now + lease, lease_until=now + lease,
+                    attempts=INBOX.c.attempts + 1)
+            .returning(INBOX.c.source, INBOX.c.event_id, INBOX.c.type, INBOX.c.producer,
+                       INBOX.c.payload, INBOX.c.reference, INBOX.c.attempts, INBOX.c.human_check,
+                       INBOX.c.remote_addr, INBOX.c.last_error))
+    with db.writer.begin() as conn:
+        rows = conn.execute(stmt).all()
+    return [Claimed(InboxKey(r.source, r.event_id), r.type, r.producer, r.payload, r.reference,
+                    r.attempts, r.human_check, r.remote_addr, r.last_error) for r in rows]
+
+
+def _where(key: InboxKey) -> Any:
+    return (INBOX.c.source == key.source) & (INBOX.c.event_id == key.event_id)
+
+
+def set_human_check(db: Database, key: InboxKey, result: str) -> None:
+    """Commit the human-check result before anything else: the token is single-use."""
+    with db.writer.begin() as conn:
+        conn.execute(update(INBOX).where(_where(key), INBOX.c.human_check.is_(None))
+                     .values(human_check=result))
+
+
+def retry_later(db: Database, key: InboxKey, error: str, at: datetime) -> None:
+    with db.writer.begin() as conn:
+        conn.execute(update(INBOX).where(_where(key), INBOX.c.status == "pending").values(
+            available_at=at, lease_until=None, last_error=error[:1000]))
+
+
+def park_dead(db: Database, key: InboxKey, reason: str, now: datetime) -> None:
+    with db.writer.begin() as conn:
+        conn.execute(update(INBOX).where(_where(key), INBOX.c.status == "pending").values(
+            status="dead", lease_until=None, last_error=reason[:1000], processed_at=now))
+
+
+def status(db: Database, source: str, event_id: str) -> InboxStatus | None:
+    with db.reader.begin() as conn:
+        row = conn.execute(select(
+            INBOX.c.source, INBOX.c.event_id, INBOX.c.type, INBOX.c.status, INBOX.c.reference,
+            INBOX.c.attempts, INBOX.c.ticket_id, INBOX.c.last_error, INBOX.c.received_at,
+            INBOX.c.processed_at).where(INBOX.c.source == source,
+                                        INBOX.c.event_id == event_id)).first()
+    return InboxStatus(*row) if row else None
+
+
+class SqlInboxRepository(InboxRepository):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def complete(self, source: str, event_id: str, ticket_id: str, now: datetime) -> bool:
+        result = self.conn.execute(
+            update(INBOX).where(INBOX.c.source == source, INBOX.c.event_id == event_id,
+                                INBOX.c.status == "pending")
+            .values(status="done", ticket_id=ticket_id, processed_at=now, lease_until=None,
+                    last_error=None))
+        return result.rowcount == 1
+
+
+def canonical_payload(envelope: dict[str, Any]) -> str:
+    return json.dumps(envelope, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
