@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from consumers.embedded import EmbeddedRuntime, Subscriber
+from consumers.request_handling import RequestHandler
 from resetdesk.settings import Settings
 from workflow.adapters.db import Database, open_database
+from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
+from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.rules import RuleBook
 from workflow.service.ports import Clock, SystemClock
 
 
@@ -22,6 +27,42 @@ class App:
 
     def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db, read_only=read_only)
+
+    @cached_property
+    def rules(self) -> RuleBook:
+        return load_rule_book(self.settings.model_rules_path, self.settings.regional_offices_path)
+
+    @cached_property
+    def verifier(self) -> HumanCheckVerifier:
+        s = self.settings
+        if s.human_check == "local":
+            return LocalVerifier()
+        if s.human_check == "siteverify":
+            if not (s.siteverify_url and s.siteverify_secret):
+                raise ValueError("human_check=siteverify needs RESETDESK_SITEVERIFY_URL and "
+                                 "RESETDESK_SITEVERIFY_SECRET")
+            return SiteverifyVerifier(s.siteverify_url, s.siteverify_secret,
+                                      s.siteverify_timeout_seconds)
+        raise ValueError(f"unknown human_check {s.human_check!r}: use local or siteverify")
+
+    @cached_property
+    def request_handler(self) -> RequestHandler:
+        s = self.settings
+        return RequestHandler(db=self.db, uow=self.uow, clock=self.clock, rules=self.rules,
+                              verifier=self.verifier, max_attempts=s.max_attempts,
+                              retry_delays=s.retry_delays_seconds)
+
+    def subscribers(self) -> list[Subscriber]:
+        from resetdesk.wiring import notification_subscriber
+
+        return [notification_subscriber(self)]
+
+    def embedded_runtime(self, *, idle_seconds: float = 0.5) -> EmbeddedRuntime:
+        s = self.settings
+        return EmbeddedRuntime(db=self.db, clock=self.clock, handler=self.request_handler,
+                               subscribers=self.subscribers(), workers=s.workers,
+                               lease_seconds=s.lease_seconds, max_attempts=s.max_attempts,
+                               retry_delays=s.retry_delays_seconds, idle_seconds=idle_seconds)
 
     def close(self) -> None:
         if "db" in self.__dict__:

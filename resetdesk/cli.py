@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from resetdesk import cli_run
 from resetdesk.cli_common import app_context, fail
 from resetdesk.cli_tickets import tickets
 from resetdesk.settings import Settings
@@ -24,6 +25,9 @@ app.add_typer(tickets, name="tickets")
 app.add_typer(producers, name="producers")
 app.add_typer(agents, name="agents")
 app.add_typer(docs_cli, name="docs")
+app.command()(cli_run.up)
+app.command()(cli_run.serve)
+app.command()(cli_run.publish)
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="database URL (default: settings)")]
 

@@ -79,7 +79,7 @@ def sample_request_data(**overrides: Any) -> dict[str, Any]:
             "terms_version": "2024-03",
             "accepted_at": "2024-05-01T17:30:00Z",
         },
-        "human_check_token": "sample-human-check-token",
+        "human_check_token": "pass-sample-human-check",
         "note": "Locked out after the previous installer left.",
     }
     return _apply(data, overrides)

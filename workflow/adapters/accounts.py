@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow.adapters.credentials import hash_password, new_token, password_matches, token_hash
 from workflow.adapters.db import Database
 from workflow.adapters.tables import AGENT, PRODUCER
-from workflow.domain.errors import AlreadyExists
+from workflow.domain.errors import AlreadyExists, NotFound
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,14 @@ def check_agent_password(db: Database, login: str, password: str) -> bool:
         stored = conn.execute(select(AGENT.c.password_hash).where(
             AGENT.c.login == login, AGENT.c.active.is_(True))).scalar()
     return stored is not None and password_matches(password, stored)
+
+
+def rotate_token(db: Database, name: str) -> str:
+    """A fresh token for an existing producer; the old one stops working at once."""
+    token = new_token()
+    with db.writer.begin() as conn:
+        done = conn.execute(update(PRODUCER).where(PRODUCER.c.name == name)
+                            .values(token_hash=token_hash(token))).rowcount
+    if not done:
+        raise NotFound(f"no producer {name!r}")
+    return token

@@ -20,9 +20,7 @@ from workflow.domain.calendar import ClosedDay, ClosedPeriod
 _DAY = timedelta(days=1)
 
 
-def closures_from_ics(
-    path: Path, *, first: date, last: date
-) -> tuple[list[ClosedDay], list[ClosedPeriod]]:
+def closures_from_ics(path: Path, *, first: date, last: date) -> tuple[list[ClosedDay], list[ClosedPeriod]]:
     """Days and periods closed by the events of one .ics file; recurrences in [first, last]."""
     try:
         parsed = icalendar.Calendar.from_ical(path.read_bytes())
@@ -44,9 +42,7 @@ def closures_from_ics(
             skipped = overridden.get(str(event.get("UID")), [])
             starts = _occurrences(event, start, skipped, first, last)
         except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(
-                f"calendar.ics: bad event {event.get('SUMMARY')!r} in {path}: {exc}"
-            ) from exc
+            raise ValueError(f"calendar.ics: bad event {event.get('SUMMARY')!r} in {path}: {exc}") from exc
         reason = str(event.get("SUMMARY", "")) or path.name
         for occurrence in starts:
             if isinstance(occurrence, datetime):
@@ -76,9 +72,7 @@ def _occurrences(
         return [start]
     zone = start.tzinfo if isinstance(start, datetime) else None
     lines = ["RRULE:" + rule.to_ical().decode() for rule in rrules]
-    recurrence = rrulestr(
-        "\n".join(lines), dtstart=_wall(start, zone), forceset=True, ignoretz=True
-    )
+    recurrence = rrulestr("\n".join(lines), dtstart=_wall(start, zone), forceset=True, ignoretz=True)
     if not rrules:
         recurrence.rdate(_wall(start, zone))
     for extra in rdates:

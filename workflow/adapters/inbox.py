@@ -160,7 +160,7 @@ def status(db: Database, source: str, event_id: str) -> InboxStatus | None:
             INBOX.c.attempts, INBOX.c.ticket_id, INBOX.c.last_error, INBOX.c.received_at,
             INBOX.c.processed_at).where(INBOX.c.source == source,
                                         INBOX.c.event_id == event_id)).first()
-    return InboxStatus(*row) if row else None
+    return InboxStatus(**row._mapping) if row else None
 
 
 class SqlInboxRepository(InboxRepository):

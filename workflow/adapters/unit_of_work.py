@@ -8,8 +8,8 @@ from typing import Self
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
 
-from workflow.adapters.db import Database
 from workflow.adapters.attachments import SqlAttachmentRepository
+from workflow.adapters.db import Database
 from workflow.adapters.inbox import SqlInboxRepository
 from workflow.adapters.repository import SqlTicketRepository
 from workflow.domain.errors import StorageUnavailable

@@ -77,15 +77,12 @@ def _new_ticket(cmd: ProcessRequest, clock: Clock) -> Ticket:
     return ticket
 
 
-def _notify(ticket: Ticket, template: str, verdict: Verdict | None = None,
-            linked_reference: str | None = None) -> None:
+def _notify(ticket: Ticket, template: str, verdict: Verdict | None = None) -> None:
     context: dict[str, str | int | None] = {"reference": ticket.reference}
     if ticket.outcome:
         context["outcome"] = ticket.outcome.value
     if verdict is not None:
         context.update({f"next_{k}": v for k, v in verdict.next_step.items()})
-    if linked_reference:
-        context["linked_reference"] = linked_reference
     ticket.raise_event(NotificationRequested(ticket.id, ticket.updated_at, template,
                                              ticket.language, context))
 
@@ -113,13 +110,12 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
                 fire(ticket, "mark_duplicate", TriggerContext(
                     ACTOR, ticket.created_at, link=taken.open_ticket_id,
                     reason="another open request exists for this serial number"))
-                _notify(ticket, "duplicate",
-                        linked_reference=uow.tickets.get(taken.open_ticket_id).reference)
+                _notify(ticket, "duplicate")  # not the open one's reference: maybe not theirs
                 uow.tickets.add(ticket)
         if cmd.request.export is not None and ticket.outcome is not Outcome.DUPLICATE:
             export = cmd.request.export
             uow.attachments.add(ticket.id, Attachment(export.kind, export.media_type,
-                                                      export.filename, export.content),
+                                                      export.filename, export.content()),
                                 ticket.created_at)
         if not uow.inbox.complete(cmd.source, cmd.event_id, ticket.id, ticket.created_at):
             uow.rollback()

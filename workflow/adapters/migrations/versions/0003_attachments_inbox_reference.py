@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
 from workflow.adapters.types import UtcDateTime
 
 revision: str = '0003'

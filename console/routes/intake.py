@@ -1,0 +1,141 @@
+"""HTTP intake: the CloudEvents HTTP binding, structured and binary, for producers.
+
+202 is sent only after the inbox row is committed. The human check is settled here, while the
+single-use token is fresh, and its result is stored with the message so a redelivery reuses it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from console.deps import WebDeps
+from schemas.errors import Code, ContractError
+from schemas.jsonstrict import MAX_BODY_BYTES
+from schemas.registry import decode
+from workflow.adapters import accounts, inbox
+from workflow.adapters.accounts import Producer
+from workflow.adapters.queries import ticket_details
+
+MAX_BODY = MAX_BODY_BYTES
+STATUS_FOR_CODE = {Code.OVERSIZE: 413, Code.UNSUPPORTED_CONTENT_TYPE: 415}
+
+router = APIRouter(tags=["intake"])
+
+
+def deps(request: Request) -> WebDeps:
+    return request.app.state.deps  # type: ignore[no-any-return]
+
+
+def producer(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> Producer:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    found = accounts.producer_for_token(d.db, token.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise HTTPException(401, "a valid producer bearer token is required",
+                            headers={"WWW-Authenticate": 'Bearer realm="resetdesk"'})
+    return found
+
+
+def _error(status: int, code: str, reason: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "reason": reason, **extra}, status_code=status)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _accepted(event_id: str, source: str, reference: str) -> JSONResponse:
+    return JSONResponse(
+        {"accepted": True, "id": event_id, "source": source, "reference": reference,
+         "status_url": f"/events/{event_id}"},
+        status_code=202, headers={"Location": f"/events/{event_id}"})
+
+
+@router.post("/events", status_code=202)
+async def post_event(request: Request, d: Annotated[WebDeps, Depends(deps)],
+                     who: Annotated[Producer, Depends(producer)]) -> JSONResponse:
+    """Accept one ``com.resetdesk.request.submitted.v1`` CloudEvent."""
+    body = await _read_body(request)
+    if body is None:
+        return _error(413, Code.OVERSIZE, f"the body exceeds {MAX_BODY} bytes")
+    remote = request.client.host if request.client else None
+    return await run_in_threadpool(_accept, d, who, dict(request.headers), body, remote)
+
+
+def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
+            remote: str | None) -> JSONResponse:
+    try:
+        event = decode(headers, body)
+    except ContractError as err:
+        return _error(STATUS_FOR_CODE.get(Code(err.code), 400), err.code, err.reason,
+                      path=getattr(err, "path", None))
+    if event.source != who.source:
+        return _error(403, "wrong_source",
+                      f"producer {who.name} may only send events with source {who.source}")
+    try:
+        earlier = inbox.peek(d.db, event.source, event.id, event.content_digest)
+        if earlier is not None:
+            return _accepted(event.id, event.source, earlier.reference)
+        recorded = inbox.record(
+            d.db, source=event.source, event_id=event.id, type_=event.type, producer=who.name,
+            digest=event.content_digest, payload=inbox.canonical_payload(_envelope(event)),
+            now=d.clock.now(), human_check=_human_check(d, event.data.human_check_token, remote),
+            remote_addr=remote)
+    except inbox.ContentConflict as err:
+        return _error(409, "conflict", str(err))
+    if not recorded.replay:
+        d.on_recorded()
+    return _accepted(event.id, event.source, recorded.reference)
+
+
+def _human_check(d: WebDeps, token: str, remote: str | None) -> str | None:
+    result = d.verifier.verify(token, remote)
+    if result.transient:
+        return None  # the worker asks again later; never reject on our own outage
+    return "passed" if result.passed else "failed"
+
+
+def _envelope(event: Any) -> dict[str, Any]:
+    """The event in structured mode, as stored in the inbox and re-decoded by workers."""
+    data = json.loads(event.data.model_dump_json())
+    envelope = {"specversion": event.specversion, "id": event.id, "source": event.source,
+                "type": event.type, "datacontenttype": "application/json", "data": data}
+    for attr in ("subject", "dataschema"):
+        if getattr(event, attr):
+            envelope[attr] = getattr(event, attr)
+    if event.time:
+        envelope["time"] = event.time.isoformat()
+    envelope.update(event.extensions)
+    return envelope
+
+
+@router.get("/events/{event_id}")
+def event_status(event_id: str, d: Annotated[WebDeps, Depends(deps)],
+                 who: Annotated[Producer, Depends(producer)]) -> JSONResponse:
+    """Processing status of an event this producer sent (looked up within its own source)."""
+    found = inbox.status(d.db, who.source, event_id)
+    if found is None:
+        return _error(404, "not_found", f"no event {event_id!r} from source {who.source}")
+    body: dict[str, Any] = {"id": found.event_id, "source": found.source, "status": found.status,
+                            "reference": found.reference, "attempts": found.attempts,
+                            "received_at": found.received_at.isoformat()}
+    if found.status == "dead":
+        body["reason"] = found.last_error
+    if found.ticket_id:
+        ticket = ticket_details(d.db, found.ticket_id)
+        body["ticket"] = {"reference": ticket["reference"], "state": ticket["state"],
+                          "outcome": ticket["outcome"]}
+    return JSONResponse(body)

@@ -1,0 +1,132 @@
+"""Embedded mode's workers: threads that lease rows from the database instead of a broker.
+
+Each loop does one step (claim a batch, handle it) and sleeps briefly when idle; intake wakes
+the inbox workers at once. Every bit of progress is a committed row, so a process killed at any
+point loses nothing: leases run out and another worker (or the restarted process) goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from consumers.request_handling import RequestHandler
+from workflow.adapters import deliveries, inbox
+from workflow.adapters.db import Database
+from workflow.domain.errors import WorkflowError
+from workflow.service.ports import Clock
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber(Protocol):
+    """Something that reacts to outgoing events (the notification worker, escalation …)."""
+
+    name: str
+    types: frozenset[str]
+
+    def handle(self, envelope: dict[str, Any]) -> str:
+        """Act on one event; raise a ``WorkflowError`` (``transient`` or not) when it cannot."""
+
+
+class _Loop(threading.Thread):
+    def __init__(self, name: str, step: Callable[[], int], stop: threading.Event,
+                 wake: threading.Event | None = None, idle_seconds: float = 0.5) -> None:
+        super().__init__(name=name, daemon=True)
+        self._step = step
+        self._stop = stop
+        self._wake = wake or threading.Event()
+        self._idle = idle_seconds
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self._step()
+            except Exception:  # the database may be briefly unavailable: back off, go on
+                log.exception("%s: step failed", self.name)
+                busy = 0
+            if not busy:
+                self._wake.wait(self._idle)
+                self._wake.clear()
+
+
+class EmbeddedRuntime:
+    def __init__(self, *, db: Database, clock: Clock, handler: RequestHandler,
+                 subscribers: Sequence[Subscriber], workers: int = 2, lease_seconds: float = 60,
+                 batch: int = 8, max_attempts: int = 5, retry_delays: Sequence[float] = (1, 5, 30),
+                 idle_seconds: float = 0.5) -> None:
+        self.db, self.clock, self.handler = db, clock, handler
+        self.subscribers = list(subscribers)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch, self.max_attempts, self.retry_delays = batch, max_attempts, list(retry_delays)
+        self._stop = threading.Event()
+        self._inbox_wake = threading.Event()
+        self._relay_wake = threading.Event()
+        self._threads: list[threading.Thread] = [
+            _Loop(f"inbox-worker-{n}", self._inbox_step, self._stop, self._inbox_wake, idle_seconds)
+            for n in range(workers)
+        ]
+        self._threads.append(_Loop("relay", self._relay_step, self._stop, self._relay_wake,
+                                   idle_seconds))
+        for sub in self.subscribers:
+            self._threads.append(_Loop(f"deliver-{sub.name}", self._delivery_step(sub), self._stop,
+                                       None, idle_seconds))
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self._inbox_wake.set()
+        self._relay_wake.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    def wake(self) -> None:
+        """Intake just recorded a message: don't wait for the next poll."""
+        self._inbox_wake.set()
+
+    def _inbox_step(self) -> int:
+        claimed = inbox.claim(self.db, limit=self.batch, lease=self.lease, now=self.clock.now())
+        for c in claimed:
+            self.handler.handle_claimed(c)
+        if claimed:
+            self._relay_wake.set()
+        return len(claimed)
+
+    def _relay_step(self) -> int:
+        subs = {s.name: s.types for s in self.subscribers}
+        return deliveries.fan_out(self.db, subs, now=self.clock.now())
+
+    def _delivery_step(self, sub: Subscriber) -> Callable[[], int]:
+        def step() -> int:
+            now = self.clock.now()
+            batch = deliveries.claim(self.db, sub.name, limit=self.batch, lease=self.lease, now=now)
+            for d in batch:
+                self._deliver(sub, d)
+            return len(batch)
+
+        return step
+
+    def _deliver(self, sub: Subscriber, d: deliveries.Delivery) -> None:
+        now = self.clock.now()
+        try:
+            sub.handle(json.loads(d.payload))
+        except Exception as err:  # unexpected errors are retried like transient ones, bounded
+            if not isinstance(err, WorkflowError):
+                log.exception("subscriber %s failed on event %s", sub.name, d.event_id)
+            transient = not isinstance(err, WorkflowError) or err.transient
+            error = f"{type(err).__name__}: {err}"
+            if transient and d.attempts < self.max_attempts:
+                delay = self.retry_delays[min(d.attempts, len(self.retry_delays)) - 1]
+                deliveries.finish(self.db, d.id, status="pending", now=now, error=error,
+                                  retry_at=now + timedelta(seconds=delay))
+            else:
+                deliveries.finish(self.db, d.id, status="dead", now=now, error=error)
+            return
+        deliveries.finish(self.db, d.id, status="done", now=now)

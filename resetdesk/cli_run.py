@@ -1,0 +1,147 @@
+"""``resetdesk up``, ``serve`` and ``publish``: running the system and talking to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from resetdesk.bootstrap import App, bootstrap
+from resetdesk.cli_common import fail
+from resetdesk.settings import Settings
+from workflow.adapters import accounts, migrate
+
+LOCAL_PRODUCER = "local"
+LOCAL_SOURCE = "urn:resetdesk:local"
+TOKEN_FILE = "producer.token"
+
+
+def _local_token(app: App, data_dir: Path) -> Path:
+    """Make sure the local producer exists and its token is in ``data_dir/producer.token``."""
+    path = data_dir / TOKEN_FILE
+    if path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+        if accounts.producer_for_token(app.db, token):
+            return path
+    if accounts.producer_by_name(app.db, LOCAL_PRODUCER):
+        token = accounts.rotate_token(app.db, LOCAL_PRODUCER)
+    else:
+        token = accounts.add_producer(app.db, LOCAL_PRODUCER, LOCAL_SOURCE)
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def _web(app: App, on_recorded: Any = None) -> Any:
+    from console.app import create_app
+    from console.deps import WebDeps
+
+    deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier,
+                   public_url=app.settings.public_url)
+    if on_recorded is not None:
+        deps.on_recorded = on_recorded
+    return create_app(deps)
+
+
+def up(
+    data_dir: Annotated[Path, typer.Option(help="where the SQLite file and token live")] = Path("."),
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run everything in one process on SQLite: intake, workers, notifications."""
+    import uvicorn
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("RESETDESK_DATA_DIR", str(data_dir))
+    settings = Settings(data_dir=data_dir, host=host, port=port)
+    if not settings.embedded:
+        fail("`up` is the embedded mode: unset RESETDESK_BROKER_URL, or run serve/consume/relay")
+    app = bootstrap(settings)
+    url = settings.resolved_database_url()
+    migrate.upgrade(url)
+    token_path = _local_token(app, data_dir)
+    runtime = app.embedded_runtime()
+    runtime.start()
+    base = f"http://{host}:{port}"
+    typer.echo("ResetDesk is up (embedded mode: SQLite is the store and the queue)")
+    typer.echo(f"  database      {url}")
+    typer.echo(f"  intake        POST {base}/events  (producer '{LOCAL_PRODUCER}', source "
+               f"{LOCAL_SOURCE}, token in {token_path})")
+    typer.echo(f"  workers       {settings.workers} inbox workers, relay, notifications -> "
+               f"smtp://{settings.smtp_host}:{settings.smtp_port}")
+    typer.echo(f"  try it        uv run resetdesk publish --sample --data-dir {data_dir}")
+    typer.echo("  stop          Ctrl-C")
+    sys.stdout.flush()
+    try:
+        uvicorn.run(_web(app, runtime.wake), host=host, port=port, log_level="warning")
+    finally:
+        runtime.stop()
+        app.close()
+
+
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the HTTP side alone (production: beside the consumers and the relay)."""
+    import uvicorn
+
+    app = bootstrap(Settings(host=host, port=port))
+    typer.echo(f"ResetDesk HTTP on http://{host}:{port} (database {app.settings.resolved_database_url()})")
+    try:
+        uvicorn.run(_web(app), host=host, port=port, log_level="warning")
+    finally:
+        app.close()
+
+
+def publish(
+    file: Annotated[Path | None, typer.Argument(help="a structured-mode CloudEvent JSON file")] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="send a valid sample request")] = False,
+    print_only: Annotated[bool, typer.Option("--print", help="print the event, send nothing")] = False,
+    url: Annotated[str | None, typer.Option(help="http(s)://host:port of the intake")] = None,
+    token: Annotated[str | None, typer.Option(help="producer token (default: producer.token)")] = None,
+    data_dir: Annotated[Path, typer.Option(help="where `up` wrote producer.token")] = Path("."),
+    binary: Annotated[bool, typer.Option(help="binary content mode (ce- headers)")] = False,
+) -> None:
+    """Send one request to a running ResetDesk; never writes the database itself."""
+    from schemas.sample import sample_request
+
+    if (file is None) == (not sample):
+        fail("give a FILE or --sample")
+    event: dict[str, Any] = (sample_request(source=LOCAL_SOURCE) if sample
+                             else json.loads(Path(file).read_text(encoding="utf-8")))  # type: ignore[arg-type]
+    if print_only:
+        typer.echo(json.dumps(event, indent=2, ensure_ascii=False))
+        return
+    target = url or f"http://{Settings().host}:{Settings().port}"
+    if target.startswith(("amqp://", "amqps://")):
+        fail("AMQP publishing arrives with the RabbitMQ transport; use an http(s):// URL for now")
+    if not target.startswith(("http://", "https://")):
+        fail(f"unsupported URL {target!r}: use http(s)://")
+    if token is None:
+        token_file = data_dir / TOKEN_FILE
+        if not token_file.exists():
+            fail(f"no --token and no {token_file}: start `resetdesk up` first or pass --token")
+        token = token_file.read_text(encoding="utf-8").strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    if binary:
+        data = event.pop("data")
+        headers |= {f"ce-{k}": str(v) for k, v in event.items()}
+        headers["content-type"] = "application/json"
+        body = json.dumps(data).encode()
+    else:
+        headers["content-type"] = "application/cloudevents+json"
+        body = json.dumps(event).encode()
+    try:
+        response = httpx.post(target.rstrip("/") + "/events", content=body, headers=headers,
+                              timeout=30)
+    except httpx.HTTPError as err:
+        fail(f"could not reach {target}: {err}")
+    typer.echo(json.dumps(response.json(), indent=2))
+    if response.status_code != 202:
+        raise typer.Exit(1)
