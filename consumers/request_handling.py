@@ -96,6 +96,7 @@ class RequestHandler:
         done = process_request(self.uow(), self.clock, self.rules, ProcessRequest(
             source=claimed.key.source, event_id=claimed.key.event_id,
             reference=claimed.reference, producer=claimed.producer,
-            human_check_passed=human == "passed", request=event.data))
+            human_check_passed=human == "passed", request=event.data,
+            accepted_at=claimed.received_at))
         return Outcome(Disposition.DONE, "applied" if done.applied else "already processed",
                        done.reference)

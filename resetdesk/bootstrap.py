@@ -11,8 +11,10 @@ from resetdesk.settings import Settings
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
 from workflow.adapters.rules_file import load_rule_book
+from workflow.adapters.sla_book import build_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.rules import RuleBook
+from workflow.domain.ticket_sla import SlaBook
 from workflow.service.ports import Clock, SystemClock
 
 
@@ -26,7 +28,13 @@ class App:
         return open_database(self.settings.resolved_database_url())
 
     def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.db, read_only=read_only)
+        return SqlUnitOfWork(self.db, read_only=read_only, sla=self.sla_book)
+
+    @cached_property
+    def sla_book(self) -> SlaBook:
+        s = self.settings
+        return build_book(s.calendar_path, first_reply_hours=s.first_reply_hours,
+                          resolution_hours=s.resolution_hours, at_risk_ratio=s.at_risk_ratio)
 
     @cached_property
     def rules(self) -> RuleBook:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from resetdesk import cli_run
+from resetdesk import cli_ops, cli_run
 from resetdesk.cli_common import app_context, fail
 from resetdesk.cli_tickets import tickets
 from resetdesk.settings import Settings
@@ -28,6 +28,8 @@ app.add_typer(docs_cli, name="docs")
 app.command()(cli_run.up)
 app.command()(cli_run.serve)
 app.command()(cli_run.publish)
+app.command()(cli_ops.purge)
+app.add_typer(cli_ops.calendar_cli, name="calendar")
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="database URL (default: settings)")]
 

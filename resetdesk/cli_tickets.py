@@ -21,7 +21,7 @@ WAITING = [w.value for w in WaitingOn]
 def list_(
     state: Annotated[str | None, typer.Option(help=f"one of: {', '.join(STATES)}")] = None,
     waiting_on: Annotated[str | None, typer.Option(help=f"one of: {', '.join(WAITING)}")] = None,
-    sort: Annotated[str, typer.Option(help="created | updated")] = "created",
+    sort: Annotated[str, typer.Option(help="created | updated | due (first-reply due time)")] = "created",
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
 ) -> None:
@@ -42,11 +42,13 @@ def list_(
     if not rows:
         typer.echo("no tickets")
         return
-    typer.echo(f"{'REFERENCE':<13} {'STATE':<17} {'OUTCOME/WAITING':<22} {'ASSIGNEE':<12} CREATED")
+    typer.echo(f"{'REFERENCE':<13} {'STATE':<17} {'OUTCOME/WAITING':<22} {'ASSIGNEE':<12} "
+               f"{'CREATED':<18} FIRST REPLY DUE")
     for r in rows:
         extra = r.outcome or r.waiting_on or ""
+        due = f"{r.first_reply_due_at:%Y-%m-%d %H:%M}Z" if r.first_reply_due_at else "-"
         typer.echo(f"{r.reference:<13} {r.state:<17} {extra:<22} {r.assignee or '':<12} "
-                   f"{r.created_at:%Y-%m-%d %H:%M}Z")
+                   f"{r.created_at:%Y-%m-%d %H:%M}Z  {due}")
 
 
 @tickets.command()

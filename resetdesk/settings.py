@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     smtp_from: str = "ResetDesk <support@resetdesk.invalid>"
     smtp_timeout_seconds: float = 10.0
 
+    # business calendar and SLA (docs/calendar.md)
+    calendar_path: Path | None = Field(default=None, description="TOML; default: packaged")
+    first_reply_hours: float = 1.0
+    resolution_hours: float = 31.5
+    at_risk_ratio: float = 0.8
+    scheduler_interval_seconds: float = 5.0
+
     # personal data
     retention_days: int = 90
     attachment_retention_days: int = 30

@@ -54,6 +54,7 @@ class Claimed:
     human_check: str | None
     remote_addr: str | None
     last_error: str | None
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,12 @@ def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[
                     attempts=INBOX.c.attempts + 1)
             .returning(INBOX.c.source, INBOX.c.event_id, INBOX.c.type, INBOX.c.producer,
                        INBOX.c.payload, INBOX.c.reference, INBOX.c.attempts, INBOX.c.human_check,
-                       INBOX.c.remote_addr, INBOX.c.last_error))
+                       INBOX.c.remote_addr, INBOX.c.last_error, INBOX.c.received_at))
     with db.writer.begin() as conn:
         rows = conn.execute(stmt).all()
     return [Claimed(InboxKey(r.source, r.event_id), r.type, r.producer, r.payload, r.reference,
-                    r.attempts, r.human_check, r.remote_addr, r.last_error) for r in rows]
+                    r.attempts, r.human_check, r.remote_addr, r.last_error, r.received_at)
+            for r in rows]
 
 
 def _where(key: InboxKey) -> Any:

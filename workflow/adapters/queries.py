@@ -12,9 +12,11 @@ from sqlalchemy import select
 from workflow.adapters.db import Database
 from workflow.adapters.repository import SqlTicketRepository
 from workflow.adapters.tables import AUDIT, TICKET
+from workflow.domain import ticket_sla
 from workflow.domain.errors import TicketNotFound
 
-SORTS = {"created": TICKET.c.created_at, "updated": TICKET.c.updated_at}
+SORTS = {"created": TICKET.c.created_at, "updated": TICKET.c.updated_at,
+         "due": TICKET.c.first_reply_due_at}
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,17 @@ class TicketSummary:
     language: str
     created_at: datetime
     version: int
+    first_reply_due_at: datetime | None
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["created_at"] = self.created_at.isoformat()
+        d["first_reply_due_at"] = _iso(self.first_reply_due_at)
         return d
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def list_tickets(db: Database, *, state: str | None = None, waiting_on: str | None = None,
@@ -41,13 +49,16 @@ def list_tickets(db: Database, *, state: str | None = None, waiting_on: str | No
         raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
     cols = [TICKET.c.id, TICKET.c.reference, TICKET.c.state, TICKET.c.outcome,
             TICKET.c.waiting_on, TICKET.c.assignee, TICKET.c.language, TICKET.c.created_at,
-            TICKET.c.version]
+            TICKET.c.version, TICKET.c.first_reply_due_at]
     stmt = select(*cols)
     if state:
         stmt = stmt.where(TICKET.c.state == state)
     if waiting_on:
         stmt = stmt.where(TICKET.c.waiting_on == waiting_on)
-    stmt = stmt.order_by(SORTS[sort], TICKET.c.id).limit(limit)
+    order = SORTS[sort]
+    # due: tickets with a running first-reply clock first, soonest first
+    key = [order.is_(None), order] if sort == "due" else [order]
+    stmt = stmt.order_by(*key, TICKET.c.id).limit(limit)
     with db.reader.begin() as conn:
         return [TicketSummary(*row) for row in conn.execute(stmt)]
 
@@ -71,6 +82,8 @@ def ticket_details(db: Database, ticket_id_or_reference: str) -> dict[str, Any]:
         "created_at": ticket.created_at.isoformat(), "updated_at": ticket.updated_at.isoformat(),
         "first_reply_at": ticket.first_reply_at.isoformat() if ticket.first_reply_at else None,
         "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+        "accepted_at": _iso(ticket.accepted_at),
+        "sla": ticket_sla.to_dict(ticket.sla) if ticket.sla else None,
         "data": ticket.data,
         "history": [
             {"at": h.at.isoformat(), "actor": h.actor, "trigger": h.trigger,

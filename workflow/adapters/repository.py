@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow.adapters import outbox_codec
 from workflow.adapters.tables import AUDIT, OUTBOX, TICKET
+from workflow.domain import ticket_sla
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.domain.ticket import AuditEntry, Ticket, new_reference
@@ -28,7 +29,9 @@ def _ticket_from_row(row: Row[Any]) -> Ticket:
         waiting_on=WaitingOn(m["waiting_on"]) if m["waiting_on"] else None,
         assignee=m["assignee"], linked_ticket_id=m["linked_ticket_id"],
         first_reply_at=m["first_reply_at"], closed_at=m["closed_at"], version=m["version"],
-        event_seq=m["event_seq"], data=json.loads(m["data"]),
+        anonymised_at=m["anonymised_at"],
+        event_seq=m["event_seq"], data=json.loads(m["data"]), accepted_at=m["accepted_at"],
+        sla=ticket_sla.from_dict(json.loads(m["sla"])) if m["sla"] else None,
     )
 
 
@@ -44,6 +47,11 @@ def _mutable_columns(t: Ticket) -> dict[str, Any]:
         "closed_at": t.closed_at,
         "open_serial_key": t.serial_key if t.is_open else None,
         "data": json.dumps(t.data, separators=(",", ":")),
+        "accepted_at": t.accepted_at,
+        "sla": json.dumps(ticket_sla.to_dict(t.sla), separators=(",", ":")) if t.sla else None,
+        "sla_next_alarm_at": t.sla.next_alarm_at() if t.sla else None,
+        "first_reply_due_at": t.sla.due("first_reply") if t.sla else None,
+        "resolution_due_at": t.sla.due("resolution") if t.sla else None,
     }
 
 
@@ -136,6 +144,19 @@ class SqlTicketRepository(TicketRepository):
                              "created_at": now})
                 ticket.event_seq += 1
             self.conn.execute(insert(OUTBOX), rows)
+
+    def due_for_alarm(self, now: datetime, limit: int) -> list[Ticket]:
+        rows = self.conn.execute(
+            select(TICKET).where(TICKET.c.sla_next_alarm_at <= now)
+            .order_by(TICKET.c.sla_next_alarm_at).limit(limit)).all()
+        return [_ticket_from_row(r) for r in rows]
+
+    def open_with_clocks(self, after_id: str, limit: int) -> list[Ticket]:
+        rows = self.conn.execute(
+            select(TICKET).where(TICKET.c.state != "closed", TICKET.c.sla.is_not(None),
+                                 TICKET.c.id > after_id)
+            .order_by(TICKET.c.id).limit(limit)).all()
+        return [_ticket_from_row(r) for r in rows]
 
     def history(self, ticket_id: str) -> Sequence[AuditEntry]:
         rows = self.conn.execute(

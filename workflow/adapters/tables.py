@@ -25,7 +25,7 @@ class TicketRow(SQLModel, table=True):
     __table_args__ = (Index("ix_ticket_state_created", "state", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=32)
-    reference: str = Field(max_length=16)
+    reference: str = Field(max_length=16, unique=True)
     state: str = Field(max_length=24)
     outcome: str | None = Field(default=None, max_length=40)
     waiting_on: str | None = Field(default=None, max_length=24)
@@ -46,6 +46,13 @@ class TicketRow(SQLModel, table=True):
     version: int = Field(default=0)
     event_seq: int = Field(default=1)
     data: str = Field(sa_column=Column(Text, nullable=False))
+    accepted_at: datetime | None = _ts()  # type: ignore[assignment]
+    #: the SLA clocks as JSON (workflow.domain.ticket_sla.to_dict); the columns below are
+    #: derived from it so that one indexed query finds what the scheduler must raise
+    sla: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    sla_next_alarm_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
+    first_reply_due_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
+    resolution_due_at: datetime | None = _ts()  # type: ignore[assignment]
 
 
 class AuditRow(SQLModel, table=True):
@@ -106,13 +113,31 @@ class InboxRow(SQLModel, table=True):
     available_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     lease_until: datetime | None = _ts()  # type: ignore[assignment]
     last_error: str | None = Field(default=None, max_length=1000)
-    ticket_id: str | None = Field(default=None, max_length=32)
+    ticket_id: str | None = Field(default=None, max_length=32, index=True)
     #: given at intake (the 202 names it) and used by the ticket the worker creates
     reference: str = Field(max_length=16)
     #: passed | failed, committed before anything else is done (tokens are single-use)
     human_check: str | None = Field(default=None, max_length=8)
     remote_addr: str | None = Field(default=None, max_length=64)
     processed_at: datetime | None = _ts()  # type: ignore[assignment]
+
+
+class SlaAlarmRow(SQLModel, table=True):
+    """Every SLA alarm raised; the unique key is the second guard (after the leader lock) that
+    makes each alarm happen once per (ticket, clock, cycle, level)."""
+
+    __tablename__ = "sla_alarm"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "clock", "cycle", "level", name="uq_sla_alarm_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(max_length=32)
+    clock: str = Field(max_length=20)
+    cycle: int
+    level: str = Field(max_length=10)
+    due_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    raised_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -186,3 +211,4 @@ PRODUCER = ProducerRow.__table__  # type: ignore[attr-defined]
 AGENT = AgentRow.__table__  # type: ignore[attr-defined]
 ATTACHMENT = AttachmentRow.__table__  # type: ignore[attr-defined]
 DELIVERY = DeliveryRow.__table__  # type: ignore[attr-defined]
+SLA_ALARM = SlaAlarmRow.__table__  # type: ignore[attr-defined]

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
 
+from workflow.adapters.alarms import SqlAlarmLog
 from workflow.adapters.attachments import SqlAttachmentRepository
 from workflow.adapters.db import Database
 from workflow.adapters.inbox import SqlInboxRepository
 from workflow.adapters.repository import SqlTicketRepository
+from workflow.adapters.sla_book import default_book
 from workflow.domain.errors import StorageUnavailable
+from workflow.domain.ticket_sla import SlaBook
 from workflow.service.ports import UnitOfWork
 
 
@@ -22,10 +27,12 @@ class SqlUnitOfWork(UnitOfWork):
     tickets: SqlTicketRepository
     inbox: SqlInboxRepository
     attachments: SqlAttachmentRepository
+    alarms: SqlAlarmLog
 
-    def __init__(self, db: Database, *, read_only: bool = False) -> None:
+    def __init__(self, db: Database, *, read_only: bool = False, sla: SlaBook | None = None) -> None:
         self.db = db
         self.read_only = read_only
+        self.sla = sla or default_book()
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
@@ -48,6 +55,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.tickets = SqlTicketRepository(self._conn)
         self.inbox = SqlInboxRepository(self._conn)
         self.attachments = SqlAttachmentRepository(self._conn)
+        self.alarms = SqlAlarmLog(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -69,6 +77,11 @@ class SqlUnitOfWork(UnitOfWork):
             self._tx.commit()
         except OperationalError as err:
             raise StorageUnavailable(f"commit failed: {err.orig}") from err
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self.conn.begin_nested():
+            yield
 
     def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:

@@ -73,8 +73,10 @@ GUARDS: dict[str, Guard] = {
     ),
     "session_resolved": lambda t, c: _need(c.resolved, "the session did not resolve it"),
     "reopenable": lambda t, c: _need(
-        t.outcome in REOPENABLE, f"a ticket closed {t.outcome.value if t.outcome else '-'} "
-        "cannot be reopened",
+        t.outcome in REOPENABLE and t.anonymised_at is None,
+        "its personal data was purged: the customer must send a new request"
+        if t.anonymised_at else
+        f"a ticket closed {t.outcome.value if t.outcome else '-'} cannot be reopened",
     ),
 }
 
@@ -98,9 +100,11 @@ def _set(attr: str, value: object) -> Callable[[Ticket, TriggerContext], None]:
 
 
 def _reopen(t: Ticket, c: TriggerContext) -> None:
+    """A new cycle: no outcome, nobody assigned, no first reply yet (the audit keeps the old)."""
     t.outcome = None
     t.closed_at = None
     t.assignee = None
+    t.first_reply_at = None
 
 
 def _close_rejected(t: Ticket, c: TriggerContext) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from workflow.domain.events import DomainEvent
 from workflow.domain.states import Outcome, State, WaitingOn
+from workflow.domain.ticket_sla import TicketSla
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read over the phone
 
@@ -60,9 +61,14 @@ class Ticket:
     linked_ticket_id: str | None = None
     first_reply_at: datetime | None = None
     closed_at: datetime | None = None
+    #: set by the retention purge: the personal data is gone, nobody can be contacted
+    anonymised_at: datetime | None = None
     version: int = 0
     #: Next ``sequence`` for this ticket's outgoing events (CloudEvents extension).
     event_seq: int = 1
+    #: When ResetDesk durably accepted the request: the SLA clocks start here.
+    accepted_at: datetime | None = None
+    sla: TicketSla | None = None
     #: The request as received (personal data): requester, device, method, attestation, note.
     data: dict[str, Any] = field(default_factory=dict)
     pending_events: list[DomainEvent] = field(default_factory=list)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.domain.guards import TriggerContext
 from workflow.domain.machine import fire
 from workflow.domain.states import Outcome
 from workflow.domain.ticket import Ticket
+from workflow.domain.ticket_sla import SlaBook, reconcile
 from workflow.service.ports import Clock, UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
@@ -38,6 +40,19 @@ class ActOnTicket:
     outcome: Outcome | None = None
 
 
+def transition(uow: UnitOfWork, ticket: Ticket, trigger: str, ctx: TriggerContext) -> Ticket:
+    """Fire the trigger, then bring the SLA clocks in line with where the ticket now stands."""
+    fire(ticket, trigger, ctx)
+    sync_sla(uow.sla, ticket, ctx.at)
+    return ticket
+
+
+def sync_sla(book: SlaBook, ticket: Ticket, at: datetime) -> None:
+    ticket.sla = reconcile(ticket.sla, state=ticket.state, waiting=ticket.waiting_on is not None,
+                           replied=ticket.first_reply_at is not None, book=book, at=at,
+                           accepted_at=ticket.accepted_at or ticket.created_at)
+
+
 def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket) -> Ticket:
     with uow:
         ticket = uow.tickets.get(cmd.ticket_id)
@@ -47,7 +62,7 @@ def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket) -> Ticket:
             actor=cmd.actor, at=clock.now(), reason=cmd.reason, result=cmd.result,
             resolved=cmd.resolved, take_over=cmd.take_over, outcome=cmd.outcome,
         )
-        fire(ticket, cmd.trigger, ctx)
+        transition(uow, ticket, cmd.trigger, ctx)
         uow.tickets.save(ticket)
         uow.commit()
     return ticket

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -21,6 +22,7 @@ from typing import Self
 
 from workflow.domain.errors import WorkflowError
 from workflow.domain.ticket import AuditEntry, Ticket
+from workflow.domain.ticket_sla import Alarm, SlaBook
 
 
 class OpenSerialTaken(WorkflowError):
@@ -63,6 +65,20 @@ class TicketRepository(abc.ABC):
     def history(self, ticket_id: str) -> Sequence[AuditEntry]:
         """The ticket's audit trail, oldest first."""
 
+    @abc.abstractmethod
+    def due_for_alarm(self, now: datetime, limit: int) -> list[Ticket]:
+        """Tickets whose next SLA alarm instant has come, earliest first (one indexed query)."""
+
+    @abc.abstractmethod
+    def open_with_clocks(self, after_id: str, limit: int) -> list[Ticket]:
+        """Open tickets that have SLA clocks, by id, for batch recomputation."""
+
+
+class AlarmLog(abc.ABC):
+    @abc.abstractmethod
+    def record(self, ticket_id: str, alarm: Alarm, now: datetime) -> bool:
+        """Note an SLA alarm; False if it was already noted (the database's unique key decides)."""
+
 
 class InboxRepository(abc.ABC):
     @abc.abstractmethod
@@ -90,6 +106,13 @@ class UnitOfWork(abc.ABC):
     tickets: TicketRepository
     inbox: InboxRepository
     attachments: AttachmentRepository
+    alarms: AlarmLog
+    #: the business calendar and SLA policies services reconcile the clocks with
+    sla: SlaBook
+
+    @abc.abstractmethod
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside undoes only what it did."""
 
     def __enter__(self) -> Self:
         return self

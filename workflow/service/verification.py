@@ -7,6 +7,7 @@ The same function runs under the embedded inbox workers and the AMQP consumers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from schemas.requests_v1 import RequestSubmittedV1
 from workflow.domain.events import NotificationRequested
@@ -15,6 +16,7 @@ from workflow.domain.machine import fire
 from workflow.domain.rules import RequestFacts, RuleBook, Verdict, verify
 from workflow.domain.states import Outcome, State
 from workflow.domain.ticket import AuditEntry, Ticket, new_ticket_id
+from workflow.service.handlers import transition
 from workflow.service.ports import Attachment, Clock, OpenSerialTaken, UnitOfWork
 
 ACTOR = "system:verification"
@@ -28,6 +30,8 @@ class ProcessRequest:
     producer: str
     human_check_passed: bool
     request: RequestSubmittedV1
+    #: when ResetDesk durably accepted the message (the SLA clocks start there)
+    accepted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -70,15 +74,18 @@ def _new_ticket(cmd: ProcessRequest, clock: Clock) -> Ticket:
         id=new_ticket_id(), reference=cmd.reference, state=State.SUBMITTED, created_at=now,
         updated_at=now, language=cmd.request.requester.language, source=cmd.source,
         event_id=cmd.event_id, serial_key=serial_key(cmd.request.device.serial_number),
-        data=ticket_data(cmd.request),
+        data=ticket_data(cmd.request), accepted_at=cmd.accepted_at or now,
     )
     ticket.pending_audit.append(AuditEntry(ticket.id, now, f"producer:{cmd.producer}", "submit",
                                            "", State.SUBMITTED.value))
     return ticket
 
 
-def _notify(ticket: Ticket, template: str, verdict: Verdict | None = None) -> None:
+def _notify(ticket: Ticket, template: str, verdict: Verdict | None = None,
+            first_reply_due: datetime | None = None) -> None:
     context: dict[str, str | int | None] = {"reference": ticket.reference}
+    if first_reply_due is not None:
+        context["first_reply_due"] = first_reply_due.isoformat()
     if ticket.outcome:
         context["outcome"] = ticket.outcome.value
     if verdict is not None:
@@ -101,8 +108,9 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
             uow.tickets.add(ticket)
         else:
             fire(ticket, "verify", ctx)
-            fire(ticket, "enqueue", TriggerContext(ACTOR, ticket.created_at))
-            _notify(ticket, "acknowledgement")
+            transition(uow, ticket, "enqueue", TriggerContext(ACTOR, ticket.created_at))
+            due = ticket.sla.due("first_reply") if ticket.sla else None
+            _notify(ticket, "acknowledgement", first_reply_due=due)
             try:
                 uow.tickets.add(ticket)
             except OpenSerialTaken as taken:
