@@ -169,12 +169,13 @@ class SqlInboxRepository(InboxRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def complete(self, source: str, event_id: str, ticket_id: str, now: datetime) -> bool:
+    def complete(self, source: str, event_id: str, ticket_id: str, reference: str,
+                 now: datetime) -> bool:
         result = self.conn.execute(
             update(INBOX).where(INBOX.c.source == source, INBOX.c.event_id == event_id,
                                 INBOX.c.status == "pending")
-            .values(status="done", ticket_id=ticket_id, processed_at=now, lease_until=None,
-                    last_error=None))
+            .values(status="done", ticket_id=ticket_id, reference=reference, processed_at=now,
+                    lease_until=None, last_error=None))
         return result.rowcount == 1
 
 

@@ -82,7 +82,8 @@ class AlarmLog(abc.ABC):
 
 class InboxRepository(abc.ABC):
     @abc.abstractmethod
-    def complete(self, source: str, event_id: str, ticket_id: str, now: datetime) -> bool:
+    def complete(self, source: str, event_id: str, ticket_id: str, reference: str,
+                 now: datetime) -> bool:
         """Mark the message processed; False if it was not pending (someone else applied it),
         in which case the caller must roll back rather than apply it twice."""
 

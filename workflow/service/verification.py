@@ -125,7 +125,9 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
             uow.attachments.add(ticket.id, Attachment(export.kind, export.media_type,
                                                       export.filename, export.content()),
                                 ticket.created_at)
-        if not uow.inbox.complete(cmd.source, cmd.event_id, ticket.id, ticket.created_at):
+        # the reference normally is the one intake promised; a (40-bit) collision changed it
+        if not uow.inbox.complete(cmd.source, cmd.event_id, ticket.id, ticket.reference,
+                                  ticket.created_at):
             uow.rollback()
             return Processed("", cmd.reference, "", None, applied=False)
         uow.commit()
