@@ -77,7 +77,7 @@ def _store(db: Database, *, closed_days_ago: float | None, state: State = State.
         uow.tickets.add(ticket)
         uow.attachments.add(ticket.id, Attachment(
             "xml", "application/xml", filename, f"<Key serial='{serial}'/>".encode()), received)
-        assert uow.inbox.complete(request["source"], request["id"], ticket.id, received)
+        assert uow.inbox.complete(request["source"], request["id"], ticket.id, ticket.reference, received)
         uow.commit()
     deliveries.fan_out(db, SUBSCRIBERS, now=received)
     return Stored(ticket.id, ticket.reference, request["source"], request["id"],

@@ -103,7 +103,7 @@ def test_two_workers_racing_on_one_message_make_one_ticket(db: Database) -> None
     cmd = ProcessRequest(event["source"], event["id"], recorded.reference, "test", True,
                          decoded.data, NOW)
     barrier = threading.Barrier(4)
-    results = []
+    results: list[object] = []
 
     def work() -> None:
         barrier.wait(10)
