@@ -72,8 +72,9 @@ def up(
     typer.echo(f"  database      {url}")
     typer.echo(f"  intake        POST {base}/events  (producer '{LOCAL_PRODUCER}', source "
                f"{LOCAL_SOURCE}, token in {token_path})")
-    typer.echo(f"  workers       {settings.workers} inbox workers, relay, notifications -> "
-               f"smtp://{settings.smtp_host}:{settings.smtp_port}")
+    mail = (f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host
+            else f"{(data_dir / 'mail').resolve()}/*.eml (set RESETDESK_SMTP_HOST to send)")
+    typer.echo(f"  workers       {settings.workers} inbox workers, relay, notifications -> {mail}")
     typer.echo(f"  try it        uv run resetdesk publish --sample --data-dir {data_dir}")
     typer.echo("  stop          Ctrl-C")
     sys.stdout.flush()

@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     siteverify_timeout_seconds: float = 5.0
 
     # notifications
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025
+    smtp_host: str | None = Field(default=None, description="unset: write .eml files to data_dir/mail")
+    smtp_port: int = 25
     smtp_from: str = "ResetDesk <support@resetdesk.invalid>"
     smtp_timeout_seconds: float = 10.0
 

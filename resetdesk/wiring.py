@@ -23,9 +23,13 @@ class NotificationSubscriber:
 
 
 def notification_subscriber(app: App) -> NotificationSubscriber:
+    from consumers.mail_folder import MailFolderNotifier
     from consumers.notifications import EmailNotifier
 
     s = app.settings
+    if s.smtp_host is None:
+        return NotificationSubscriber(MailFolderNotifier(
+            app.db, s.data_dir / "mail", sender=s.smtp_from, public_url=s.public_url))
     return NotificationSubscriber(EmailNotifier(
         app.db, smtp_host=s.smtp_host, smtp_port=s.smtp_port, sender=s.smtp_from,
         timeout=s.smtp_timeout_seconds, public_url=s.public_url))
