@@ -165,6 +165,31 @@ class DeliveryRow(SQLModel, table=True):
     processed_at: datetime | None = _ts()  # type: ignore[assignment]
 
 
+class DeadLetterRow(SQLModel, table=True):
+    """A message a consumer could not process, archived from its dead-letter queue (AMQP cannot
+    browse a queue). ``fingerprint`` makes archiving idempotent under redelivery."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (Index("ix_dead_letter_status_queue", "status", "queue", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=64, unique=True)
+    queue: str = Field(max_length=120)
+    message_id: str | None = Field(default=None, max_length=256)
+    event_type: str | None = Field(default=None, max_length=120)
+    reason: str = Field(max_length=2000)
+    content_type: str | None = Field(default=None, max_length=120)
+    headers: str = Field(sa_column=Column(Text, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    dead_at: datetime | None = _ts()  # type: ignore[assignment]
+    archived_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    #: dead | replayed | discarded
+    status: str = Field(default="dead", max_length=12)
+    acted_by: str | None = Field(default=None, max_length=80)
+    acted_at: datetime | None = _ts()  # type: ignore[assignment]
+    act_reason: str | None = Field(default=None, max_length=500)
+
+
 class AttachmentRow(SQLModel, table=True):
     """The device export (XML file or QR photo) sent with a request; never logged, purged after
     the ticket closed (``attachment_retention_days``)."""
@@ -212,3 +237,4 @@ AGENT = AgentRow.__table__  # type: ignore[attr-defined]
 ATTACHMENT = AttachmentRow.__table__  # type: ignore[attr-defined]
 DELIVERY = DeliveryRow.__table__  # type: ignore[attr-defined]
 SLA_ALARM = SlaAlarmRow.__table__  # type: ignore[attr-defined]
+DEAD_LETTER = DeadLetterRow.__table__  # type: ignore[attr-defined]
