@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 
 from schemas.events_v1 import NOTIFICATION_EMAIL_V1, SLA_BREACHED_V1
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -17,6 +18,9 @@ class SqlAlarmLog(AlarmLog):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        self._many = self._insert(SLA_ALARM).on_conflict_do_nothing(
+            index_elements=["ticket_id", "clock", "cycle", "level"]
+        ).returning(SLA_ALARM.c.ticket_id, SLA_ALARM.c.clock, SLA_ALARM.c.cycle, SLA_ALARM.c.level)
 
     def record(self, ticket_id: str, alarm: Alarm, now: datetime) -> bool:
         stmt = self._insert(SLA_ALARM).values(
@@ -27,3 +31,12 @@ class SqlAlarmLog(AlarmLog):
         ).returning(SLA_ALARM.c.id)
         # RETURNING, not rowcount: psycopg reports -1 for this INSERT
         return self.conn.execute(stmt).first() is not None
+
+    def record_many(self, alarms: Sequence[tuple[str, Alarm]],
+                    now: datetime) -> set[tuple[str, str, int, str]]:
+        if not alarms:
+            return set()
+        rows = [{"ticket_id": tid, "clock": a.clock, "cycle": a.cycle, "level": a.level,
+                 "due_at": a.due_at, "raised_at": now} for tid, a in alarms]
+        # one compiled statement, executed as a batch ("insertmanyvalues") with RETURNING
+        return {(r[0], r[1], r[2], r[3]) for r in self.conn.execute(self._many, rows)}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow.adapters import outbox_codec
@@ -20,6 +20,7 @@ from workflow.service.ports import OpenSerialTaken, TicketRepository
 
 
 def _ticket_from_row(row: Row[Any]) -> Ticket:
+    """A domain ticket from its row (``SqlTicketRepository._load`` also notes open/closed)."""
     m = row._mapping
     return Ticket(
         id=m["id"], reference=m["reference"], state=State(m["state"]),
@@ -35,6 +36,15 @@ def _ticket_from_row(row: Row[Any]) -> Ticket:
     )
 
 
+def _sla_columns(t: Ticket) -> dict[str, Any]:
+    return {
+        "sla": json.dumps(ticket_sla.to_dict(t.sla), separators=(",", ":")) if t.sla else None,
+        "sla_next_alarm_at": t.sla.next_alarm_at() if t.sla else None,
+        "first_reply_due_at": t.sla.due("first_reply") if t.sla else None,
+        "resolution_due_at": t.sla.due("resolution") if t.sla else None,
+    }
+
+
 def _mutable_columns(t: Ticket) -> dict[str, Any]:
     return {
         "state": t.state.value,
@@ -48,22 +58,44 @@ def _mutable_columns(t: Ticket) -> dict[str, Any]:
         "open_serial_key": t.serial_key if t.is_open else None,
         "data": json.dumps(t.data, separators=(",", ":")),
         "accepted_at": t.accepted_at,
-        "sla": json.dumps(ticket_sla.to_dict(t.sla), separators=(",", ":")) if t.sla else None,
-        "sla_next_alarm_at": t.sla.next_alarm_at() if t.sla else None,
-        "first_reply_due_at": t.sla.due("first_reply") if t.sla else None,
-        "resolution_due_at": t.sla.due("resolution") if t.sla else None,
+        **_sla_columns(t),
     }
+
+
+_MUTABLE = ("state", "outcome", "waiting_on", "assignee", "linked_ticket_id", "updated_at",
+            "first_reply_at", "closed_at", "open_serial_key", "data", "accepted_at", "sla",
+            "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at")
+#: one statement, compiled once, for single saves and batches alike
+_UPDATE = (
+    update(TICKET)
+    .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
+    .values({c: bindparam(c) for c in (*_MUTABLE, "version", "event_seq")})
+)
+_SLA_COLUMNS = ("sla", "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at")
+_UPDATE_CLOCKS = (
+    update(TICKET)
+    .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
+    .values({c: bindparam(c) for c in (*_SLA_COLUMNS, "version", "event_seq")})
+)
+_INSERT = insert(TICKET)
 
 
 class SqlTicketRepository(TicketRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        #: whether each ticket was open when loaded (see ``save``)
+        self._loaded_open: dict[str, bool] = {}
+
+    def _load(self, row: Row[Any]) -> Ticket:
+        ticket = _ticket_from_row(row)
+        self._loaded_open[ticket.id] = ticket.is_open
+        return ticket
 
     def get(self, ticket_id: str) -> Ticket:
         row = self.conn.execute(select(TICKET).where(TICKET.c.id == ticket_id)).first()
         if row is None:
             raise TicketNotFound(ticket_id)
-        return _ticket_from_row(row)
+        return self._load(row)
 
     def by_reference(self, reference: str) -> Ticket:
         row = self.conn.execute(
@@ -71,7 +103,23 @@ class SqlTicketRepository(TicketRepository):
         ).first()
         if row is None:
             raise TicketNotFound(reference)
-        return _ticket_from_row(row)
+        return self._load(row)
+
+    def due_for_alarm(self, now: datetime, limit: int) -> list[Ticket]:
+        stmt = (select(TICKET).where(TICKET.c.sla_next_alarm_at <= now)
+                .order_by(TICKET.c.sla_next_alarm_at).limit(limit))
+        if self.conn.dialect.name == "postgresql":
+            # rows an agent is saving right now are left for the next tick instead of waited on;
+            # the ones taken cannot change under this transaction (SQLite: BEGIN IMMEDIATE)
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [self._load(r) for r in self.conn.execute(stmt).all()]
+
+    def open_with_clocks(self, after_id: str, limit: int) -> list[Ticket]:
+        rows = self.conn.execute(
+            select(TICKET).where(TICKET.c.state != "closed", TICKET.c.sla.is_not(None),
+                                 TICKET.c.id > after_id)
+            .order_by(TICKET.c.id).limit(limit)).all()
+        return [self._load(r) for r in rows]
 
     def open_ticket_for_serial(self, serial_key: str) -> str | None:
         return self.conn.execute(
@@ -91,7 +139,7 @@ class SqlTicketRepository(TicketRepository):
             }
             try:
                 with self.conn.begin_nested():
-                    self.conn.execute(insert(TICKET).values(**values))
+                    self.conn.execute(_INSERT, values)
                 break
             except IntegrityError:
                 holder = ticket.serial_key and values["open_serial_key"] and (
@@ -101,20 +149,21 @@ class SqlTicketRepository(TicketRepository):
                 if self.conn.execute(select(TICKET.c.id).where(TICKET.c.id == ticket.id)).first():
                     raise
                 ticket.reference = new_reference()
+        self._loaded_open[ticket.id] = ticket.is_open
         self._write_pending(ticket)
 
     def save(self, ticket: Ticket) -> None:
         loaded = ticket.version
-        stmt = (
-            update(TICKET)
-            .where(TICKET.c.id == ticket.id, TICKET.c.version == loaded)
-            .values(version=loaded + 1,
-                    event_seq=ticket.event_seq + len(ticket.pending_events),
-                    **_mutable_columns(ticket))
-        )
+        params = self._update_params(ticket)
+        # only a closed ticket coming back to life can collide on the open-serial unique key;
+        # every other save skips the savepoint's round trips
+        reopening = ticket.is_open and ticket.serial_key and not self._loaded_open.get(ticket.id, True)
         try:
-            with self.conn.begin_nested():
-                result = self.conn.execute(stmt)
+            if reopening:
+                with self.conn.begin_nested():
+                    result = self.conn.execute(_UPDATE, params)
+            else:
+                result = self.conn.execute(_UPDATE, params)
         except IntegrityError:
             holder = ticket.serial_key and self.open_ticket_for_serial(ticket.serial_key)
             if holder:
@@ -123,10 +172,47 @@ class SqlTicketRepository(TicketRepository):
         if result.rowcount != 1:
             raise ConcurrencyConflict(ticket.id, loaded)
         ticket.version = loaded + 1
+        self._loaded_open[ticket.id] = ticket.is_open
         self._write_pending(ticket)
 
+    def save_clocks(self, tickets: Sequence[Ticket]) -> None:
+        """Save the SLA clocks (and pending events) of several tickets: one batched UPDATE of
+        the SLA columns only, one outbox insert; all or none (``ConcurrencyConflict`` if any was
+        changed since it was loaded). The scheduler changes nothing else."""
+        if not tickets:
+            return
+        params = [{"b_id": t.id, "b_version": t.version, "version": t.version + 1,
+                   "event_seq": t.event_seq + len(t.pending_events), **_sla_columns(t)}
+                  for t in tickets]
+        result = self.conn.execute(_UPDATE_CLOCKS, params)
+        if result.rowcount != len(tickets):
+            raise ConcurrencyConflict(tickets[0].id if len(tickets) == 1 else "(batch)",
+                                      tickets[0].version)
+        for t in tickets:
+            t.version += 1
+        self._write_pending_many(tickets)
+
+    @staticmethod
+    def _update_params(t: Ticket) -> dict[str, Any]:
+        return {"b_id": t.id, "b_version": t.version, "version": t.version + 1,
+                "event_seq": t.event_seq + len(t.pending_events), **_mutable_columns(t)}
+
     def _write_pending(self, ticket: Ticket) -> None:
-        audit, events = ticket.take_pending()
+        self._write_pending_many([ticket])
+
+    def _write_pending_many(self, tickets: Sequence[Ticket]) -> None:
+        audit: list[AuditEntry] = []
+        outbox: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        for ticket in tickets:
+            entries, events = ticket.take_pending()
+            audit.extend(entries)
+            for event in events:
+                event_id, etype, payload = outbox_codec.encode(event, ticket.event_seq)
+                outbox.append({"event_id": event_id, "ticket_id": ticket.id,
+                               "sequence": ticket.event_seq, "type": etype, "payload": payload,
+                               "created_at": now})
+                ticket.event_seq += 1
         if audit:
             self.conn.execute(insert(AUDIT), [
                 {"ticket_id": a.ticket_id, "at": a.at, "actor": a.actor, "trigger": a.trigger,
@@ -134,29 +220,8 @@ class SqlTicketRepository(TicketRepository):
                  "reason": a.reason}
                 for a in audit
             ])
-        if events:
-            rows = []
-            now = datetime.now(UTC)
-            for event in events:
-                event_id, etype, payload = outbox_codec.encode(event, ticket.event_seq)
-                rows.append({"event_id": event_id, "ticket_id": ticket.id,
-                             "sequence": ticket.event_seq, "type": etype, "payload": payload,
-                             "created_at": now})
-                ticket.event_seq += 1
-            self.conn.execute(insert(OUTBOX), rows)
-
-    def due_for_alarm(self, now: datetime, limit: int) -> list[Ticket]:
-        rows = self.conn.execute(
-            select(TICKET).where(TICKET.c.sla_next_alarm_at <= now)
-            .order_by(TICKET.c.sla_next_alarm_at).limit(limit)).all()
-        return [_ticket_from_row(r) for r in rows]
-
-    def open_with_clocks(self, after_id: str, limit: int) -> list[Ticket]:
-        rows = self.conn.execute(
-            select(TICKET).where(TICKET.c.state != "closed", TICKET.c.sla.is_not(None),
-                                 TICKET.c.id > after_id)
-            .order_by(TICKET.c.id).limit(limit)).all()
-        return [_ticket_from_row(r) for r in rows]
+        if outbox:
+            self.conn.execute(insert(OUTBOX), outbox)
 
     def history(self, ticket_id: str) -> Sequence[AuditEntry]:
         rows = self.conn.execute(

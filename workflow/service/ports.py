@@ -62,6 +62,11 @@ class TicketRepository(abc.ABC):
         """Store the ticket's changes if nobody changed it since it was loaded."""
 
     @abc.abstractmethod
+    def save_clocks(self, tickets: Sequence[Ticket]) -> None:
+        """Store only the SLA clocks and pending events of a batch, all or nothing, under the
+        same version check as ``save`` (the scheduler's tick changes nothing else)."""
+
+    @abc.abstractmethod
     def history(self, ticket_id: str) -> Sequence[AuditEntry]:
         """The ticket's audit trail, oldest first."""
 
@@ -78,6 +83,11 @@ class AlarmLog(abc.ABC):
     @abc.abstractmethod
     def record(self, ticket_id: str, alarm: Alarm, now: datetime) -> bool:
         """Note an SLA alarm; False if it was already noted (the database's unique key decides)."""
+
+    @abc.abstractmethod
+    def record_many(self, alarms: Sequence[tuple[str, Alarm]],
+                    now: datetime) -> set[tuple[str, str, int, str]]:
+        """Note many alarms at once; returns the (ticket, clock, cycle, level) newly noted."""
 
 
 class InboxRepository(abc.ABC):

@@ -14,30 +14,26 @@ from workflow.service.ports import Clock, UnitOfWork
 def raise_due_alarms(uow: UnitOfWork, clock: Clock, *, limit: int = 100) -> int:
     """One scheduler tick: every at-risk or breach instant that has come becomes one event.
 
-    One query finds the tickets, one transaction records them. Each ticket sits in a savepoint:
-    if an agent changed it meanwhile (version check), only that ticket is left for the next tick.
-    The alarm log's unique key makes a second scheduler's attempt a no-op.
+    One indexed query finds (and on PostgreSQL locks, skipping rows being saved) the tickets;
+    one transaction records the alarms, their events and the clocks, in batches. The alarm log's
+    unique key makes a second scheduler's attempt a no-op; a batch that meets a concurrent change
+    anyway is rolled back whole and retried on the next tick.
     """
-    raised = 0
     with uow:
         now = clock.now()
-        for ticket in uow.tickets.due_for_alarm(now, limit):
-            assert ticket.sla is not None
-            alarms = due_alarms(ticket.sla, now)
-            try:
-                with uow.savepoint():
-                    new = [a for a in alarms if uow.alarms.record(ticket.id, a, now)]
-                    for a in new:
-                        ticket.raise_event(SlaRaised(ticket.id, now, a.clock, a.cycle, a.level,
-                                                     a.due_at))
-                    ticket.sla = replace(ticket.sla, raised=ticket.sla.raised
-                                         | {(a.clock, a.level) for a in alarms})
-                    uow.tickets.save(ticket)
-            except ConcurrencyConflict:
-                continue
-            raised += len(new)
+        tickets = uow.tickets.due_for_alarm(now, limit)
+        plan = {t.id: due_alarms(t.sla, now) if t.sla else [] for t in tickets}
+        new = uow.alarms.record_many([(tid, a) for tid, alarms in plan.items() for a in alarms], now)
+        for t in tickets:
+            assert t.sla is not None
+            alarms = plan[t.id]
+            for a in alarms:
+                if (t.id, a.clock, a.cycle, a.level) in new:
+                    t.raise_event(SlaRaised(t.id, now, a.clock, a.cycle, a.level, a.due_at))
+            t.sla = replace(t.sla, raised=t.sla.raised | {(a.clock, a.level) for a in alarms})
+        uow.tickets.save_clocks(tickets)
         uow.commit()
-    return raised
+    return len(new)
 
 
 def recompute_open_clocks(uow_factory: UowFactory, *, batch: int = 200) -> int:

@@ -1,0 +1,281 @@
+"""The scheduler process: an SLA tick every few seconds and a daily purge, done by one leader.
+
+Run it on as many hosts as you like; each one ticks, and each tick begins with the leader check
+(``is_held``, or ``acquire`` for a follower), so a follower takes over within one interval of
+the leader's death. APScheduler 3.x is used only as a timer: the memory job store (several
+schedulers sharing a persistent job store fire jobs twice, and the SQLAlchemy store silently
+deletes jobs it cannot unpickle), ``max_instances=1``, ``coalesce=True`` and no misfire grace
+limit (the default of 1 s would silently skip a late run). What is due lives in the tickets.
+
+``python -m schedulers.runner --db-url URL`` runs it for ops and tests; the CLI's
+``resetdesk scheduler`` and ``resetdesk up`` call ``run_scheduler`` / ``start_in_background``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from schedulers.jobs import CalendarWatch, daily_purge, sla_tick
+from schedulers.leader import LeaderLock, leader_lock_for
+from workflow.adapters.db import Database, open_database
+from workflow.adapters.sla_book import build_book
+from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.errors import StorageUnavailable
+from workflow.domain.ticket_sla import SlaBook
+from workflow.service.handlers import UowFactory
+from workflow.service.ports import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+#: every job: one run at a time, missed runs merged into one, and a late run still runs
+JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    db_url: str
+    calendar_path: Path | None = None
+    interval_seconds: float = 5.0
+    purge_hour_local: int = 3
+    retention: timedelta = timedelta(days=90)
+    attachment_retention: timedelta = timedelta(days=30)
+    name: str = "resetdesk-scheduler"
+    #: tickets per SLA transaction; a tick runs rounds until one is short
+    limit: int = 100
+    #: policy overrides (tests and ops); None keeps the documented defaults
+    first_reply_seconds: float | None = None
+    resolution_seconds: float | None = None
+    at_risk_ratio: float | None = None
+    #: a new leader re-applies the calendar to every open ticket (it cannot know whether the
+    #: previous leader finished after a calendar edit) and runs the purge once
+    catch_up_on_leadership: bool = True
+
+    def book(self) -> SlaBook:
+        def hours(seconds: float | None) -> float | None:
+            return None if seconds is None else seconds / 3600
+        return build_book(self.calendar_path, first_reply_hours=hours(self.first_reply_seconds),
+                          resolution_hours=hours(self.resolution_seconds),
+                          at_risk_ratio=self.at_risk_ratio)
+
+
+class Scheduler:
+    """One scheduler process's timer, lock and jobs; ``start`` returns, ``stop`` waits."""
+
+    def __init__(self, config: SchedulerConfig, *, clock: Clock | None = None,
+                 db: Database | None = None, lock: LeaderLock | None = None) -> None:
+        if config.interval_seconds <= 0 or config.limit < 1:
+            raise ValueError("interval_seconds and limit must be positive")
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._own_db = db is None
+        self.db = db or open_database(config.db_url)
+        self.lock = lock or leader_lock_for(config.db_url, config.name)
+        self.watch = CalendarWatch(config.calendar_path, self._uow_factory)  # a bad file fails here
+        self._stopping = threading.Event()
+        self._lead_mutex = threading.Lock()
+        self._leading = False
+        self._timer = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults=JOB_DEFAULTS, timezone=UTC)
+        self._timer.add_job(self._sla_job, IntervalTrigger(seconds=config.interval_seconds),
+                            id="sla-tick", next_run_time=datetime.now(UTC), **JOB_DEFAULTS)
+        self._timer.add_job(self._purge_job, CronTrigger(hour=config.purge_hour_local,
+                                                         timezone=self.book.calendar.zone),
+                            id="daily-purge", **JOB_DEFAULTS)
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leading
+
+    def _uow_factory(self) -> UowFactory:
+        """A factory bound to the calendar file as it is now (CalendarWatch calls it on edits)."""
+        self.book = book = self.config.book()
+        db = self.db
+        return lambda: SqlUnitOfWork(db, sla=book)
+
+    def start(self) -> None:
+        log.info("scheduler %s starting (pid %d, every %gs, database %s)", self.config.name,
+                 os.getpid(), self.config.interval_seconds, self.db.writer.url.render_as_string())
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Stop ticking, wait for a running job (a catch-up stops between rounds), release."""
+        self._stopping.set()
+        if self._timer.running:
+            self._timer.shutdown(wait=True)
+        with self._lead_mutex:
+            if self._leading:
+                log.info("leadership released (pid %d)", os.getpid())
+            self._leading = False
+            self.lock.release()
+        if self._own_db:
+            self.db.dispose()
+        log.info("scheduler %s stopped (pid %d)", self.config.name, os.getpid())
+
+    def _lead(self) -> bool:
+        """True if this process leads now: checks a held lock, or tries to take it."""
+        with self._lead_mutex:
+            if self._stopping.is_set():
+                return False
+            if self._leading:
+                if self.lock.is_held():
+                    return True
+                self._leading = False
+                log.info("lost leadership (pid %d)", os.getpid())
+            if not self.lock.acquire():
+                return False
+            self._leading = True
+            log.info("became leader (pid %d)", os.getpid())
+            if self.config.catch_up_on_leadership:
+                self.watch.mark_stale()
+                self._timer.add_job(self._purge_job, id="purge-catch-up", replace_existing=True,
+                                    **JOB_DEFAULTS)
+            return True
+
+    def _keep_going(self) -> bool:
+        return not self._stopping.is_set() and self.lock.is_held()
+
+    def _sla_job(self) -> None:
+        with _logged("sla tick"):
+            if self._lead():
+                self.watch.refresh()
+                sla_tick(self.watch.uow_factory, self.clock, limit=self.config.limit,
+                         keep_going=self._keep_going)
+
+    def _purge_job(self) -> None:
+        with _logged("purge"):
+            if self._lead():
+                daily_purge(self.db, self.clock, retention=self.config.retention,
+                            attachment_retention=self.config.attachment_retention)
+
+
+@contextmanager
+def _logged(what: str) -> Iterator[None]:
+    """A job never dies of an error: log it, and the next run tries again."""
+    try:
+        yield
+    except StorageUnavailable as exc:
+        log.warning("%s: database unavailable, retrying next time: %s", what, exc)
+    except Exception:
+        log.exception("%s failed", what)
+
+
+def start_in_background(*, db_url: str, calendar_path: Path | None = None,
+                        interval_seconds: float = 5.0, purge_hour_local: int = 3,
+                        retention: timedelta, attachment_retention: timedelta,
+                        name: str = "resetdesk-scheduler", db: Database | None = None,
+                        clock: Clock | None = None,
+                        config: SchedulerConfig | None = None) -> Scheduler:
+    """Embedded mode (``resetdesk up``): the scheduler in this process; call ``.stop()`` on exit.
+
+    Pass the app's ``db`` to share its engines (it is then not disposed by ``stop``);
+    ``config``, when given, overrides the other settings.
+    """
+    config = config or SchedulerConfig(db_url=db_url, calendar_path=calendar_path,
+                             interval_seconds=interval_seconds, purge_hour_local=purge_hour_local,
+                             retention=retention, attachment_retention=attachment_retention,
+                             name=name)
+    scheduler = Scheduler(config, clock=clock, db=db)
+    scheduler.start()
+    return scheduler
+
+
+def run_scheduler(*, db_url: str, calendar_path: Path | None = None,
+                  interval_seconds: float = 5.0, purge_hour_local: int = 3,
+                  retention: timedelta, attachment_retention: timedelta,
+                  stop_event: threading.Event | None = None, name: str = "resetdesk-scheduler",
+                  config: SchedulerConfig | None = None, clock: Clock | None = None) -> None:
+    """Run until ``stop_event`` is set or SIGTERM/SIGINT arrives (when called on the main
+    thread); the lock is released on the way out. ``config``, when given, overrides the rest."""
+    config = config or SchedulerConfig(
+        db_url=db_url, calendar_path=calendar_path, interval_seconds=interval_seconds,
+        purge_hour_local=purge_hour_local, retention=retention,
+        attachment_retention=attachment_retention, name=name)
+    stop = stop_event or threading.Event()
+    scheduler = Scheduler(config, clock=clock)
+    with _stop_on_signals(stop):
+        scheduler.start()
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            scheduler.stop()
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m schedulers.runner",
+                                     description="ResetDesk scheduler: SLA tick and daily purge")
+    parser.add_argument("--db-url", default=os.environ.get("RESETDESK_DATABASE_URL"),
+                        help="sqlite:///file.db or postgresql+psycopg://… "
+                             "(default: $RESETDESK_DATABASE_URL)")
+    parser.add_argument("--calendar", type=Path, default=None,
+                        help="calendar TOML (default: the packaged one); edits are picked up live")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between SLA ticks")
+    parser.add_argument("--limit", type=int, default=100, help="tickets per SLA transaction")
+    parser.add_argument("--purge-hour", type=int, default=3, help="hour of the daily purge, "
+                        "in the calendar's time zone")
+    parser.add_argument("--retention-days", type=float, default=90)
+    parser.add_argument("--attachment-retention-days", type=float, default=30)
+    parser.add_argument("--first-reply-seconds", type=float, default=None,
+                        help="first-reply budget in business seconds (default: 1 hour)")
+    parser.add_argument("--resolution-seconds", type=float, default=None,
+                        help="resolution budget in business seconds (default: 31.5 hours)")
+    parser.add_argument("--at-risk-ratio", type=float, default=None)
+    parser.add_argument("--no-catch-up", action="store_true",
+                        help="a new leader does not re-apply the calendar nor purge at once")
+    parser.add_argument("--name", default="resetdesk-scheduler", help="leader lock name")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    if not args.db_url:
+        parser.error("--db-url (or RESETDESK_DATABASE_URL) is required")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    config = SchedulerConfig(
+        db_url=args.db_url, calendar_path=args.calendar, interval_seconds=args.interval,
+        purge_hour_local=args.purge_hour, retention=timedelta(days=args.retention_days),
+        attachment_retention=timedelta(days=args.attachment_retention_days), name=args.name,
+        limit=args.limit, first_reply_seconds=args.first_reply_seconds,
+        resolution_seconds=args.resolution_seconds, at_risk_ratio=args.at_risk_ratio,
+        catch_up_on_leadership=not args.no_catch_up)
+    run_scheduler(db_url=config.db_url, retention=config.retention,
+                  attachment_retention=config.attachment_retention, config=config)
+
+
+if __name__ == "__main__":
+    main()
