@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 from consumers.embedded import EmbeddedRuntime, Subscriber
 from consumers.request_handling import RequestHandler
 from resetdesk.settings import Settings
+from schedulers.runner import SchedulerConfig
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
 from workflow.adapters.rules_file import load_rule_book
@@ -71,6 +73,16 @@ class App:
                                subscribers=self.subscribers(), workers=s.workers,
                                lease_seconds=s.lease_seconds, max_attempts=s.max_attempts,
                                retry_delays=s.retry_delays_seconds, idle_seconds=idle_seconds)
+
+    def scheduler_config(self) -> SchedulerConfig:
+        s = self.settings
+        return SchedulerConfig(
+            db_url=s.resolved_database_url(), calendar_path=s.calendar_path,
+            interval_seconds=s.scheduler_interval_seconds,
+            retention=timedelta(days=s.retention_days),
+            attachment_retention=timedelta(days=s.attachment_retention_days),
+            first_reply_seconds=s.first_reply_hours * 3600,
+            resolution_seconds=s.resolution_hours * 3600, at_risk_ratio=s.at_risk_ratio)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -28,6 +28,7 @@ app.add_typer(docs_cli, name="docs")
 app.command()(cli_run.up)
 app.command()(cli_run.serve)
 app.command()(cli_run.publish)
+app.command()(cli_run.scheduler)
 app.command()(cli_ops.purge)
 app.add_typer(cli_ops.calendar_cli, name="calendar")
 

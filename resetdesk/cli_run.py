@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,6 +68,11 @@ def up(
     token_path = _local_token(app, data_dir)
     runtime = app.embedded_runtime()
     runtime.start()
+    from schedulers.runner import start_in_background
+
+    scheduler = start_in_background(db_url=url, retention=timedelta(days=settings.retention_days),
+                                    attachment_retention=timedelta(days=settings.attachment_retention_days),
+                                    db=app.db, config=app.scheduler_config(), clock=app.clock)
     base = f"http://{host}:{port}"
     typer.echo("ResetDesk is up (embedded mode: SQLite is the store and the queue)")
     typer.echo(f"  database      {url}")
@@ -75,13 +81,32 @@ def up(
     mail = (f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host
             else f"{(data_dir / 'mail').resolve()}/*.eml (set RESETDESK_SMTP_HOST to send)")
     typer.echo(f"  workers       {settings.workers} inbox workers, relay, notifications -> {mail}")
+    typer.echo(f"  scheduler     SLA scan every {settings.scheduler_interval_seconds:g} s, purge daily "
+               f"(calendar: {settings.calendar_path or 'packaged default'})")
     typer.echo(f"  try it        uv run resetdesk publish --sample --data-dir {data_dir}")
     typer.echo("  stop          Ctrl-C")
     sys.stdout.flush()
     try:
         uvicorn.run(_web(app, runtime.wake), host=host, port=port, log_level="warning")
     finally:
+        scheduler.stop()
         runtime.stop()
+        app.close()
+
+
+def scheduler() -> None:
+    """Run the SLA scheduler (one leader among any number of these; PostgreSQL advisory lock)."""
+    from schedulers.runner import run_scheduler
+
+    app = bootstrap()
+    c = app.scheduler_config()
+    typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
+               f"{c.interval_seconds:g} s, purge daily at {c.purge_hour_local:02d}:00")
+    sys.stdout.flush()
+    try:
+        run_scheduler(db_url=c.db_url, retention=c.retention,
+                      attachment_retention=c.attachment_retention, config=c)
+    finally:
         app.close()
 
 

@@ -33,3 +33,37 @@ def test_up_then_publish_sample_gives_a_queued_ticket_and_an_email_file(tmp_path
         assert [t["state"] for t in listed] == ["queued"]
     finally:
         desk.stop()
+
+
+def test_up_runs_the_sla_scheduler_inside(tmp_path: Path) -> None:
+    import sqlite3
+
+    calendar = tmp_path / "calendar.toml"
+    days = "\n".join(f'{d} = ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat",
+                                                         "sun"))
+    calendar.write_text(f'[calendar]\ntimezone = "UTC"\n[hours]\n{days}\n')
+    desk = RunningDesk(tmp_path, smtp_port=0, env={
+        "RESETDESK_CALENDAR_PATH": str(calendar), "RESETDESK_FIRST_REPLY_HOURS": "0.0005",
+        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.3"})
+    desk.env.pop("RESETDESK_SMTP_HOST")
+    desk.start()
+    try:
+        from tests.e2e.requests import request
+
+        event = request()
+        assert desk.post(event).status_code == 202
+        ticket_id = None
+        deadline = time.monotonic() + 30
+        kinds: list[str] = []
+        while time.monotonic() < deadline:
+            with sqlite3.connect(tmp_path / "resetdesk.db") as conn:
+                kinds = [r[0] for r in conn.execute(
+                    "SELECT type FROM outbox WHERE type LIKE 'com.resetdesk.sla.%' ORDER BY id")]
+                ticket_id = conn.execute("SELECT id FROM ticket").fetchone()
+            if len(kinds) >= 2:
+                break
+            time.sleep(0.2)
+        assert ticket_id is not None
+        assert kinds == ["com.resetdesk.sla.at_risk.v1", "com.resetdesk.sla.breached.v1"]
+    finally:
+        desk.stop()

@@ -1,0 +1,1 @@
+"""Production transport: kombu consumers, the outbox relay and the dead-letter archiver."""
