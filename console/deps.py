@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import HumanCheckVerifier
-from workflow.service.ports import Clock
+from workflow.service.ports import Clock, UnitOfWork
 
 
 @dataclass
@@ -15,6 +16,11 @@ class WebDeps:
     db: Database
     clock: Clock
     verifier: HumanCheckVerifier
+    uow: Callable[[], UnitOfWork]
+    #: signs customer links (HMAC)
+    secret_key: bytes = b""
     #: called after intake committed a message (embedded mode wakes its workers)
     on_recorded: Callable[[], None] = field(default=lambda: None)
     public_url: str | None = None
+    #: resolution-path settings (code lifetime, slot length …), by name
+    options: dict[str, Any] = field(default_factory=dict)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 
 from consumers.embedded import EmbeddedRuntime, Subscriber
 from consumers.request_handling import RequestHandler
@@ -73,6 +75,25 @@ class App:
                                subscribers=self.subscribers(), workers=s.workers,
                                lease_seconds=s.lease_seconds, max_attempts=s.max_attempts,
                                retry_delays=s.retry_delays_seconds, idle_seconds=idle_seconds)
+
+    @property
+    def secret_key(self) -> bytes:
+        key = self.settings.secret_key or self._file_key
+        if not key:
+            raise ValueError("no secret key: set RESETDESK_SECRET_KEY (32+ random characters)")
+        return key.encode()
+
+    _file_key: str | None = None
+
+    def ensure_secret_key(self, data_dir: Path) -> None:
+        """Embedded mode: a random key kept in data_dir/secret.key (created once, mode 0600)."""
+        if self.settings.secret_key:
+            return
+        path = data_dir / "secret.key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48) + "\n", encoding="utf-8")
+            path.chmod(0o600)
+        self._file_key = path.read_text(encoding="utf-8").strip()
 
     def scheduler_config(self) -> SchedulerConfig:
         s = self.settings

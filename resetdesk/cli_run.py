@@ -42,8 +42,8 @@ def _web(app: App, on_recorded: Any = None) -> Any:
     from console.app import create_app
     from console.deps import WebDeps
 
-    deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier,
-                   public_url=app.settings.public_url)
+    deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
+                   secret_key=app.secret_key, public_url=app.settings.public_url)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
     return create_app(deps)
@@ -63,6 +63,7 @@ def up(
     if not settings.embedded:
         fail("`up` is the embedded mode: unset RESETDESK_BROKER_URL, or run serve/consume/relay")
     app = bootstrap(settings)
+    app.ensure_secret_key(data_dir)
     url = settings.resolved_database_url()
     migrate.upgrade(url)
     token_path = _local_token(app, data_dir)
@@ -118,9 +119,13 @@ def serve(
     import uvicorn
 
     app = bootstrap(Settings(host=host, port=port))
+    try:
+        web = _web(app)
+    except ValueError as err:
+        fail(str(err))
     typer.echo(f"ResetDesk HTTP on http://{host}:{port} (database {app.settings.resolved_database_url()})")
     try:
-        uvicorn.run(_web(app), host=host, port=port, log_level="warning")
+        uvicorn.run(web, host=host, port=port, log_level="warning")
     finally:
         app.close()
 

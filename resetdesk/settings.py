@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_attempts: int = 5
     retry_delays_seconds: list[float] = [1.0, 5.0, 30.0, 120.0]
 
+    #: signs customer links; `up` creates data_dir/secret.key when unset; production must set it
+    secret_key: str | None = None
+
     # verification
     model_rules_path: Path | None = None
     regional_offices_path: Path | None = None

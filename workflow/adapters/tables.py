@@ -238,3 +238,6 @@ ATTACHMENT = AttachmentRow.__table__  # type: ignore[attr-defined]
 DELIVERY = DeliveryRow.__table__  # type: ignore[attr-defined]
 SLA_ALARM = SlaAlarmRow.__table__  # type: ignore[attr-defined]
 DEAD_LETTER = DeadLetterRow.__table__  # type: ignore[attr-defined]
+
+# the resolution paths' tables live in their own module; importing it registers them in METADATA
+from workflow.adapters import tables_resolution  # noqa: E402, F401

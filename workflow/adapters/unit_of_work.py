@@ -14,6 +14,7 @@ from workflow.adapters.alarms import SqlAlarmLog
 from workflow.adapters.attachments import SqlAttachmentRepository
 from workflow.adapters.db import Database
 from workflow.adapters.inbox import SqlInboxRepository
+from workflow.adapters.notes import SqlNoteRepository
 from workflow.adapters.repository import SqlTicketRepository
 from workflow.adapters.sla_book import default_book
 from workflow.domain.errors import StorageUnavailable
@@ -28,6 +29,7 @@ class SqlUnitOfWork(UnitOfWork):
     inbox: SqlInboxRepository
     attachments: SqlAttachmentRepository
     alarms: SqlAlarmLog
+    notes: SqlNoteRepository
 
     def __init__(self, db: Database, *, read_only: bool = False, sla: SlaBook | None = None) -> None:
         self.db = db
@@ -56,6 +58,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.inbox = SqlInboxRepository(self._conn)
         self.attachments = SqlAttachmentRepository(self._conn)
         self.alarms = SqlAlarmLog(self._conn)
+        self.notes = SqlNoteRepository(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

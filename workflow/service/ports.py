@@ -90,6 +90,15 @@ class AlarmLog(abc.ABC):
         """Note many alarms at once; returns the (ticket, clock, cycle, level) newly noted."""
 
 
+class NoteRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, ticket_id: str, author: str, at: datetime, body: str) -> None: ...
+
+    @abc.abstractmethod
+    def for_ticket(self, ticket_id: str) -> list[tuple[datetime, str, str]]:
+        """(at, author, body), oldest first."""
+
+
 class InboxRepository(abc.ABC):
     @abc.abstractmethod
     def complete(self, source: str, event_id: str, ticket_id: str, reference: str,
@@ -118,6 +127,7 @@ class UnitOfWork(abc.ABC):
     inbox: InboxRepository
     attachments: AttachmentRepository
     alarms: AlarmLog
+    notes: NoteRepository
     #: the business calendar and SLA policies services reconcile the clocks with
     sla: SlaBook
 

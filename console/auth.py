@@ -1,0 +1,45 @@
+"""Agent authentication for the JSON API: sign in with login and password (argon2), get a
+bearer token that expires; the console's pages will sit on the same sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from console.deps import WebDeps
+from workflow.adapters import accounts, agent_sessions
+
+SESSION_TTL = timedelta(hours=12)
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def deps(request: Request) -> WebDeps:
+    return request.app.state.deps  # type: ignore[no-any-return]
+
+
+def current_agent(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    login = (agent_sessions.agent_for(d.db, token.strip(), d.clock.now())
+             if scheme.lower() == "bearer" and token.startswith("rda_") else None)
+    if login is None:
+        raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
+                            headers={"WWW-Authenticate": 'Bearer realm="resetdesk-agents"'})
+    return login
+
+
+class Credentials(BaseModel):
+    login: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+@router.post("/token")
+async def sign_in(body: Credentials, d: Annotated[WebDeps, Depends(deps)]) -> dict[str, str]:
+    ok = await run_in_threadpool(accounts.check_agent_password, d.db, body.login, body.password)
+    if not ok:
+        raise HTTPException(401, "wrong login or password")
+    token, expires = agent_sessions.open_session(d.db, body.login, d.clock.now(), SESSION_TTL)
+    return {"token": token, "token_type": "bearer", "expires_at": expires.isoformat()}

@@ -1,0 +1,33 @@
+"""The real FastAPI app over a real database, driven in-process (no network needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from console.app import create_app
+from console.deps import WebDeps
+from workflow.adapters import accounts
+from workflow.adapters.db import Database
+from workflow.adapters.human_check import LocalVerifier
+from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.service.ports import Clock, SystemClock
+
+SECRET = b"test-secret-key-" * 3
+
+
+def web_client(db: Database, clock: Clock | None = None, **options: Any) -> TestClient:
+    deps = WebDeps(db=db, clock=clock or SystemClock(), verifier=LocalVerifier(),
+                   uow=lambda: SqlUnitOfWork(db), secret_key=SECRET, options=options)
+    return TestClient(create_app(deps))
+
+
+def agent_headers(client: TestClient, db: Database, login: str) -> dict[str, str]:
+    try:
+        accounts.add_agent(db, login, f"{login}-password-123")
+    except Exception:  # already there
+        pass
+    r = client.post("/api/v1/auth/token", json={"login": login, "password": f"{login}-password-123"})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}

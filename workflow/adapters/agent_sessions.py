@@ -1,0 +1,34 @@
+"""Agent API tokens: random, shown once at sign-in, stored as a SHA-256 hash, expiring."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+
+from workflow.adapters.credentials import token_hash
+from workflow.adapters.db import Database
+from workflow.adapters.tables_resolution import AGENT_SESSION
+
+
+def open_session(db: Database, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
+    token = "rda_" + secrets.token_urlsafe(32)
+    expires = now + ttl
+    with db.writer.begin() as conn:
+        conn.execute(insert(AGENT_SESSION).values(token_hash=token_hash(token), login=login,
+                                                  created_at=now, expires_at=expires))
+    return token, expires
+
+
+def agent_for(db: Database, token: str, now: datetime) -> str | None:
+    with db.reader.begin() as conn:
+        return conn.execute(select(AGENT_SESSION.c.login).where(
+            AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.expires_at > now,
+            AGENT_SESSION.c.revoked_at.is_(None))).scalar()
+
+
+def close_session(db: Database, token: str, now: datetime) -> None:
+    with db.writer.begin() as conn:
+        conn.execute(update(AGENT_SESSION).where(AGENT_SESSION.c.token_hash == token_hash(token))
+                     .values(revoked_at=now))
