@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from workflow.adapters import accounts
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.errors import AlreadyExists
 from workflow.service.ports import Clock, SystemClock
 
 SECRET = b"test-secret-key-" * 3
@@ -24,10 +26,8 @@ def web_client(db: Database, clock: Clock | None = None, **options: Any) -> Test
 
 
 def agent_headers(client: TestClient, db: Database, login: str) -> dict[str, str]:
-    try:
+    with contextlib.suppress(AlreadyExists):
         accounts.add_agent(db, login, f"{login}-password-123")
-    except Exception:  # already there
-        pass
     r = client.post("/api/v1/auth/token", json={"login": login, "password": f"{login}-password-123"})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
