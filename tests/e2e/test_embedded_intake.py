@@ -59,6 +59,8 @@ def test_sdk_sent_request_becomes_a_queued_ticket_and_an_acknowledgement(
     [mail] = _mail_for(smtp, body["reference"])
     assert mail["To"].addresses[0].addr_spec == "dana.whitfield@example.com"
     assert mail["Content-Language"] == "en"
+    body = mail.get_content()
+    assert "reply by" in body and ("PST" in body or "PDT" in body)  # the promise, Pacific time
 
 
 CASES = [
