@@ -1,4 +1,4 @@
-"""The one FastAPI application: intake for producers now; agents' and customers' pages later."""
+"""The one FastAPI application: producers' intake, the agents' JSON API, the customers' pages."""
 
 from __future__ import annotations
 
@@ -9,18 +9,29 @@ from fastapi.responses import JSONResponse
 
 from console import auth, errors
 from console.deps import WebDeps
-from console.routes import agent_api, intake
+from console.routes import (
+    agent_api,
+    agent_callback,
+    agent_key,
+    agent_session,
+    customer_callback,
+    customer_key,
+    customer_session,
+    intake,
+)
+
+#: dedicated agent endpoints must come before the generic POST /api/v1/tickets/{id}/{trigger}
+ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
+           agent_session.router, customer_callback.router, customer_key.router,
+           customer_session.router, agent_api.router)
 
 
 def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="ResetDesk", version="1", docs_url="/docs", redoc_url=None)
     app.state.deps = deps
     errors.install(app)
-    app.include_router(intake.router)
-    app.include_router(auth.router)
-    for router in extra_routers:
-        app.include_router(router)  # dedicated endpoints before the generic /{trigger}
-    app.include_router(agent_api.router)
+    for router in (*extra_routers, *ROUTERS):
+        app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

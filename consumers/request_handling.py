@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -74,6 +74,28 @@ class RequestHandler:
             log.exception("request %s failed", claimed.reference)
             return self._retry(claimed, f"{type(err).__name__}: {err}", now)
         return outcome
+
+    def handle_delivered(self, key: inbox.InboxKey, *, attempt: int, max_attempts: int,
+                         lease: timedelta) -> Outcome:
+        """Process the recorded row one broker delivery stands for (AMQP consumers).
+
+        The broker counts the attempts (``attempt`` is 1 + the retries ``x-death`` shows), so
+        ``attempt``/``max_attempts`` replace the row's own count and the handler's limit; the rest
+        is :meth:`handle_claimed`. A row already done answers DONE, a dead one DEAD with its reason,
+        and one another consumer holds a live lease on RETRY.
+        """
+        claimed = inbox.claim_key(self.db, key, lease=lease, now=self.clock.now())
+        if claimed is None:
+            found = inbox.status(self.db, key.source, key.event_id)
+            if found is None:
+                return Outcome(Disposition.DEAD, "no inbox row for this message")
+            if found.status == "done":
+                return Outcome(Disposition.DONE, "already processed", found.reference)
+            if found.status == "dead":
+                return Outcome(Disposition.DEAD, found.last_error or "dead-lettered before")
+            return Outcome(Disposition.RETRY, "being processed elsewhere (inbox row leased)")
+        limited = replace(self, max_attempts=max_attempts)
+        return limited.handle_claimed(replace(claimed, attempts=attempt))
 
     def _retry(self, claimed: inbox.Claimed, error: str, now: datetime) -> Outcome:
         if claimed.attempts >= self.max_attempts:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from consumers.embedded import EmbeddedRuntime, Subscriber
 from consumers.request_handling import RequestHandler
 from resetdesk.settings import Settings
-from schedulers.runner import SchedulerConfig
+from schedulers.runner import LeaderJob, SchedulerConfig
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
 from workflow.adapters.rules_file import load_rule_book
@@ -19,7 +21,7 @@ from workflow.adapters.sla_book import build_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.rules import RuleBook
 from workflow.domain.ticket_sla import SlaBook
-from workflow.service.ports import Clock, SystemClock
+from workflow.service.ports import Clock, SystemClock, UnitOfWork
 
 
 @dataclass
@@ -64,10 +66,39 @@ class App:
                               verifier=self.verifier, max_attempts=s.max_attempts,
                               retry_delays=s.retry_delays_seconds)
 
-    def subscribers(self) -> list[Subscriber]:
-        from resetdesk.wiring import notification_subscriber
+    @property
+    def options(self) -> dict[str, Any]:
+        """Settings by name, for the modules that read their own (callbacks, keys, sessions)."""
+        return self.settings.model_dump()
 
-        return [notification_subscriber(self)]
+    def subscribers(self) -> list[Subscriber]:
+        from consumers.escalation import EscalationHandler
+        from resetdesk.wiring import notification_subscriber
+        from workflow.domain.callback_slots import CallbackPolicy
+
+        escalation = EscalationHandler(self.uow, self.clock,
+                                       policy=CallbackPolicy.from_options(self.options),
+                                       secret_key=self.secret_key,
+                                       public_url=self.settings.public_url)
+        return [notification_subscriber(self), escalation]
+
+    def leader_jobs(self) -> tuple[LeaderJob, ...]:
+        """Periodic jobs beside the SLA scan, run by the scheduler's leader only."""
+        from schedulers.key_jobs import remind_and_close_silent
+        from schedulers.session_jobs import expire_idle_sessions, prune_code_throttle
+        from workflow.adapters.artifact_store import key_links
+
+        s = self.settings
+        links = key_links(self.secret_key, s.public_url or f"http://{s.host}:{s.port}",
+                          self.options)
+        idle = timedelta(minutes=s.session_idle_minutes)
+        return (LeaderJob("remote-session-idle", 15,
+                          lambda uow, clock: expire_idle_sessions(uow, clock, idle)),
+                LeaderJob("code-throttle-prune", 3600, prune_code_throttle),
+                LeaderJob("reset-key-silence", 60, lambda uow, clock: remind_and_close_silent(
+            uow, clock, remind_after_business_days=s.key_remind_after_business_days,
+            close_after_business_days=s.key_close_after_business_days, links=links)),
+            LeaderJob("callback-orphans", 300, lambda uow, clock: _release_orphans(self, uow)))
 
     def embedded_runtime(self, *, idle_seconds: float = 0.5) -> EmbeddedRuntime:
         s = self.settings
@@ -103,11 +134,19 @@ class App:
             retention=timedelta(days=s.retention_days),
             attachment_retention=timedelta(days=s.attachment_retention_days),
             first_reply_seconds=s.first_reply_hours * 3600,
-            resolution_seconds=s.resolution_hours * 3600, at_risk_ratio=s.at_risk_ratio)
+            resolution_seconds=s.resolution_hours * 3600, at_risk_ratio=s.at_risk_ratio,
+            extra_jobs=self.leader_jobs())
 
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+
+
+def _release_orphans(app: App, uow_factory: Callable[[], UnitOfWork]) -> int:
+    from resetdesk.cli_callbacks import callback_desk
+    from workflow.service.callbacks import release_orphans
+
+    return release_orphans(callback_desk(app))
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from resetdesk import cli_ops, cli_run
+from resetdesk import cli_callbacks, cli_dlq, cli_keys, cli_ops, cli_run, cli_sessions
 from resetdesk.cli_common import app_context, fail
 from resetdesk.cli_tickets import tickets
 from resetdesk.settings import Settings
@@ -29,6 +29,14 @@ app.command()(cli_run.up)
 app.command()(cli_run.serve)
 app.command()(cli_run.publish)
 app.command()(cli_run.scheduler)
+app.command()(cli_run.consume)
+app.command()(cli_dlq.relay)
+app.add_typer(cli_dlq.dlq, name="dlq")
+tickets.command("send-key")(cli_keys.send_key_command)
+tickets.command("callback")(cli_callbacks.callback)
+tickets.command("callback-result")(cli_callbacks.callback_result)
+tickets.command("remote-code")(cli_sessions.remote_code)
+tickets.command("end-session")(cli_sessions.end_session)
 app.command()(cli_ops.purge)
 app.add_typer(cli_ops.calendar_cli, name="calendar")
 

@@ -43,7 +43,8 @@ def _web(app: App, on_recorded: Any = None) -> Any:
     from console.deps import WebDeps
 
     deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
-                   secret_key=app.secret_key, public_url=app.settings.public_url)
+                   secret_key=app.secret_key, public_url=app.settings.public_url,
+                   options=app.options)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
     return create_app(deps)
@@ -107,6 +108,20 @@ def scheduler() -> None:
     try:
         run_scheduler(db_url=c.db_url, retention=c.retention,
                       attachment_retention=c.attachment_retention, config=c)
+    finally:
+        app.close()
+
+
+def consume(queue: Annotated[str, typer.Argument(help="verification | notifications | escalation")]
+            ) -> None:
+    """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
+    from consumers.amqp.consumer import consume_main
+
+    app = bootstrap()
+    try:
+        consume_main(app, queue)
+    except ValueError as err:
+        fail(str(err))
     finally:
         app.close()
 

@@ -88,3 +88,60 @@ def act_(
         result = act(app.uow(), app.clock, ActOnTicket(
             ticket_id, trigger, f"agent:{as_agent}", expected_version, reason))
     typer.echo(f"{result.reference}: {trigger} -> {result.state.value} (version {result.version})")
+
+
+AsAgent = Annotated[str, typer.Option("--as", help="agent login")]
+TicketArg = Annotated[str, typer.Argument(help="ticket id or reference")]
+
+
+def _ticket_id(app: object, ticket: str) -> str:
+    return str(queries.ticket_details(app.db, ticket)["id"])  # type: ignore[attr-defined]
+
+
+@tickets.command()
+def claim(ticket: TicketArg, as_agent: AsAgent,
+          take_over: Annotated[bool, typer.Option(help="take it from another agent")] = False,
+          ) -> None:
+    """Take a ticket (one agent at a time)."""
+    with app_context() as app:
+        result = act(app.uow(), app.clock, ActOnTicket(
+            _ticket_id(app, ticket), "claim", f"agent:{as_agent}", take_over=take_over))
+    typer.echo(f"{result.reference}: claimed by {result.assignee} (version {result.version})")
+
+
+@tickets.command()
+def reply(ticket: TicketArg, as_agent: AsAgent,
+          message: Annotated[str, typer.Option(help="the text the customer receives")]) -> None:
+    """Write to the customer (their language's template); stops the first-reply clock."""
+    from workflow.service.replies import ReplyToTicket, reply_to_ticket
+
+    with app_context() as app:
+        result = reply_to_ticket(app.uow(), app.clock, ReplyToTicket(
+            _ticket_id(app, ticket), as_agent, message))
+    typer.echo(f"{result.reference}: reply queued for the customer")
+
+
+@tickets.command()
+def close(ticket: TicketArg, as_agent: AsAgent,
+          outcome: Annotated[str, typer.Option(help="resolved | abandoned")] = "resolved",
+          reason: Annotated[str | None, typer.Option(help="kept in the audit trail")] = None,
+          ) -> None:
+    """Close a ticket you hold as resolved or abandoned."""
+    triggers = {"resolved": "resolve", "abandoned": "abandon"}
+    if outcome not in triggers:
+        fail("--outcome must be resolved or abandoned")
+    with app_context() as app:
+        result = act(app.uow(), app.clock, ActOnTicket(
+            _ticket_id(app, ticket), triggers[outcome], f"agent:{as_agent}", reason=reason))
+    typer.echo(f"{result.reference}: closed {result.outcome.value if result.outcome else ''}")
+
+
+@tickets.command()
+def note(ticket: TicketArg, as_agent: AsAgent,
+         body: Annotated[str, typer.Option(help="internal; never shown to the customer")]) -> None:
+    """Add an internal note."""
+    from workflow.service.notes import AddNote, add_note
+
+    with app_context() as app:
+        add_note(app.uow(), app.clock, AddNote(_ticket_id(app, ticket), as_agent, body))
+    typer.echo("note added")

@@ -52,6 +52,38 @@ class Settings(BaseSettings):
     at_risk_ratio: float = 0.8
     scheduler_interval_seconds: float = 5.0
 
+    # RabbitMQ consumers (production)
+    amqp_prefetch: int = 10
+    amqp_heartbeat: int = 60
+
+    # phone callbacks (docs/callbacks.md)
+    callback_slot_minutes: int = 30
+    callback_capacity: int = 2
+    callback_max_failed_attempts: int = 3
+    callback_exhausted_policy: str = Field(default="requeue", description="requeue | close")
+    callback_escalation: str = Field(default="first_reply", description="all | first_reply | none")
+    callback_notice_minutes: int = 10
+    callback_horizon_days: int = 30
+    callback_link_hours: int = 72
+
+    # reset-key delivery (docs/reset-keys.md)
+    key_hours_security_codes: int = 24
+    key_hours_key: int = 48
+    key_hours_encrypted_file: int = 48
+    key_link_days: int = 14
+    key_max_file_bytes: int = 1_048_576
+    key_remind_after_business_days: int = 2
+    key_close_after_business_days: int = 5
+
+    # remote-support sessions (docs/remote-session.md)
+    session_code_minutes: int = 15
+    session_consent_minutes: int = 15
+    session_token_minutes: int = 480
+    session_idle_minutes: int = 30
+    session_max_failures: int = 5
+    session_failure_window_minutes: int = 15
+    session_lockout_minutes: int = 15
+
     # personal data
     retention_days: int = 90
     attachment_retention_days: int = 30

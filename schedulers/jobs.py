@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from workflow.adapters.artifact_store import purge_artifacts
 from workflow.adapters.db import Database
 from workflow.adapters.purge import PurgeReport, purge
 from workflow.service.handlers import UowFactory
@@ -54,9 +55,10 @@ def sla_tick(uow_factory: UowFactory, clock: Clock, *, limit: int = 100,
 def daily_purge(db: Database, clock: Clock, *, retention: timedelta,
                 attachment_retention: timedelta) -> PurgeReport:
     """Anonymise what has outlived its retention period (idempotent: a second run changes nothing)."""
-    report = purge(db, now=clock.now(), retention=retention,
-                   attachment_retention=attachment_retention)
-    log.info("purge: %s", report)
+    now = clock.now()
+    report = purge(db, now=now, retention=retention, attachment_retention=attachment_retention)
+    artifacts = purge_artifacts(db, now, min(retention, attachment_retention))
+    log.info("purge: %s; reset artifacts purged: %d", report, artifacts)
     return report
 
 

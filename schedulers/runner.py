@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +48,15 @@ JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None
 
 
 @dataclass(frozen=True)
+class LeaderJob:
+    """A periodic job that only the leader runs (the composition root adds these)."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[UowFactory, Clock], object]
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     db_url: str
     calendar_path: Path | None = None
@@ -65,6 +74,8 @@ class SchedulerConfig:
     #: a new leader re-applies the calendar to every open ticket (it cannot know whether the
     #: previous leader finished after a calendar edit) and runs the purge once
     catch_up_on_leadership: bool = True
+    #: more periodic jobs run by the leader only: (name, every N seconds, job(uow_factory, clock))
+    extra_jobs: tuple[LeaderJob, ...] = ()
 
     def book(self) -> SlaBook:
         def hours(seconds: float | None) -> float | None:
@@ -96,6 +107,9 @@ class Scheduler:
             job_defaults=JOB_DEFAULTS, timezone=UTC)
         self._timer.add_job(self._sla_job, IntervalTrigger(seconds=config.interval_seconds),
                             id="sla-tick", next_run_time=datetime.now(UTC), **JOB_DEFAULTS)
+        for job in config.extra_jobs:
+            self._timer.add_job(self._extra_job, IntervalTrigger(seconds=job.every_seconds),
+                                args=[job], id=job.name, **JOB_DEFAULTS)
         self._timer.add_job(self._purge_job, CronTrigger(hour=config.purge_hour_local,
                                                          timezone=self.book.calendar.zone),
                             id="daily-purge", **JOB_DEFAULTS)
@@ -158,6 +172,11 @@ class Scheduler:
                 self.watch.refresh()
                 sla_tick(self.watch.uow_factory, self.clock, limit=self.config.limit,
                          keep_going=self._keep_going)
+
+    def _extra_job(self, job: LeaderJob) -> None:
+        with _logged(job.name):
+            if self._lead():
+                job.run(self.watch.uow_factory, self.clock)
 
     def _purge_job(self) -> None:
         with _logged("purge"):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -153,3 +153,20 @@ class InboundEvent(Contract):
     extensions: dict[str, ExtensionValue]
     data: RequestSubmittedV1
     content_digest: str
+
+    def to_structured(self) -> dict[str, Any]:
+        """The event in structured mode, whatever binding or mode it arrived in: the one shape
+        the inbox stores and its workers re-decode."""
+        envelope: dict[str, Any] = {
+            "specversion": self.specversion, "id": self.id, "source": self.source,
+            "type": self.type, "datacontenttype": "application/json",
+            "data": json.loads(self.data.model_dump_json()),
+        }
+        if self.subject:
+            envelope["subject"] = self.subject
+        if self.dataschema:
+            envelope["dataschema"] = self.dataschema
+        if self.time:
+            envelope["time"] = self.time.isoformat()
+        envelope.update(self.extensions)
+        return envelope

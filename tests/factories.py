@@ -38,6 +38,8 @@ def satisfying(move: Move, source: State) -> tuple[Ticket, TriggerContext]:
             ticket.assignee = "alice"
         elif guard == "waiting_key":
             ticket.waiting_on = WaitingOn.KEY_CONFIRMATION
+        elif guard == "waiting_callback_moved":
+            ticket.waiting_on = WaitingOn.CALLBACK_MOVED
         elif guard == "waiting_code":
             ticket.waiting_on = WaitingOn.SESSION_CODE
         elif guard.startswith("result_"):

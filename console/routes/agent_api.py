@@ -28,7 +28,7 @@ Deps = Annotated[WebDeps, Depends(deps)]
 
 #: moves that only their own services may make (they store codes, keys, slots …)
 DEDICATED = frozenset({"send_key", "key_failed", "offer_remote_session", "start_remote_session",
-                       "end_remote_session", "request_callback", "move_callback",
+                       "end_remote_session", "request_callback", "move_callback", "book_callback",
                        "callback_result", "reply", "verify", "reject", "mark_duplicate",
                        "enqueue"})
 

@@ -6,7 +6,6 @@ single-use token is fresh, and its result is stored with the message so a redeli
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -91,7 +90,7 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
             return _accepted(event.id, event.source, earlier.reference)
         recorded = inbox.record(
             d.db, source=event.source, event_id=event.id, type_=event.type, producer=who.name,
-            digest=event.content_digest, payload=inbox.canonical_payload(_envelope(event)),
+            digest=event.content_digest, payload=inbox.canonical_payload(event.to_structured()),
             now=d.clock.now(), human_check=_human_check(d, event.data.human_check_token, remote),
             remote_addr=remote)
     except inbox.ContentConflict as err:
@@ -106,20 +105,6 @@ def _human_check(d: WebDeps, token: str, remote: str | None) -> str | None:
     if result.transient:
         return None  # the worker asks again later; never reject on our own outage
     return "passed" if result.passed else "failed"
-
-
-def _envelope(event: Any) -> dict[str, Any]:
-    """The event in structured mode, as stored in the inbox and re-decoded by workers."""
-    data = json.loads(event.data.model_dump_json())
-    envelope = {"specversion": event.specversion, "id": event.id, "source": event.source,
-                "type": event.type, "datacontenttype": "application/json", "data": data}
-    for attr in ("subject", "dataschema"):
-        if getattr(event, attr):
-            envelope[attr] = getattr(event, attr)
-    if event.time:
-        envelope["time"] = event.time.isoformat()
-    envelope.update(event.extensions)
-    return envelope
 
 
 @router.get("/events/{event_id}")

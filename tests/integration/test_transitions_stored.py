@@ -3,6 +3,8 @@ illegal ones leave the stored ticket exactly as it was (SQLite and PostgreSQL)."
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from tests.factories import satisfying
@@ -15,7 +17,7 @@ from workflow.domain.states import TRANSITIONS, TRIGGERS, State, triggers_from
 from workflow.service.handlers import transition
 
 
-def _stored(db: Database, tid: str) -> tuple[object, ...]:
+def _stored(db: Database, tid: str) -> tuple[Any, ...]:
     with db.reader.begin() as conn:
         row = conn.execute(select(TICKET).where(TICKET.c.id == tid)).one()
         audit = conn.execute(select(AUDIT.c.trigger, AUDIT.c.from_state, AUDIT.c.to_state)

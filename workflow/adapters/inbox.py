@@ -132,6 +132,28 @@ def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[
             for r in rows]
 
 
+def claim_key(db: Database, key: InboxKey, *, lease: timedelta, now: datetime) -> Claimed | None:
+    """Lease one specific row (the one a broker delivery stands for), counting an attempt.
+
+    None when the row is not pending (done or dead) or another worker holds a live lease on it;
+    ``status`` tells which.
+    """
+    stmt = (update(INBOX)
+            .where(_where(key), INBOX.c.status == "pending",
+                   INBOX.c.lease_until.is_(None) | (INBOX.c.lease_until <= now))
+            .values(available_at=now + lease, lease_until=now + lease,
+                    attempts=INBOX.c.attempts + 1)
+            .returning(INBOX.c.source, INBOX.c.event_id, INBOX.c.type, INBOX.c.producer,
+                       INBOX.c.payload, INBOX.c.reference, INBOX.c.attempts, INBOX.c.human_check,
+                       INBOX.c.remote_addr, INBOX.c.last_error, INBOX.c.received_at))
+    with db.writer.begin() as conn:
+        r = conn.execute(stmt).first()
+    if r is None:
+        return None
+    return Claimed(InboxKey(r.source, r.event_id), r.type, r.producer, r.payload, r.reference,
+                   r.attempts, r.human_check, r.remote_addr, r.last_error, r.received_at)
+
+
 def _where(key: InboxKey) -> Any:
     return (INBOX.c.source == key.source) & (INBOX.c.event_id == key.event_id)
 
@@ -153,6 +175,14 @@ def park_dead(db: Database, key: InboxKey, reason: str, now: datetime) -> None:
     with db.writer.begin() as conn:
         conn.execute(update(INBOX).where(_where(key), INBOX.c.status == "pending").values(
             status="dead", lease_until=None, last_error=reason[:1000], processed_at=now))
+
+
+def revive(db: Database, key: InboxKey, now: datetime) -> bool:
+    """Make a dead row pending again (an operator replayed its dead letter); False if not dead."""
+    with db.writer.begin() as conn:
+        return conn.execute(update(INBOX).where(_where(key), INBOX.c.status == "dead").values(
+            status="pending", available_at=now, lease_until=None, processed_at=None)
+        ).rowcount == 1
 
 
 def status(db: Database, source: str, event_id: str) -> InboxStatus | None:

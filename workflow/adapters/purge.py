@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from schemas.events_v1 import NOTIFICATION_EMAIL_V1
 from workflow.adapters.db import Database
 from workflow.adapters.tables import ATTACHMENT, AUDIT, DELIVERY, INBOX, OUTBOX, TICKET
+from workflow.adapters.tables_resolution import CONSENT, SESSION_STEP, TICKET_NOTE
 from workflow.domain.states import State
 
 ACTOR: Final = "system:purge"
@@ -191,6 +192,7 @@ def _anonymise_tickets(db: Database, now: datetime, retention: timedelta, batch:
                            or_(INBOX.c.payload != EMPTY_PAYLOAD, INBOX.c.remote_addr.is_not(None)))
                     .values(payload=EMPTY_PAYLOAD, remote_addr=None)).rowcount
                 _strip_recipients(conn, done, tally)
+                _clear_resolution_data(conn, done)
             if audit:
                 conn.execute(insert(AUDIT), audit)
 
@@ -203,14 +205,40 @@ def _loads(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+#: notification context keys that never hold personal data; the rest (an agent's reply, the
+#: network changes a customer declined …) is free text about a person and goes with the ticket
+_SAFE_CONTEXT = frozenset({"reference", "outcome"})
+
+
 def _without_recipient(payload: str) -> str | None:
-    """The notification event with ``data.to`` emptied, or None when it names no one."""
+    """The notification event with ``data.to`` emptied and its free-text context dropped, or
+    None when there is nothing personal in it."""
     envelope = _loads(payload)
     data = envelope.get("data")
-    if not isinstance(data, dict) or data.get("to") is None:
+    if not isinstance(data, dict):
+        return None
+    raw = data.get("context")
+    context: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    kept = {k: v for k, v in context.items() if k in _SAFE_CONTEXT or k.startswith("next_")}
+    if data.get("to") is None and kept == context:
         return None
     data["to"] = None
+    data["context"] = kept
     return json.dumps(envelope, separators=(",", ":"), sort_keys=True)
+
+
+def _clear_resolution_data(conn: Connection, ticket_ids: list[str]) -> None:
+    """What the resolution paths kept about the person: where they agreed from, what was
+    changed on their network, agents' notes about them."""
+    conn.execute(update(CONSENT).where(CONSENT.c.ticket_id.in_(ticket_ids),
+                                       CONSENT.c.source_addr.is_not(None))
+                 .values(source_addr=None))
+    conn.execute(update(SESSION_STEP).where(SESSION_STEP.c.ticket_id.in_(ticket_ids),
+                                            SESSION_STEP.c.description != "")
+                 .values(description=""))
+    conn.execute(update(TICKET_NOTE).where(TICKET_NOTE.c.ticket_id.in_(ticket_ids),
+                                           TICKET_NOTE.c.body != "")
+                 .values(body=""))
 
 
 def _strip_recipients(conn: Connection, ticket_ids: list[str], tally: Counter[str]) -> None:

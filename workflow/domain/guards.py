@@ -62,6 +62,9 @@ GUARDS: dict[str, Guard] = {
     "waiting_key": lambda t, c: _need(
         t.waiting_on is WaitingOn.KEY_CONFIRMATION, "no reset key is waiting for the customer"
     ),
+    "waiting_callback_moved": lambda t, c: _need(
+        t.waiting_on is WaitingOn.CALLBACK_MOVED, "no callback is waiting for a new slot"
+    ),
     "waiting_code": lambda t, c: _need(
         t.waiting_on is WaitingOn.SESSION_CODE, "no remote-session code was offered"
     ),

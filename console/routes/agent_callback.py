@@ -1,0 +1,101 @@
+"""Agents' callback endpoints: book a callback, record a call's result, see the bookings.
+
+Registered before the generic ``/{trigger}`` route (which refuses these triggers): booking needs
+a slot and attempts need counting, which only the callback service does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from console.auth import current_agent, deps
+from console.deps import WebDeps
+from console.routes.agent_api import summary
+from workflow.adapters.callback_store import link_maker, sql_store
+from workflow.domain.callback_slots import Booking, CallbackPolicy, PreferredWindow
+from workflow.domain.errors import WorkflowError
+from workflow.service.callbacks import (
+    Booked,
+    CallbackDesk,
+    RecordAttempt,
+    RequestCallback,
+    record_attempt,
+    request_callback,
+    view,
+)
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["agents", "callbacks"])
+Agent = Annotated[str, Depends(current_agent)]
+Deps = Annotated[WebDeps, Depends(deps)]
+Window = Annotated[str | None, Field(max_length=40,
+                                     description="'YYYY-MM-DD HH:MM-HH:MM', calendar's zone")]
+
+
+def callback_desk(d: WebDeps) -> CallbackDesk:
+    return CallbackDesk(d.uow, d.clock, sql_store, CallbackPolicy.from_options(d.options),
+                        link_maker(d.secret_key, d.public_url))
+
+
+def parse_window(text: str | None) -> PreferredWindow | None:
+    if not text:
+        return None
+    try:
+        return PreferredWindow.parse(text)
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def booking_json(b: Booking | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {"id": b.id, "slot_start": b.slot.start.isoformat(), "slot_end": b.slot.end.isoformat(),
+            "seat": b.seat, "status": b.status, "requested_by": b.requested_by}
+
+
+def _answer(done: Booked, agent: str) -> dict[str, Any]:
+    return {**summary(done.ticket, agent), "callback": booking_json(done.booking),
+            "result": done.step}
+
+
+class CallbackAsk(BaseModel):
+    preferred: Window = None
+    expected_version: int | None = None
+
+
+class CallbackOutcome(BaseModel):
+    result: Literal["answered", "no_answer", "wrong_number", "asked_to_move"]
+    note: str | None = Field(default=None, max_length=2000)
+    #: asked_to_move: when the customer asked to be called
+    preferred: Window = None
+    expected_version: int | None = None
+
+
+@router.post("/{ticket_id}/request_callback")
+async def ask_callback(ticket_id: str, body: CallbackAsk, d: Deps, agent: Agent) -> dict[str, Any]:
+    done = await run_in_threadpool(request_callback, callback_desk(d), RequestCallback(
+        ticket_id, f"agent:{agent}", parse_window(body.preferred),
+        expected_version=body.expected_version))
+    return _answer(done, agent)
+
+
+@router.post("/{ticket_id}/callback_result")
+async def callback_result(ticket_id: str, body: CallbackOutcome, d: Deps,
+                          agent: Agent) -> dict[str, Any]:
+    done = await run_in_threadpool(record_attempt, callback_desk(d), RecordAttempt(
+        ticket_id, agent, body.result, body.note, parse_window(body.preferred),
+        body.expected_version))
+    return _answer(done, agent)
+
+
+@router.get("/{ticket_id}/callback")
+async def show_callback(ticket_id: str, d: Deps, agent: Agent) -> dict[str, Any]:
+    shown = await run_in_threadpool(view, callback_desk(d), ticket_id)
+    return {"state": shown.ticket.state.value, "booking": booking_json(shown.booking),
+            "attempts": [{"at": a.at.isoformat(), "agent": a.agent, "result": a.result,
+                          "cycle": a.cycle} for a in shown.attempts],
+            "free_slots": {"day": shown.day.isoformat() if shown.day else None,
+                           "slots": [s.start.isoformat() for s in shown.slots]}}

@@ -1,0 +1,188 @@
+"""The customer's callback page, reached through a signed link from an email.
+
+``GET`` only shows (the booking and the free slots of one day, HTML or JSON): mail scanners
+follow links, so nothing happens until a ``POST``. A ``request_callback`` link books a queued
+ticket's callback (the chosen slot, a window, or the next free slot); a ``move_callback`` link
+gives the booked slot back (the ticket then waits on the customer, clocks paused) and, with a
+slot, books the new one. A tampered or expired link is refused (403) the same way in every case.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from html import escape
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from console.auth import deps
+from console.deps import WebDeps
+from console.routes.agent_callback import callback_desk, parse_window
+from workflow.adapters import links
+from workflow.domain.callback_slots import Slot, describe_slot
+from workflow.domain.errors import WorkflowError
+from workflow.domain.states import State
+from workflow.service.callbacks import (
+    CallbackView,
+    MoveCallback,
+    NoFreeSlot,
+    RequestCallback,
+    move_callback,
+    request_callback,
+    view,
+)
+
+router = APIRouter(prefix="/customer/callback", tags=["customers"], include_in_schema=False)
+Deps = Annotated[WebDeps, Depends(deps)]
+ACTIONS = {"request_callback": State.QUEUED, "move_callback": State.AWAITING_CALLBACK}
+HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+           "X-Robots-Tag": "noindex", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'none'; form-action 'self'; "
+                                      "frame-ancestors 'none'"}
+
+_TEXT = {
+    "en": {"title": "Your callback", "booked": "We will call you:", "none": "No callback booked.",
+           "pick": "Pick a time for our call", "later": "Later days", "release":
+           "I cannot make it: give my slot back", "closed": "There is nothing to choose here "
+           "any more.", "full": "No free time on this day.", "done": "Done."},
+    "fr": {"title": "Votre rappel", "booked": "Nous vous appellerons :", "none":
+           "Aucun rappel prévu.", "pick": "Choisissez l'heure de notre appel", "later":
+           "Jours suivants", "release": "Je ne suis pas disponible : libérer ce créneau",
+           "closed": "Il n'y a plus rien à choisir ici.", "full": "Aucun créneau libre ce jour.",
+           "done": "C'est fait."},
+}
+
+
+def _claim(request: Request, d: WebDeps, token: str) -> links.LinkClaim | Response:
+    """The link's claim, or the refusal (403, the same whatever was wrong with it)."""
+    try:
+        claim = links.verify(d.secret_key, token, d.clock.now())
+    except links.InvalidLink as err:
+        reason = str(err)
+    else:
+        if claim.action in ACTIONS:
+            return claim
+        reason = "this link is not valid"
+    if _wants_json(request):
+        return JSONResponse({"error": "InvalidLink", "reason": reason}, 403, headers=HEADERS)
+    return HTMLResponse("<!doctype html><meta charset='utf-8'><title>ResetDesk</title>"
+                        f"<p>{escape(reason)}</p>", 403, headers=HEADERS)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.query_params.get("format") == "json" \
+        or "application/json" in request.headers.get("accept", "") \
+        or request.headers.get("content-type", "").startswith("application/json")
+
+
+def _page_json(shown: CallbackView, action: str) -> dict[str, Any]:
+    t = shown.ticket
+
+    def slot_json(slot: Slot) -> dict[str, str]:
+        return {"start": slot.start.isoformat(), "end": slot.end.isoformat(),
+                "text": describe_slot(slot, t.language, shown.zone)}
+
+    return {"reference": t.reference, "action": action, "state": t.state.value,
+            "waiting_on": t.waiting_on.value if t.waiting_on else None,
+            "can_book": t.state is ACTIONS[action],
+            "booking": slot_json(shown.booking.slot) if shown.booking else None,
+            "day": shown.day.isoformat() if shown.day else None,
+            "next_day": shown.next_day.isoformat() if shown.next_day else None,
+            "slots": [slot_json(s) for s in shown.slots]}
+
+
+def _page_html(page: dict[str, Any], language: str, message: str | None) -> str:
+    text = _TEXT.get(language, _TEXT["en"])
+    parts = [f"<!doctype html><html lang='{language}'><meta charset='utf-8'>"
+             f"<title>{text['title']}</title><h1>{text['title']} ({escape(page['reference'])})</h1>"]
+    if message:
+        parts.append(f"<p><strong>{escape(message)}</strong></p>")
+    booking = page["booking"]
+    parts.append(f"<p>{text['booked']} {escape(booking['text'])}</p>" if booking
+                 else f"<p>{text['none']}</p>")
+    if not page["can_book"]:
+        parts.append(f"<p>{text['closed']}</p>")
+        return "".join(parts)
+    if booking and page["action"] == "move_callback":
+        parts.append(f"<form method='post'><button>{text['release']}</button></form>")
+    parts.append(f"<h2>{text['pick']}</h2>")
+    for slot in page["slots"]:
+        parts.append(f"<form method='post'><input type='hidden' name='slot' "
+                     f"value='{escape(slot['start'])}'><button>{escape(slot['text'])}</button>"
+                     "</form>")
+    if not page["slots"]:
+        parts.append(f"<p>{text['full']}</p>")
+    if page["next_day"]:
+        parts.append(f"<p><a href='?day={page['next_day']}'>{text['later']}</a></p>")
+    return "".join(parts)
+
+
+def _respond(request: Request, page: dict[str, Any], language: str, status: int = 200,
+             message: str | None = None) -> Response:
+    if _wants_json(request):
+        return JSONResponse({**page, "message": message} if message else page, status,
+                            headers=HEADERS)
+    return HTMLResponse(_page_html(page, language, message), status, headers=HEADERS)
+
+
+async def _render(request: Request, d: WebDeps, ticket_id: str, action: str,
+                  day: date | None = None, status: int = 200, message: str | None = None,
+                  done: bool = False) -> Response:
+    shown = await run_in_threadpool(view, callback_desk(d), ticket_id, day)
+    language = shown.ticket.language
+    if done:
+        message = _TEXT.get(language, _TEXT["en"])["done"]
+    return _respond(request, _page_json(shown, action), language, status, message)
+
+
+@router.get("/{token}")
+async def show(token: str, request: Request, d: Deps, day: date | None = None) -> Response:
+    claim = _claim(request, d, token)
+    if isinstance(claim, Response):
+        return claim
+    return await _render(request, d, claim.ticket_id, claim.action, day)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise WorkflowError("send a JSON object")
+        return {k: str(v) for k, v in data.items() if v is not None}
+    return {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()}
+
+
+@router.post("/{token}")
+async def act(token: str, request: Request, d: Deps) -> Response:
+    claim = _claim(request, d, token)
+    if isinstance(claim, Response):
+        return claim
+    form = await _form(request)
+    try:
+        slot = datetime.fromisoformat(form["slot"]) if form.get("slot") else None
+    except ValueError:
+        raise WorkflowError("slot is not a date and time") from None
+    if slot is not None and slot.tzinfo is None:
+        raise WorkflowError("slot needs a time zone offset")
+    window = parse_window(form.get("preferred"))
+    desk = callback_desk(d)
+    try:
+        if claim.action == "request_callback":
+            await run_in_threadpool(request_callback, desk, RequestCallback(
+                claim.ticket_id, "customer", window, slot))
+        else:
+            await run_in_threadpool(move_callback, desk, MoveCallback(claim.ticket_id, slot, window))
+    except NoFreeSlot as err:
+        return await _render(request, d, claim.ticket_id, claim.action, status=409,
+                             message=str(err))
+    return await _render(request, d, claim.ticket_id, claim.action, done=True)

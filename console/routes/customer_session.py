@@ -1,0 +1,168 @@
+"""The customer's side of a remote session (JSON): prove the code, read the terms, agree, answer
+the agent's proposed steps, end the session.
+
+``verify`` answers every failure — wrong, expired, used or replaced code, unknown reference,
+locked out — with the same status and body, so a guesser learns nothing. The consent and session
+tokens are signed, expiring links (``workflow.adapters.links``) naming the ticket and what they
+allow; nothing is stored for them. After Agree, calls carry the session token in the
+``X-Session-Token`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from console.auth import deps
+from console.deps import WebDeps
+from workflow.adapters import links
+from workflow.adapters.session_store import TERMS_LANGUAGES, load_terms, store_for
+from workflow.domain.session_codes import SessionPolicy
+from workflow.service import remote_sessions as rs
+
+router = APIRouter(prefix="/api/v1/customer/session", tags=["customer"])
+Deps = Annotated[WebDeps, Depends(deps)]
+NO_STORE = {"Cache-Control": "no-store"}
+SESSION_HEADER = "x-session-token"
+T = TypeVar("T")
+
+
+def refused() -> JSONResponse:
+    """The one answer to every failed verify."""
+    return JSONResponse({"error": "code_refused", "reason": str(rs.CodeRefused())},
+                        status_code=403, headers=NO_STORE)
+
+
+def _policy(d: WebDeps) -> SessionPolicy:
+    return SessionPolicy.from_options(d.options)
+
+
+def _addr(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _call(fn: Callable[..., T], **kwargs: Any) -> T:
+    try:
+        return await run_in_threadpool(fn, **kwargs)
+    except rs.SessionGone as err:
+        raise HTTPException(409, str(err)) from None
+
+
+def _claim(token: str, d: WebDeps, kind: str) -> tuple[str, list[str]]:
+    """Ticket id and the action's fields of a valid token of ``kind``, else ``InvalidLink``."""
+    claim = links.verify(d.secret_key, token, d.clock.now())
+    head, *fields = claim.action.split(".")
+    if head != kind or not fields or not fields[0].isdigit():
+        raise links.InvalidLink("this link is not valid")
+    return claim.ticket_id, fields
+
+
+def customer_session(request: Request, d: Deps) -> tuple[str, int]:
+    ticket_id, fields = _claim(request.headers.get(SESSION_HEADER, ""), d, "rsession")
+    return ticket_id, int(fields[0])
+
+
+Session = Annotated[tuple[str, int], Depends(customer_session)]
+
+
+class VerifyBody(BaseModel):
+    reference: str = Field(max_length=64)
+    code: str = Field(max_length=64)
+
+
+@router.post("/verify")
+async def verify(body: VerifyBody, request: Request, d: Deps,
+                 lang: str | None = None) -> JSONResponse:
+    """Check the reference and code; on success, the terms to read and a consent token."""
+    policy = _policy(d)
+    try:
+        found = await run_in_threadpool(
+            rs.verify_code, d.uow(), d.clock, store_for, reference=body.reference,
+            code=body.code, source_addr=_addr(request), secret=d.secret_key, policy=policy)
+    except rs.CodeRefused:
+        return refused()
+    terms = load_terms(lang if lang in TERMS_LANGUAGES else found.language)
+    expires = d.clock.now() + policy.consent_ttl
+    token = links.sign(d.secret_key, found.ticket_id,
+                       f"consent.{found.code_id}.{terms.language}", expires)
+    return JSONResponse({"terms": {"version": terms.version, "language": terms.language,
+                                   "text": terms.text},
+                         "consent_token": token, "expires_at": expires.isoformat()},
+                        headers=NO_STORE)
+
+
+class AgreeBody(BaseModel):
+    consent_token: str = Field(max_length=512)
+    terms_version: str = Field(max_length=64)
+
+
+@router.post("/agree")
+async def agree(body: AgreeBody, request: Request, d: Deps) -> JSONResponse:
+    """The customer clicked Agree: the session starts and its token is returned (shown once)."""
+    ticket_id, fields = _claim(body.consent_token, d, "consent")
+    language = fields[1] if len(fields) > 1 and fields[1] in TERMS_LANGUAGES else "en"
+    policy = _policy(d)
+    try:
+        session_id, ticket = await run_in_threadpool(
+            rs.start_session, d.uow(), d.clock, store_for, ticket_id=ticket_id,
+            code_id=int(fields[0]), terms_version=body.terms_version,
+            current_terms=load_terms(language).version, language=language,
+            source_addr=_addr(request))
+    except rs.CodeRefused:
+        raise HTTPException(409, "this code is no longer valid (used, replaced or expired): "
+                                 "ask the agent for a new one") from None
+    except rs.TermsChanged as err:
+        raise HTTPException(409, str(err)) from None
+    expires = d.clock.now() + policy.session_token_ttl
+    token = links.sign(d.secret_key, ticket_id, f"rsession.{session_id}", expires)
+    return JSONResponse({"session_token": token, "expires_at": expires.isoformat(),
+                         "reference": ticket.reference, "state": ticket.state.value},
+                        headers=NO_STORE)
+
+
+@router.get("")
+async def show(session: Session, d: Deps) -> dict[str, Any]:
+    """The running session and the steps the agent proposed, to confirm or decline."""
+    ticket_id, session_id = session
+    record, steps = await _call(rs.session_view, uow=d.uow(), stores=store_for,
+                                ticket_id=ticket_id, session_id=session_id)
+    return {"started_at": record.started_at.isoformat(),
+            "steps": [{"id": s.id, "kind": s.kind, "description": s.description,
+                       "decision": s.decision} for s in steps]}
+
+
+class Decision(BaseModel):
+    decision: Literal["confirmed", "declined"]
+
+
+@router.post("/steps/{step_id}")
+async def decide(step_id: int, body: Decision, session: Session, d: Deps) -> dict[str, Any]:
+    ticket_id, session_id = session
+    step = await _call(rs.decide_step, uow=d.uow(), clock=d.clock, stores=store_for,
+                       ticket_id=ticket_id, session_id=session_id, step_id=step_id,
+                       decision=body.decision)
+    return {"id": step.id, "kind": step.kind, "decision": step.decision}
+
+
+@router.post("/ping", status_code=204)
+async def ping(session: Session, d: Deps) -> Response:
+    """The customer is still there (the inactivity time-out counts from the last activity)."""
+    ticket_id, session_id = session
+    await _call(rs.touch, uow=d.uow(), clock=d.clock, stores=store_for, ticket_id=ticket_id,
+                session_id=session_id)
+    return Response(status_code=204)
+
+
+@router.post("/end")
+async def end(session: Session, d: Deps) -> dict[str, Any]:
+    """The customer ends the session; the ticket goes back to the agent's queue."""
+    ticket_id, session_id = session
+    ticket = await _call(rs.end_session, uow=d.uow(), clock=d.clock, stores=store_for,
+                         ticket_id=ticket_id, actor="customer", resolved=False,
+                         reason="customer ended the session", session_id=session_id)
+    return {"reference": ticket.reference, "state": ticket.state.value}

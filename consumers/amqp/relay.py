@@ -1,0 +1,177 @@
+"""The outbox relay (production mode): unsent outbox rows → ``resetdesk.events``, confirmed.
+
+Each batch is published in outbox id order, ``mandatory`` and persistent, routing key = the
+event type, ``message_id`` = the event id, the stored structured CloudEvent as the body,
+unchanged; then the whole batch's confirms are awaited, and only confirmed rows are marked sent.
+A crash anywhere leaves unconfirmed rows unsent, so they are published again: consumers dedupe
+by event id. Per ticket, a row is marked sent only if every earlier row of that ticket in the
+batch was confirmed too, so a re-publish never puts a ticket's events out of order.
+
+Several relays on PostgreSQL: each batch is claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` in
+one transaction held through publish and confirm (the rows stay locked, other writers are not
+blocked). A row whose ticket has an earlier unsent row held by another relay is left out of the
+batch, so a ticket's events never overtake each other across relays. On SQLite run one relay:
+the batch is read without a lock and marked sent in a short write transaction afterwards (a
+write transaction held across a confirm wait would stall every other SQLite writer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from sqlalchemy import Connection, func, select, update
+
+from consumers.amqp.confirms import (
+    CLOUDEVENTS_JSON,
+    PERSISTENT,
+    BatchResult,
+    ConfirmingPublisher,
+    Outgoing,
+    PublishError,
+)
+from consumers.topology import EVENTS
+from workflow.adapters.db import Database
+from workflow.adapters.tables import OUTBOX
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 30.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pending(NamedTuple):
+    id: int
+    event_id: str
+    ticket_id: str
+    type: str
+    payload: str
+
+
+def _claim(conn: Connection, db: Database, batch: int) -> list[Pending]:
+    pick = (select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.ticket_id, OUTBOX.c.type,
+                   OUTBOX.c.payload)
+            .where(OUTBOX.c.sent_at.is_(None)).order_by(OUTBOX.c.id).limit(batch))
+    if not db.is_sqlite:
+        pick = pick.with_for_update(skip_locked=True)
+    rows = [Pending(*r) for r in conn.execute(pick).all()]
+    if db.is_sqlite or not rows:
+        return rows
+    ours = [r.id for r in rows]
+    held: dict[str, int] = {  # the first unsent row of each of our tickets that another relay holds
+        ticket: first for ticket, first in conn.execute(
+            select(OUTBOX.c.ticket_id, func.min(OUTBOX.c.id))
+            .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.ticket_id.in_({r.ticket_id for r in rows}),
+                   OUTBOX.c.id < ours[-1], OUTBOX.c.id.not_in(ours))
+            .group_by(OUTBOX.c.ticket_id))}
+    return [r for r in rows if r.ticket_id not in held or r.id < held[r.ticket_id]]
+
+
+def _message(row: Pending) -> Outgoing:
+    return Outgoing(EVENTS.name, row.type, row.payload.encode("utf-8"), {
+        "content_type": CLOUDEVENTS_JSON, "delivery_mode": PERSISTENT,
+        "message_id": row.event_id})
+
+
+def _confirmed_ids(rows: Sequence[Pending], result: BatchResult) -> list[int]:
+    """Confirmed rows, minus any row of a ticket whose earlier row in the batch was not."""
+    broken: set[str] = set()
+    ids: list[int] = []
+    for row, ok in zip(rows, result.confirmed, strict=True):
+        if ok and row.ticket_id not in broken:
+            ids.append(row.id)
+        else:
+            broken.add(row.ticket_id)
+    return ids
+
+
+def relay_once(db: Database, publisher: ConfirmingPublisher, *, batch: int = 500,
+               now: Callable[[], datetime] = _now) -> int:
+    """Publish one batch and mark its confirmed rows sent; returns how many were marked.
+
+    Raises the batch's :class:`PublishError` (timeout, blocked, connection lost, nacked or
+    returned) after committing what was confirmed; the rest stays unsent for the next call.
+    """
+    if db.is_sqlite:
+        with db.reader.begin() as conn:
+            rows = _claim(conn, db, batch)
+        if not rows:
+            return 0
+        result = publisher.publish([_message(r) for r in rows])
+        ids = _confirmed_ids(rows, result)
+        if ids:
+            with db.writer.begin() as conn:
+                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=now()))
+    else:
+        with db.writer.begin() as conn:
+            rows = _claim(conn, db, batch)
+            if not rows:
+                return 0
+            result = publisher.publish([_message(r) for r in rows])
+            ids = _confirmed_ids(rows, result)
+            if ids:
+                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=now()))
+    if result.error is not None:
+        raise result.error
+    return len(ids)
+
+
+def run_relay(*, db: Database, broker_url: str, stop_event: threading.Event, batch: int = 500,
+              confirm_timeout: float = 10.0, poll_seconds: float = 0.2, heartbeat: float = 30.0,
+              backoff_max: float = BACKOFF_MAX) -> None:
+    """Relay until ``stop_event`` is set. Broker or database trouble never ends it: it logs,
+    drops the connection, waits (0.5 s doubling to ``backoff_max``) and tries again."""
+    if batch < 1:
+        raise ValueError("batch must be positive")
+    publisher = ConfirmingPublisher(broker_url, timeout=confirm_timeout, heartbeat=heartbeat)
+    backoff = BACKOFF_START
+    try:
+        while not stop_event.is_set():
+            try:
+                sent = relay_once(db, publisher, batch=batch)
+            except PublishError as err:
+                log.warning("relay: %s: %s; retrying in %.1f s", type(err).__name__, err, backoff)
+            except Exception:  # the database (or a bug): keep the process, retry with back-off
+                log.exception("relay: batch failed; retrying in %.1f s", backoff)
+                publisher.close()
+            else:
+                backoff = BACKOFF_START
+                if sent < batch:
+                    publisher.keepalive()
+                    stop_event.wait(poll_seconds)
+                continue
+            stop_event.wait(backoff)
+            backoff = min(backoff * 2, backoff_max)
+    finally:
+        publisher.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m consumers.amqp.relay DB_URL BROKER_URL [BATCH]``: a bare relay process for
+    tests and benchmarks (production runs ``resetdesk relay``)."""
+    import signal
+    import sys
+
+    from workflow.adapters.db import open_database
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    database = open_database(args[0])
+    try:
+        run_relay(db=database, broker_url=args[1], stop_event=stop,
+                  batch=int(args[2]) if len(args) > 2 else 500)
+    finally:
+        database.dispose()
+
+
+if __name__ == "__main__":
+    main()

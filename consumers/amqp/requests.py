@@ -1,0 +1,74 @@
+"""The verification consumer: AMQP intake of ``com.resetdesk.request.submitted.v1``.
+
+Per delivery, in a worker thread: who sent it (the broker-validated ``user_id`` names the
+producer; its ``source`` must match the event's), decode it (either content mode of the
+CloudEvents RabbitMQ binding), record it in the inbox (a replay of a processed message is simply
+acked; the same (source, id) with other content is dead-lettered, and so is a message whose row
+was dead-lettered before, unless an operator replays it), then run the same
+:class:`RequestHandler` the embedded workers run. Every refusal is a dead letter with a reason:
+nothing here is requeued, and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from consumers.amqp.consumer import Delivery, Verdict
+from consumers.request_handling import Disposition, RequestHandler
+from schemas.errors import ContractError
+from schemas.registry import decode_amqp
+from workflow.adapters import accounts, inbox
+
+#: set by ``resetdesk dlq replay`` (consumers/amqp/dlq.py) on a dead letter it republishes
+REPLAY_HEADER = "x-resetdesk-replay-of"
+
+
+@dataclass
+class VerificationConsumer:
+    handler: RequestHandler
+    #: how long one attempt may hold the inbox row before another consumer may take it
+    lease: timedelta = timedelta(seconds=120)
+
+    def __call__(self, delivery: Delivery) -> Verdict:
+        user = delivery.user_id
+        if user is None:
+            return Verdict.dead("no user_id property: producers must publish with user_id set "
+                                "to their RabbitMQ user", "missing_user_id")
+        try:
+            event = decode_amqp(delivery.headers, delivery.body, delivery.content_type)
+        except ContractError as err:
+            return Verdict.dead(err.reason, err.code)
+        db = self.handler.db
+        producer = accounts.producer_by_name(db, user)
+        if producer is None:
+            return Verdict.dead(f"user {user!r} is not a registered producer", "unknown_producer")
+        if event.source != producer.source:
+            return Verdict.dead(f"producer {producer.name} may only send events with source "
+                                f"{producer.source}", "wrong_source")
+        try:
+            recorded = inbox.record(
+                db, source=event.source, event_id=event.id, type_=event.type,
+                producer=producer.name, digest=event.content_digest,
+                payload=inbox.canonical_payload(event.to_structured()),
+                now=self.handler.clock.now())
+        except inbox.ContentConflict as err:
+            return Verdict.dead(str(err), "conflict")
+        key = inbox.InboxKey(event.source, event.id)
+        if recorded.replay and recorded.status == "done":
+            return Verdict.ack(f"replay of {recorded.reference}, already processed")
+        if recorded.replay and recorded.status == "dead":
+            if REPLAY_HEADER not in delivery.headers:
+                earlier = inbox.status(db, key.source, key.event_id)
+                why = earlier.last_error if earlier and earlier.last_error else "no reason kept"
+                return Verdict.dead(f"dead-lettered before: {why}", "dead_before")
+            inbox.revive(db, key, self.handler.clock.now())
+        outcome = self.handler.handle_delivered(
+            key, attempt=delivery.attempt,
+            max_attempts=delivery.max_attempts, lease=self.lease)
+        if outcome.disposition is Disposition.DONE:
+            return Verdict.ack(outcome.detail)
+        if outcome.disposition is Disposition.RETRY:
+            return Verdict.retry(outcome.detail)
+        code = "retries_exhausted" if delivery.attempt >= delivery.max_attempts else "unprocessable"
+        return Verdict.dead(outcome.detail, code)

@@ -1,0 +1,67 @@
+"""The escalation consumer's core: an SLA breach books a phone callback for the ticket.
+
+One ``com.resetdesk.sla.breached.v1`` event becomes at most one booking. Delivery is
+at-least-once, so the service checks, in the transaction that books, that the ticket is still
+queued for this SLA cycle and holds no booking, and saves under the ticket's version: a
+redelivered or concurrently delivered twin changes nothing. Embedded mode subscribes this object
+(``name``, ``types``, ``handle``); the AMQP consumer calls the same ``handle``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from schemas.events_v1 import SLA_BREACHED_V1, SlaRaised
+from workflow.adapters.callback_store import link_maker, sql_store
+from workflow.domain.callback_slots import CallbackPolicy
+from workflow.domain.errors import ConcurrencyConflict, WorkflowError
+from workflow.service.callbacks import CallbackDesk, EscalateBreach, escalate_breach
+from workflow.service.ports import Clock, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: a twin that lost on the version check re-reads the ticket, which then says "skipped"
+_TRIES: Final = 3
+
+
+class EscalationRefused(WorkflowError):
+    """The event cannot be an SLA breach (wrong type, malformed data): dead-letter it."""
+
+
+class EscalationContended(WorkflowError):
+    """The ticket kept changing under the handler: try the event again later."""
+
+    transient = True
+
+
+class EscalationHandler:
+    name = "escalation"
+    types = frozenset({SLA_BREACHED_V1})
+
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, *,
+                 policy: CallbackPolicy | None = None, secret_key: bytes = b"",
+                 public_url: str | None = None) -> None:
+        self.desk = CallbackDesk(uow, clock, sql_store, policy or CallbackPolicy(),
+                                 link_maker(secret_key, public_url))
+
+    def handle(self, envelope: dict[str, Any]) -> str:
+        """Escalate one structured-mode CloudEvent; returns ``booked`` or ``skipped: <why>``."""
+        if envelope.get("type") != SLA_BREACHED_V1:
+            raise EscalationRefused(f"not an SLA breach: {envelope.get('type')!r}")
+        try:
+            data = SlaRaised.model_validate(envelope.get("data"))
+        except ValidationError:
+            raise EscalationRefused(f"malformed SLA breach {envelope.get('id')!r}") from None
+        cmd = EscalateBreach(data.ticket_id, data.clock, data.cycle)
+        for _ in range(_TRIES):
+            try:
+                outcome = escalate_breach(self.desk, cmd)
+            except ConcurrencyConflict:
+                continue
+            log.info("sla breach %s of ticket %s: %s", data.clock, data.ticket_id, outcome)
+            return outcome
+        raise EscalationContended(f"ticket {data.ticket_id} changed {_TRIES} times meanwhile")

@@ -1,0 +1,93 @@
+"""``resetdesk tickets callback …`` and ``tickets callback-result …``: the phone-callback path
+from a shell. Plain functions; ``cli_tickets`` registers them on the ``tickets`` app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resetdesk.bootstrap import App
+from resetdesk.cli_common import app_context, fail
+from workflow.adapters import queries
+from workflow.adapters.callback_store import link_maker, sql_store
+from workflow.domain.callback_slots import ATTEMPT_RESULTS, CallbackPolicy, PreferredWindow
+from workflow.service.callbacks import (
+    Booked,
+    CallbackDesk,
+    RecordAttempt,
+    RequestCallback,
+    record_attempt,
+    request_callback,
+)
+
+WINDOW_HELP = "preferred window 'YYYY-MM-DD HH:MM-HH:MM' in the calendar's zone"
+
+
+def _secret(app: App) -> bytes:
+    """The configured key, or the one ``up`` keeps in data_dir (never created from here)."""
+    if not app.settings.secret_key and (app.settings.data_dir / "secret.key").exists():
+        app.ensure_secret_key(app.settings.data_dir)
+    try:
+        return app.secret_key
+    except ValueError:
+        return b""
+
+
+def callback_desk(app: App) -> CallbackDesk:
+    """The desk from the settings (``callback_*``); emails carry links only when a public URL
+    and a secret key are configured."""
+    return CallbackDesk(app.uow, app.clock, sql_store,
+                        CallbackPolicy.from_options(app.settings.model_dump()),
+                        link_maker(_secret(app), app.settings.public_url))
+
+
+def _window(text: str | None) -> PreferredWindow | None:
+    try:
+        return PreferredWindow.parse(text) if text else None
+    except ValueError as err:
+        fail(str(err))
+
+
+def _echo(done: Booked, what: str) -> None:
+    t = done.ticket
+    line = f"{t.reference}: {what} -> {t.state.value} (version {t.version})"
+    if done.booking is not None:
+        line += f"; callback {done.booking.slot.start:%Y-%m-%d %H:%M}Z seat {done.booking.seat}"
+    typer.echo(line)
+
+
+def callback(
+    ticket: Annotated[str, typer.Argument(help="ticket id or reference")],
+    as_agent: Annotated[str, typer.Option("--as", help="agent login")],
+    window: Annotated[str | None, typer.Option(help=WINDOW_HELP)] = None,
+    expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
+) -> None:
+    """Book a phone callback for a queued ticket (next free slot, or inside --window) and
+    email the customer the time."""
+    preferred = _window(window)
+    with app_context() as app:
+        ticket_id = queries.ticket_details(app.db, ticket)["id"]
+        done = request_callback(callback_desk(app), RequestCallback(
+            ticket_id, f"agent:{as_agent}", preferred, expected_version=expected_version))
+    _echo(done, "request_callback")
+
+
+def callback_result(
+    ticket: Annotated[str, typer.Argument(help="ticket id or reference")],
+    result: Annotated[str, typer.Argument(help=" | ".join(ATTEMPT_RESULTS))],
+    as_agent: Annotated[str, typer.Option("--as", help="agent login")],
+    note: Annotated[str | None, typer.Option(help="internal note for other agents")] = None,
+    window: Annotated[str | None, typer.Option(help=f"asked_to_move: {WINDOW_HELP}")] = None,
+    expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
+) -> None:
+    """Record one call: answered (back to queued), no_answer / wrong_number (next slot, or the
+    exhausted policy), asked_to_move (next slot or --window)."""
+    if result not in ATTEMPT_RESULTS:
+        fail(f"unknown result {result!r}; use one of: {', '.join(ATTEMPT_RESULTS)}")
+    preferred = _window(window)
+    with app_context() as app:
+        ticket_id = queries.ticket_details(app.db, ticket)["id"]
+        done = record_attempt(callback_desk(app), RecordAttempt(
+            ticket_id, as_agent, result, note, preferred, expected_version))
+    _echo(done, f"callback_result {result} ({done.step})")

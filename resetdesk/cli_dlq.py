@@ -1,0 +1,154 @@
+"""``resetdesk dlq …``: list, show, replay and discard archived dead letters (docs/dead-letters.md)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from resetdesk.cli_common import app_context, echo_json, fail
+from workflow.adapters import dead_letters
+from workflow.adapters.queries import dumps
+
+dlq = typer.Typer(help="Dead letters: messages no consumer could process.", no_args_is_help=True)
+
+AsOpt = Annotated[str, typer.Option("--as", help="agent login, or system:ops:<user>")]
+WhyOpt = Annotated[str, typer.Option("--why", help="why (kept in the audit trail)")]
+
+
+def _actor(login: str) -> str:
+    if login.startswith(dead_letters.ACTOR_PREFIXES):
+        return login
+    if ":" in login or not login.strip():
+        fail(f"--as takes an agent login or system:ops:<user>, not {login!r}")
+    return f"agent:{login.strip()}"
+
+
+@dlq.command("list")
+def list_(
+    queue: Annotated[str | None, typer.Option(help="source queue, e.g. verification")] = None,
+    status: Annotated[str | None, typer.Option(
+        help=f"one of: {', '.join(dead_letters.STATUSES)}")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Dead letters, newest first."""
+    if status and status not in dead_letters.STATUSES:
+        fail(f"unknown status {status!r}; use one of: {', '.join(dead_letters.STATUSES)}")
+    with app_context() as app:
+        rows = dead_letters.list_dead_letters(app.db, queue=queue, status=status, limit=limit)
+    if as_json:
+        echo_json([r.summary() for r in rows], dumps)
+        return
+    if not rows:
+        typer.echo("no dead letters")
+        return
+    typer.echo(f"{'ID':>6} {'QUEUE':<14} {'STATUS':<10} {'ARCHIVED':<17} {'EVENT TYPE':<40} REASON")
+    for r in rows:
+        typer.echo(f"{r.id:>6} {r.queue:<14} {r.status:<10} {r.archived_at:%Y-%m-%d %H:%M}Z "
+                   f"{(r.event_type or '-'):<40} {r.reason[:80]}")
+
+
+@dlq.command()
+def show(
+    letter_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One dead letter, personal data masked."""
+    with app_context() as app:
+        details = dead_letters.show(app.db, letter_id)
+    if as_json:
+        echo_json(details, dumps)
+        return
+    typer.echo(f"dead letter {details['id']} from {details['queue']}: {details['status']}"
+               + (f" by {details['acted_by']} at {details['acted_at']} ({details['act_reason']})"
+                  if details["acted_by"] else ""))
+    typer.echo(f"reason: {details['reason']}")
+    typer.echo(f"event: {details['event_type'] or '-'}  id: {details['message_id'] or '-'}  "
+               f"died: {details['dead_at'] or '-'}  archived: {details['archived_at']}")
+    typer.echo("properties: " + dumps(details["properties"]))
+    typer.echo("headers: " + dumps(details["headers"]))
+    typer.echo("payload (personal data masked):")
+    typer.echo(dumps(details["payload"]))
+
+
+@dlq.command()
+def replay(
+    letter_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_actor: AsOpt,
+    why: WhyOpt,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="amqp://… of a user with the impersonator tag (default: settings)")] = None,
+) -> None:
+    """Publish the original message again, to its original exchange; audited."""
+    from consumers.amqp.confirms import PublishError
+    from consumers.amqp.dlq import AmqpRepublisher
+
+    actor = _actor(as_actor)
+    with app_context() as app:
+        broker = url or app.settings.broker_url
+        if not broker:
+            fail("no broker: pass --url amqp://… or set RESETDESK_BROKER_URL")
+        try:
+            letter = dead_letters.replay(app.db, letter_id, republish=AmqpRepublisher(broker),
+                                         actor=actor, why=why, now=app.clock.now())
+        except (PublishError, ValueError) as err:
+            fail(f"dead letter {letter_id} not replayed: {err}")
+    typer.echo(f"dead letter {letter.id} replayed to its exchange by {letter.acted_by}")
+
+
+@dlq.command()
+def discard(
+    letter_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_actor: AsOpt,
+    why: WhyOpt,
+) -> None:
+    """Mark a dead letter as not to be replayed; audited, nothing is deleted."""
+    actor = _actor(as_actor)
+    with app_context() as app:
+        try:
+            letter = dead_letters.discard(app.db, letter_id, actor=actor, why=why,
+                                          now=app.clock.now())
+        except ValueError as err:
+            fail(str(err))
+    typer.echo(f"dead letter {letter.id} discarded by {letter.acted_by}")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@dlq.command("archive")
+def archive(
+    timeout: Annotated[float, typer.Option(help="seconds any broker wait may take")] = 10.0,
+) -> None:
+    """Run the archiver: every consumer's <queue>.dlq into the dead-letter table, until stopped."""
+    from consumers.amqp.dlq import run_archiver
+
+    with app_context() as app:
+        broker = app.settings.broker_url
+        if not broker:
+            fail("the archiver needs RESETDESK_BROKER_URL")
+        typer.echo("ResetDesk dead-letter archiver: <queue>.dlq -> dead_letter table (Ctrl-C stops)")
+        run_archiver(db=app.db, broker_url=broker, stop_event=_stop_on_signals(), timeout=timeout)
+
+
+def relay(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="rows per confirmed batch")] = 500,
+    confirm_timeout: Annotated[float, typer.Option(help="seconds to wait for a batch's confirms")] = 10.0,
+) -> None:
+    """Run the outbox relay: unsent outbox rows -> resetdesk.events, confirmed in batches."""
+    from consumers.amqp.relay import run_relay
+
+    with app_context() as app:
+        broker = app.settings.broker_url
+        if not broker:
+            fail("the relay needs RESETDESK_BROKER_URL (embedded mode relays in-process: `up`)")
+        typer.echo(f"ResetDesk outbox relay: batches of {batch}, confirm timeout {confirm_timeout:g} s")
+        run_relay(db=app.db, broker_url=broker, stop_event=_stop_on_signals(), batch=batch,
+                  confirm_timeout=confirm_timeout)

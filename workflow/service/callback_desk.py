@@ -1,0 +1,119 @@
+"""The callback path's port, wiring and commands: the store of bookings and attempts, the desk
+that hands a service everything it needs (unit of work, clock, store, policy, link maker), and
+the commands the services in ``callbacks`` carry out."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from workflow.domain.callback_slots import Attempt, Booking, CallbackPolicy, PreferredWindow, Slot
+from workflow.domain.errors import WorkflowError
+from workflow.domain.ticket import Ticket
+from workflow.service.ports import Clock, UnitOfWork
+
+
+class NoFreeSlot(WorkflowError):
+    """No slot with a free seat where one was asked for (a window, a chosen slot, the horizon)."""
+
+
+class CallbackStore(abc.ABC):
+    """Bookings and attempts, inside the caller's transaction.
+
+    ``try_book`` tries seats 1..capacity, each INSERT in a savepoint: the unique key
+    (slot_start, active_seat) refuses a taken seat, and a refused INSERT leaves the transaction
+    usable. ``seats_taken`` is only a hint for skipping full slots; the INSERT decides."""
+
+    @abc.abstractmethod
+    def active_booking(self, ticket_id: str) -> Booking | None: ...
+
+    @abc.abstractmethod
+    def bookings(self, ticket_id: str) -> list[Booking]: ...
+
+    @abc.abstractmethod
+    def seats_taken(self, start: datetime, end: datetime) -> dict[datetime, int]:
+        """Active seats per slot start in [start, end)."""
+
+    @abc.abstractmethod
+    def try_book(self, ticket_id: str, slot: Slot, capacity: int, requested_by: str,
+                 now: datetime) -> Booking | None: ...
+
+    @abc.abstractmethod
+    def release(self, booking_id: int, status: str, now: datetime) -> None:
+        """Free the seat; ``status``: done | cancelled | moved."""
+
+    @abc.abstractmethod
+    def add_attempt(self, ticket_id: str, attempt: Attempt) -> None: ...
+
+    @abc.abstractmethod
+    def attempts(self, ticket_id: str) -> list[Attempt]: ...
+
+    @abc.abstractmethod
+    def release_orphans(self, now: datetime) -> int:
+        """Free the seats of tickets no longer awaiting a callback (resolved, abandoned …)."""
+
+
+LinkMaker = Callable[[str, str, datetime], str | None]
+"""(ticket id, action, expires at) -> the customer's signed URL, or None without a public URL."""
+
+
+@dataclass(frozen=True)
+class CallbackDesk:
+    """What the callback services need, wired once by the composition root or a route."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    store: Callable[[UnitOfWork], CallbackStore]
+    policy: CallbackPolicy = field(default_factory=CallbackPolicy)
+    links: LinkMaker | None = None
+
+    def link(self, ticket_id: str, action: str, expires_at: datetime) -> str | None:
+        return self.links(ticket_id, action, expires_at) if self.links else None
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    """Book a callback for a queued ticket: in ``window``, at ``slot_start``, or the next free."""
+
+    ticket_id: str
+    actor: str
+    window: PreferredWindow | None = None
+    slot_start: datetime | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordAttempt:
+    ticket_id: str
+    agent: str
+    result: str
+    note: str | None = None
+    #: asked_to_move: the window the customer asked for on the phone
+    window: PreferredWindow | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class MoveCallback:
+    """The customer releases the booked slot; with a slot or window, books the new one too."""
+
+    ticket_id: str
+    slot_start: datetime | None = None
+    window: PreferredWindow | None = None
+
+
+@dataclass(frozen=True)
+class EscalateBreach:
+    ticket_id: str
+    clock: str
+    cycle: int
+
+
+@dataclass(frozen=True)
+class Booked:
+    ticket: Ticket
+    booking: Booking | None
+    #: callback_result's result (answered | retry | requeue | give_up) for attempts
+    step: str | None = None
