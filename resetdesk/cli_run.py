@@ -145,11 +145,27 @@ def serve(
         app.close()
 
 
+def _publish_amqp(url: str, event: dict[str, Any], binary: bool) -> None:
+    """AMQP: the producers' own pika client (confirms, mandatory, user_id = the URL's user)."""
+    from schemas.client import PublishError
+    from schemas.client import publish_request as amqp_publish
+    from schemas.errors import ContractError
+
+    try:
+        amqp_publish(url, event, mode="binary" if binary else "structured")
+    except ContractError as err:
+        fail(f"the event is not valid: {err.reason}")
+    except PublishError as err:
+        fail(f"not published: {err}")
+    typer.echo(json.dumps({"published": True, "id": event["id"], "source": event["source"]}))
+
+
 def publish(
     file: Annotated[Path | None, typer.Argument(help="a structured-mode CloudEvent JSON file")] = None,
     sample: Annotated[bool, typer.Option("--sample", help="send a valid sample request")] = False,
     print_only: Annotated[bool, typer.Option("--print", help="print the event, send nothing")] = False,
-    url: Annotated[str | None, typer.Option(help="http(s)://host:port of the intake")] = None,
+    url: Annotated[str | None, typer.Option(
+        help="http(s)://host:port of the intake, or amqp://user:pass@host/vhost")] = None,
     token: Annotated[str | None, typer.Option(help="producer token (default: producer.token)")] = None,
     data_dir: Annotated[Path, typer.Option(help="where `up` wrote producer.token")] = Path("."),
     binary: Annotated[bool, typer.Option(help="binary content mode (ce- headers)")] = False,
@@ -166,9 +182,10 @@ def publish(
         return
     target = url or f"http://{Settings().host}:{Settings().port}"
     if target.startswith(("amqp://", "amqps://")):
-        fail("AMQP publishing arrives with the RabbitMQ transport; use an http(s):// URL for now")
+        _publish_amqp(target, event, binary)
+        return
     if not target.startswith(("http://", "https://")):
-        fail(f"unsupported URL {target!r}: use http(s)://")
+        fail(f"unsupported URL {target!r}: use http(s):// or amqp(s)://")
     if token is None:
         token_file = data_dir / TOKEN_FILE
         if not token_file.exists():
