@@ -192,7 +192,7 @@ def _agent_edits(db: Database, ticket_id: str) -> None:
 def test_a_ticket_changed_after_it_was_read_is_left_for_the_next_run(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     s = _store(db, closed_days_ago=100)
-    real_pages = purge_module._pages
+    real_pages = purge_module.closed_ticket_pages
 
     def racing(*args: Any, with_data: bool = False) -> Any:
         for page in real_pages(*args, with_data=with_data):
@@ -200,14 +200,14 @@ def test_a_ticket_changed_after_it_was_read_is_left_for_the_next_run(
                 _agent_edits(db, s.ticket_id)
             yield page
 
-    monkeypatch.setattr(purge_module, "_pages", racing)
+    monkeypatch.setattr(purge_module, "closed_ticket_pages", racing)
     report = _run(db)
     assert report.tickets_skipped == 1 and report.tickets_anonymised == 0
     ticket = _rows(db, s)["ticket"][0]
     assert ticket["anonymised_at"] is None and ticket["assignee"] == "bob"
     assert [a[1] for a in _audit(db, s)] == ["purge_attachments"]
 
-    monkeypatch.setattr(purge_module, "_pages", real_pages)
+    monkeypatch.setattr(purge_module, "closed_ticket_pages", real_pages)
     assert _run(db, NOW + DAY).tickets_anonymised == 1
     assert _leaks(db, s) == []
 

@@ -10,7 +10,7 @@ live hours, so no key ring is kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
@@ -19,11 +19,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Connection, Row, and_, insert, or_, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, insert, select, update
 
 from workflow.adapters import links
 from workflow.adapters.db import Database
+from workflow.adapters.purge import closed_ticket_pages, days_text
 from workflow.adapters.tables import AUDIT, TICKET
 from workflow.adapters.tables_resolution import RESET_ARTIFACT
 from workflow.domain.reset_keys import (
@@ -150,35 +150,6 @@ def key_desk(secret: bytes, base_url: str, options: Mapping[str, Any] | None = N
                    KeyPolicy.from_options(options or {}))
 
 
-def _days(span: timedelta) -> str:
-    days = span / timedelta(days=1)
-    return f"{days:g} day" if days == 1 else f"{days:g} days"
-
-
-def _pages(db: Database, cutoff: datetime, batch: int) -> Iterator[list[Row[Any]]]:
-    """Closed tickets (before ``cutoff``) that still hold artifact content, keyset-paged on
-    (closed_at, id) so a ticket skipped on a version conflict is not read again this run."""
-    unpurged = select(A.id).where(A.ticket_id == TICKET.c.id, A.purged_at.is_(None)).exists()
-    after: ColumnElement[bool] | None = None
-    while True:
-        query = (select(TICKET.c.id, TICKET.c.version, TICKET.c.outcome, TICKET.c.closed_at)
-                 .where(TICKET.c.state == State.CLOSED.value, TICKET.c.closed_at < cutoff,
-                        unpurged)
-                 .order_by(TICKET.c.closed_at, TICKET.c.id).limit(batch))
-        if after is not None:
-            query = query.where(after)
-        with db.reader.begin() as conn:
-            page = list(conn.execute(query).all())
-        if not page:
-            return
-        yield page
-        if len(page) < batch:
-            return
-        last = page[-1]
-        after = or_(TICKET.c.closed_at > last.closed_at,
-                    and_(TICKET.c.closed_at == last.closed_at, TICKET.c.id > last.id))
-
-
 def purge_artifacts(db: Database, now: datetime, retention: timedelta, *, batch: int = 500,
                     actor: str = PURGE_ACTOR) -> int:
     """Drop the sealed content and filename of artifacts of tickets closed more than
@@ -187,9 +158,10 @@ def purge_artifacts(db: Database, now: datetime, retention: timedelta, *, batch:
     of artifacts purged."""
     if now.tzinfo is None or retention < timedelta(0) or batch < 1:
         raise ValueError("now must be aware, retention not negative, batch positive")
-    reason = f"reset artifacts purged after {_days(retention)}"
+    reason = f"reset artifacts purged after {days_text(retention)}"
     total = 0
-    for page in _pages(db, now - retention, batch):
+    unpurged = select(A.id).where(A.ticket_id == TICKET.c.id, A.purged_at.is_(None)).exists()
+    for page in closed_ticket_pages(db, now - retention, batch, unpurged):
         with db.writer.begin() as conn:
             audit = []
             for ticket in page:

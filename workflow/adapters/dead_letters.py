@@ -112,10 +112,10 @@ def archive(db: Database, *, queue: str, body: bytes, headers: Mapping[str, Any]
         "dead_at": dead_at, "archived_at": now, "status": DEAD,
     }
     dialect_insert = sqlite_insert if db.is_sqlite else pg_insert
-    stmt = dialect_insert(DEAD_LETTER).values(**values).on_conflict_do_nothing(
-        index_elements=["fingerprint"])
+    stmt = (dialect_insert(DEAD_LETTER).values(**values)
+            .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(DEAD_LETTER.c.id))
     with db.writer.begin() as conn:
-        return bool(conn.execute(stmt).rowcount)
+        return conn.execute(stmt).first() is not None
 
 
 def _letter(row: Any) -> DeadLetter:

@@ -89,12 +89,12 @@ def purge(db: Database, *, now: datetime, retention: timedelta, attachment_reten
     return PurgeReport(**tally)
 
 
-def _days(span: timedelta) -> str:
+def days_text(span: timedelta) -> str:
     days = span / timedelta(days=1)
     return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 
-def _pages(db: Database, cutoff: datetime, batch: int, *extra: ColumnElement[bool],
+def closed_ticket_pages(db: Database, cutoff: datetime, batch: int, *extra: ColumnElement[bool],
            with_data: bool = False) -> Iterator[list[Row[Any]]]:
     """Pages of tickets closed before ``cutoff`` that match ``extra``, oldest first. Keyset
     paging: a ticket left behind (version conflict) is not read again in this run."""
@@ -143,8 +143,8 @@ def _purge_attachments(db: Database, now: datetime, span: timedelta, batch: int,
     unpurged = (select(ATTACHMENT.c.id)
                 .where(ATTACHMENT.c.ticket_id == TICKET.c.id, ATTACHMENT.c.purged_at.is_(None))
                 .exists())
-    reason = f"attachments purged after {_days(span)}"
-    for page in _pages(db, now - span, batch, unpurged):
+    reason = f"attachments purged after {days_text(span)}"
+    for page in closed_ticket_pages(db, now - span, batch, unpurged):
         with db.writer.begin() as conn:
             audit = []
             for ticket in page:
@@ -160,8 +160,8 @@ def _anonymise_tickets(db: Database, now: datetime, retention: timedelta, batch:
                        tally: Counter[str]) -> None:
     """Also purges attachments still unpurged (the attachment step skipped them on a conflict),
     so an anonymised ticket never keeps an export."""
-    reason = f"personal data anonymised after {_days(retention)}"
-    for page in _pages(db, now - retention, batch, TICKET.c.anonymised_at.is_(None),
+    reason = f"personal data anonymised after {days_text(retention)}"
+    for page in closed_ticket_pages(db, now - retention, batch, TICKET.c.anonymised_at.is_(None),
                        with_data=True):
         residues = {t.id: json.dumps(residue(_loads(t.data)), separators=(",", ":"),
                                      sort_keys=True) for t in page}
@@ -172,7 +172,7 @@ def _anonymise_tickets(db: Database, now: datetime, retention: timedelta, batch:
                 if purged:
                     tally["attachments_purged"] += purged
                     audit.append(_audit_row(ticket, now, actor, "purge_attachments",
-                                            f"attachments purged after {_days(retention)}"))
+                                            f"attachments purged after {days_text(retention)}"))
                 changed = conn.execute(
                     update(TICKET)
                     .where(TICKET.c.id == ticket.id, TICKET.c.version == ticket.version,
