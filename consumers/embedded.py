@@ -38,12 +38,12 @@ class _Loop(threading.Thread):
                  wake: threading.Event | None = None, idle_seconds: float = 0.5) -> None:
         super().__init__(name=name, daemon=True)
         self._step = step
-        self._stop = stop
+        self._halt = stop  # not ``_stop``: Thread.join() calls its own ``_stop()`` method
         self._wake = wake or threading.Event()
         self._idle = idle_seconds
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 busy = self._step()
             except Exception:  # the database may be briefly unavailable: back off, go on

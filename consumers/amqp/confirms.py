@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from amqp import Connection as AmqpConnection
 from amqp import Message as AmqpMessage
 from amqp.exceptions import AMQPError
 from kombu.connection import Connection
+from kombu.transport.pyamqp import Connection as AmqpConnection
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ class BatchResult:
 def open_connection(url: str, *, timeout: float, heartbeat: float, name: str,
                     on_blocked: Callable[[str], None] | None = None,
                     on_unblocked: Callable[[], None] | None = None) -> Any:
-    """A py-amqp connection for ``url`` (parsed by kombu), connected, whose socket then carries
-    ``timeout``. No retry here (kombu's ``connect()`` retries once, after 2 s): callers back off."""
+    """A py-amqp connection for ``url`` (parsed by kombu; kombu's channel class, so kombu entities
+    declare on it), connected, whose socket then carries ``timeout``. No retry here (kombu's
+    ``connect()`` retries once, after 2 s): callers back off."""
     info = Connection(url)
     conn = AmqpConnection(host=info.host, userid=info.userid, password=info.password,
                           virtual_host=info.virtual_host, connect_timeout=timeout,

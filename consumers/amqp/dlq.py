@@ -12,8 +12,8 @@ Replay publishes the stored body and properties to the source queue's exchange w
 type as routing key, ``mandatory``, with a confirm. The broker's death headers and our reason
 headers are left out (a consumer counting attempts in ``x-death`` would otherwise dead-letter the
 replay at once); ``x-resetdesk-replay-of`` names the dead letter (and keeps a replay that dies
-again distinct from the first death). A message whose ``user_id`` is
-the original producer can only be published by a user with RabbitMQ's ``impersonator`` tag.
+again distinct from the first death). A message whose ``user_id`` is the original producer can
+only be published by a user with RabbitMQ's ``impersonator`` tag. See docs/dead-letters.md.
 """
 
 from __future__ import annotations

@@ -342,7 +342,6 @@ def test_a_relay_killed_mid_batch_loses_and_reorders_nothing(pg_url: str, url: s
         assert not duplicated & sent_before, "a row confirmed and marked sent is never re-sent"
         assert len(duplicated) <= batch, "only the unconfirmed tail (one batch) is sent twice"
         assert max(seen.values()) <= 2
-        print("DIAG", len(sent_before), total, len(duplicated))
     finally:
         db.dispose()
 
