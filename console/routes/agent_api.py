@@ -77,16 +77,23 @@ class Note(BaseModel):
     body: str = Field(min_length=1, max_length=4000)
 
 
+def _id(d: WebDeps, ticket: str) -> str:
+    """Agents may name a ticket by its id or by the reference the customer reads out."""
+    if ticket.upper().startswith("RD-"):
+        return str(queries.ticket_details(d.db, ticket)["id"])
+    return ticket
+
+
 @router.post("/{ticket_id}/reply")
 async def reply(ticket_id: str, body: Reply, d: Deps, agent: Agent) -> dict[str, Any]:
     ticket = await run_in_threadpool(reply_to_ticket, d.uow(), d.clock, ReplyToTicket(
-        ticket_id, agent, body.message, expected_version=body.expected_version))
+        _id(d, ticket_id), agent, body.message, expected_version=body.expected_version))
     return summary(ticket, agent)
 
 
 @router.post("/{ticket_id}/notes", status_code=201)
 async def note(ticket_id: str, body: Note, d: Deps, agent: Agent) -> dict[str, str]:
-    await run_in_threadpool(add_note, d.uow(), d.clock, AddNote(ticket_id, agent, body.body))
+    await run_in_threadpool(add_note, d.uow(), d.clock, AddNote(_id(d, ticket_id), agent, body.body))
     return {"status": "added"}
 
 
@@ -96,6 +103,6 @@ async def fire_trigger(ticket_id: str, trigger: str, body: Move, d: Deps,
     if trigger in DEDICATED:
         raise HTTPException(400, f"{trigger} has its own endpoint or is not an agent's move")
     ticket = await run_in_threadpool(act, d.uow(), d.clock, ActOnTicket(
-        ticket_id, trigger, f"agent:{agent}", body.expected_version, body.reason,
+        _id(d, ticket_id), trigger, f"agent:{agent}", body.expected_version, body.reason,
         take_over=body.take_over))
     return summary(ticket, agent)

@@ -81,3 +81,11 @@ def test_unknown_ticket_is_404(db: Database) -> None:
     client = web_client(db)
     alice = agent_headers(client, db, "alice")
     assert client.post("/api/v1/tickets/nope/claim", json={}, headers=alice).status_code == 404
+
+
+def test_moves_accept_the_reference_as_well_as_the_id(db: Database) -> None:
+    client, tid = web_client(db), _queued(db)
+    alice = agent_headers(client, db, "alice")
+    reference = client.get(f"/api/v1/tickets/{tid}", headers=alice).json()["reference"]
+    r = client.post(f"/api/v1/tickets/{reference.lower()}/claim", json={}, headers=alice)
+    assert r.status_code == 200 and r.json()["id"] == tid
