@@ -84,7 +84,7 @@ class RequestHandler:
         is :meth:`handle_claimed`. A row already done answers DONE, a dead one DEAD with its reason,
         and one another consumer holds a live lease on RETRY.
         """
-        claimed = inbox.claim_key(self.db, key, lease=lease, now=self.clock.now())
+        claimed = inbox.claim_key(self.db, key, lease=lease, now=self.clock.now(), steal=True)
         if claimed is None:
             found = inbox.status(self.db, key.source, key.event_id)
             if found is None:

@@ -414,6 +414,8 @@ def consumer_child(broker_url: str, db_url: str) -> None:
     db = open_database(db_url)
 
     class SlowVerifier:
+        single_use = True
+
         def verify(self, token: str, remote_ip: str | None) -> HumanCheckResult:
             print("verifying", flush=True)
             time.sleep(2)

@@ -33,6 +33,7 @@ class ScriptedVerifier:
 
     answers: list[HumanCheckResult]
     calls: int = 0
+    single_use: bool = True
     seen: list[str] = field(default_factory=list)
 
     def verify(self, token: str, remote_ip: str | None) -> HumanCheckResult:

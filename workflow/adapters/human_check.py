@@ -52,7 +52,12 @@ class HumanCheckResult:
 
 class HumanCheckVerifier(Protocol):
     """Contract: return a result for every token; never raise for network or provider trouble
-    (report it as `transient=True`); never return `passed=True` with `transient=True`."""
+    (report it as `transient=True`); never return `passed=True` with `transient=True`.
+
+    `single_use`: True when a token can be checked only once (real providers): its result must
+    then be committed on its own before anything else is done with the request."""
+
+    single_use: bool
 
     def verify(self, token: str, remote_ip: str | None) -> HumanCheckResult: ...
 
@@ -63,6 +68,9 @@ class LocalVerifier:
     `local-ok` or any token starting `pass` passes; a token starting `unavailable` is transient
     (so a demo can drive the retry path); anything else, e.g. `fail…` or empty, definitely fails.
     """
+
+    #: the same token may be checked again (a redelivery can verify it inside its transaction)
+    single_use = False
 
     def verify(self, token: str, remote_ip: str | None) -> HumanCheckResult:
         if token == "local-ok" or token.startswith("pass"):
@@ -75,6 +83,8 @@ class LocalVerifier:
 class SiteverifyVerifier:
     """A siteverify-style provider: POST form `secret`, `response`, `remoteip`; JSON answer
     `{"success": bool, "error-codes": [...]}`. Holds one HTTP client; call `close()` when done."""
+
+    single_use = True
 
     def __init__(
         self,

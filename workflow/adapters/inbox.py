@@ -21,7 +21,7 @@ from workflow.adapters.db import Database
 from workflow.adapters.tables import INBOX
 from workflow.domain.errors import WorkflowError
 from workflow.domain.ticket import new_reference
-from workflow.service.ports import InboxRepository
+from workflow.service.ports import AlreadyRecorded, InboxEntry, InboxRepository
 
 
 class ContentConflict(WorkflowError):
@@ -132,15 +132,18 @@ def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[
             for r in rows]
 
 
-def claim_key(db: Database, key: InboxKey, *, lease: timedelta, now: datetime) -> Claimed | None:
+def claim_key(db: Database, key: InboxKey, *, lease: timedelta, now: datetime,
+              steal: bool = False) -> Claimed | None:
     """Lease one specific row (the one a broker delivery stands for), counting an attempt.
 
     None when the row is not pending (done or dead) or another worker holds a live lease on it;
-    ``status`` tells which.
+    ``status`` tells which. ``steal``: take it despite a live lease — right for a broker
+    redelivery, which only happens once the previous holder lost its channel (if it still runs,
+    ``complete`` lets only one of the two apply the message).
     """
+    free = INBOX.c.lease_until.is_(None) | (INBOX.c.lease_until <= now)
     stmt = (update(INBOX)
-            .where(_where(key), INBOX.c.status == "pending",
-                   INBOX.c.lease_until.is_(None) | (INBOX.c.lease_until <= now))
+            .where(_where(key), INBOX.c.status == "pending", *([] if steal else [free]))
             .values(available_at=now + lease, lease_until=now + lease,
                     attempts=INBOX.c.attempts + 1)
             .returning(INBOX.c.source, INBOX.c.event_id, INBOX.c.type, INBOX.c.producer,
@@ -152,6 +155,9 @@ def claim_key(db: Database, key: InboxKey, *, lease: timedelta, now: datetime) -
         return None
     return Claimed(InboxKey(r.source, r.event_id), r.type, r.producer, r.payload, r.reference,
                    r.attempts, r.human_check, r.remote_addr, r.last_error, r.received_at)
+
+
+_INSERT = insert(INBOX)
 
 
 def _where(key: InboxKey) -> Any:
@@ -198,6 +204,17 @@ def status(db: Database, source: str, event_id: str) -> InboxStatus | None:
 class SqlInboxRepository(InboxRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
+               now: datetime) -> None:
+        try:
+            self.conn.execute(_INSERT, {
+                "source": source, "event_id": event_id, "type": entry.type,
+                "producer": entry.producer, "content_digest": entry.digest,
+                "payload": entry.payload, "received_at": now, "status": "pending", "attempts": 1,
+                "available_at": now, "reference": reference, "human_check": entry.human_check})
+        except IntegrityError as err:
+            raise AlreadyRecorded(f"{source} {event_id} is already in the inbox") from err
 
     def complete(self, source: str, event_id: str, ticket_id: str, reference: str,
                  now: datetime) -> bool:

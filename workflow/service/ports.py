@@ -99,7 +99,29 @@ class NoteRepository(abc.ABC):
         """(at, author, body), oldest first."""
 
 
+class AlreadyRecorded(WorkflowError):
+    """The inbox already holds this (source, id) (or, rarely, the reference drawn): take the
+    slow path that answers replays."""
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A message recorded in the same transaction that processes it (AMQP: the broker keeps
+    the message until the ack, so nothing needs committing before the work)."""
+
+    type: str
+    producer: str
+    digest: str
+    payload: str
+    human_check: str
+
+
 class InboxRepository(abc.ABC):
+    @abc.abstractmethod
+    def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
+               now: datetime) -> None:
+        """Add a row for a new message; ``AlreadyRecorded`` if its key or reference exists."""
+
     @abc.abstractmethod
     def complete(self, source: str, event_id: str, ticket_id: str, reference: str,
                  now: datetime) -> bool:

@@ -17,7 +17,7 @@ from workflow.domain.rules import RequestFacts, RuleBook, Verdict, verify
 from workflow.domain.states import Outcome, State
 from workflow.domain.ticket import AuditEntry, Ticket, new_ticket_id
 from workflow.service.handlers import transition
-from workflow.service.ports import Attachment, Clock, OpenSerialTaken, UnitOfWork
+from workflow.service.ports import Attachment, Clock, InboxEntry, OpenSerialTaken, UnitOfWork
 
 ACTOR = "system:verification"
 
@@ -32,6 +32,8 @@ class ProcessRequest:
     request: RequestSubmittedV1
     #: when ResetDesk durably accepted the message (the SLA clocks start there)
     accepted_at: datetime | None = None
+    #: record the inbox row in this same transaction (AMQP fast path); None: it exists already
+    new_entry: InboxEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
     """Verify, create and route the ticket; idempotent on (source, id)."""
     verdict = verify(facts_of(cmd.request, cmd.human_check_passed), rules)
     with uow:
+        if cmd.new_entry is not None:
+            uow.inbox.insert(cmd.source, cmd.event_id, cmd.reference, cmd.new_entry,
+                             cmd.accepted_at or clock.now())
         ticket = _new_ticket(cmd, clock)
         ctx = TriggerContext(ACTOR, ticket.created_at, reason=verdict.reason or None,
                              verdict_ok=verdict.ok,
