@@ -206,13 +206,15 @@ class SqlInboxRepository(InboxRepository):
         self.conn = conn
 
     def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
-               now: datetime) -> None:
+               now: datetime, *, ticket_id: str | None = None) -> None:
         try:
             self.conn.execute(_INSERT, {
                 "source": source, "event_id": event_id, "type": entry.type,
                 "producer": entry.producer, "content_digest": entry.digest,
-                "payload": entry.payload, "received_at": now, "status": "pending", "attempts": 1,
-                "available_at": now, "reference": reference, "human_check": entry.human_check})
+                "payload": entry.payload, "received_at": now,
+                "status": "done" if ticket_id else "pending", "attempts": 1,
+                "available_at": now, "reference": reference, "human_check": entry.human_check,
+                "ticket_id": ticket_id, "processed_at": now if ticket_id else None})
         except IntegrityError as err:
             raise AlreadyRecorded(f"{source} {event_id} is already in the inbox") from err
 

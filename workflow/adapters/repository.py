@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from workflow.adapters import outbox_codec
@@ -15,7 +17,7 @@ from workflow.adapters.tables import AUDIT, OUTBOX, TICKET
 from workflow.domain import ticket_sla
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
 from workflow.domain.states import Outcome, State, WaitingOn
-from workflow.domain.ticket import AuditEntry, Ticket, new_reference
+from workflow.domain.ticket import AuditEntry, Ticket
 from workflow.service.ports import OpenSerialTaken, TicketRepository
 
 
@@ -77,7 +79,10 @@ _UPDATE_CLOCKS = (
     .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
     .values({c: bindparam(c) for c in (*_SLA_COLUMNS, "version", "event_seq")})
 )
-_INSERT = insert(TICKET)
+_INSERT_SQLITE = (sqlite_insert(TICKET).on_conflict_do_nothing(index_elements=["open_serial_key"])
+                  .returning(TICKET.c.id))
+_INSERT_PG = (pg_insert(TICKET).on_conflict_do_nothing(index_elements=["open_serial_key"])
+              .returning(TICKET.c.id))
 
 
 class SqlTicketRepository(TicketRepository):
@@ -127,28 +132,22 @@ class SqlTicketRepository(TicketRepository):
         ).scalar()
 
     def add(self, ticket: Ticket) -> None:
+        """Insert; the open-serial unique key decides "a second open request for this serial"
+        with ON CONFLICT DO NOTHING, so the transaction stays usable without a savepoint."""
         ticket.version = 1
-        for _ in range(5):  # a reference collision (40 bits) is retried with a fresh one
-            values = {
-                "id": ticket.id, "reference": ticket.reference, "language": ticket.language,
-                "source": ticket.source, "event_id": ticket.event_id,
-                "serial_key": ticket.serial_key, "created_at": ticket.created_at,
-                "version": ticket.version,
-                "event_seq": ticket.event_seq + len(ticket.pending_events),
-                **_mutable_columns(ticket),
-            }
-            try:
-                with self.conn.begin_nested():
-                    self.conn.execute(_INSERT, values)
-                break
-            except IntegrityError:
-                holder = ticket.serial_key and values["open_serial_key"] and (
-                    self.open_ticket_for_serial(ticket.serial_key))
-                if holder:
-                    raise OpenSerialTaken(holder) from None
-                if self.conn.execute(select(TICKET.c.id).where(TICKET.c.id == ticket.id)).first():
-                    raise
-                ticket.reference = new_reference()
+        values = {
+            "id": ticket.id, "reference": ticket.reference, "language": ticket.language,
+            "source": ticket.source, "event_id": ticket.event_id,
+            "serial_key": ticket.serial_key, "created_at": ticket.created_at,
+            "version": ticket.version, "event_seq": ticket.event_seq + len(ticket.pending_events),
+            **_mutable_columns(ticket),
+        }
+        stmt = _INSERT_SQLITE if self.conn.dialect.name == "sqlite" else _INSERT_PG
+        if self.conn.execute(stmt, values).first() is None:
+            holder = self.open_ticket_for_serial(ticket.serial_key or "")
+            if holder is None:  # it closed in between: the caller's retry will go through
+                raise ConcurrencyConflict(ticket.id, 0)
+            raise OpenSerialTaken(holder)
         self._loaded_open[ticket.id] = ticket.is_open
         self._write_pending(ticket)
 

@@ -119,8 +119,9 @@ class InboxEntry:
 class InboxRepository(abc.ABC):
     @abc.abstractmethod
     def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
-               now: datetime) -> None:
-        """Add a row for a new message; ``AlreadyRecorded`` if its key or reference exists."""
+               now: datetime, *, ticket_id: str | None = None) -> None:
+        """Add a row for a new message (already done, for ``ticket_id``, when given);
+        ``AlreadyRecorded`` if its key or reference exists."""
 
     @abc.abstractmethod
     def complete(self, source: str, event_id: str, ticket_id: str, reference: str,

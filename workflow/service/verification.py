@@ -70,10 +70,10 @@ def ticket_data(request: RequestSubmittedV1) -> dict[str, object]:
     return data
 
 
-def _new_ticket(cmd: ProcessRequest, clock: Clock) -> Ticket:
+def _new_ticket(cmd: ProcessRequest, clock: Clock, ticket_id: str) -> Ticket:
     now = clock.now()
     ticket = Ticket(
-        id=new_ticket_id(), reference=cmd.reference, state=State.SUBMITTED, created_at=now,
+        id=ticket_id, reference=cmd.reference, state=State.SUBMITTED, created_at=now,
         updated_at=now, language=cmd.request.requester.language, source=cmd.source,
         event_id=cmd.event_id, serial_key=serial_key(cmd.request.device.serial_number),
         data=ticket_data(cmd.request), accepted_at=cmd.accepted_at or now,
@@ -100,10 +100,18 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
     """Verify, create and route the ticket; idempotent on (source, id)."""
     verdict = verify(facts_of(cmd.request, cmd.human_check_passed), rules)
     with uow:
+        ticket_id = new_ticket_id()
         if cmd.new_entry is not None:
+            # recorded and processed at once: the inbox key itself refuses a second copy
             uow.inbox.insert(cmd.source, cmd.event_id, cmd.reference, cmd.new_entry,
-                             cmd.accepted_at or clock.now())
-        ticket = _new_ticket(cmd, clock)
+                             cmd.accepted_at or clock.now(), ticket_id=ticket_id)
+        elif not uow.inbox.complete(cmd.source, cmd.event_id, ticket_id, cmd.reference,
+                                    clock.now()):
+            # claim the message first: only a pending inbox row may become a ticket, so a
+            # second worker holding the same message changes nothing (the row lock orders them)
+            uow.rollback()
+            return Processed("", cmd.reference, "", None, applied=False)
+        ticket = _new_ticket(cmd, clock, ticket_id)
         ctx = TriggerContext(ACTOR, ticket.created_at, reason=verdict.reason or None,
                              verdict_ok=verdict.ok,
                              outcome=Outcome(verdict.outcome) if verdict.outcome else None)
@@ -119,7 +127,7 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
             try:
                 uow.tickets.add(ticket)
             except OpenSerialTaken as taken:
-                ticket = _new_ticket(cmd, clock)
+                ticket = _new_ticket(cmd, clock, ticket_id)
                 fire(ticket, "mark_duplicate", TriggerContext(
                     ACTOR, ticket.created_at, link=taken.open_ticket_id,
                     reason="another open request exists for this serial number"))
@@ -130,11 +138,6 @@ def process_request(uow: UnitOfWork, clock: Clock, rules: RuleBook, cmd: Process
             uow.attachments.add(ticket.id, Attachment(export.kind, export.media_type,
                                                       export.filename, export.content()),
                                 ticket.created_at)
-        # the reference normally is the one intake promised; a (40-bit) collision changed it
-        if not uow.inbox.complete(cmd.source, cmd.event_id, ticket.id, ticket.reference,
-                                  ticket.created_at):
-            uow.rollback()
-            return Processed("", cmd.reference, "", None, applied=False)
         uow.commit()
     return Processed(ticket.id, ticket.reference, ticket.state.value,
                      ticket.outcome.value if ticket.outcome else None, applied=True)
