@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # RabbitMQ consumers (production)
     amqp_prefetch: int = 10
     amqp_heartbeat: int = 60
+    #: handler threads per consumer process: a message waits on the database most of the time,
+    #: so two overlap well; order across messages is not promised (each is its own ticket)
+    amqp_workers: int = 2
 
     # phone callbacks (docs/callbacks.md)
     callback_slot_minutes: int = 30

@@ -445,7 +445,8 @@ def consume_main(app: AmqpApp, queue: str) -> None:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         run_consumer(consumer_queue, broker_url=s.broker_url, handler_factory=factory,
-                     prefetch=s.amqp_prefetch, heartbeat=s.amqp_heartbeat, stop_event=stop)
+                     prefetch=s.amqp_prefetch, heartbeat=s.amqp_heartbeat, stop_event=stop,
+                     workers=getattr(s, "amqp_workers", 1))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
