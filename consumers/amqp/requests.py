@@ -48,7 +48,8 @@ class VerificationConsumer:
         now = time.monotonic()
         hit = self._producers.get(user)
         if hit is None or hit[0] < now:
-            hit = (now + self.producer_ttl, accounts.producer_by_name(self.handler.db, user))
+            found = accounts.producer_by_name(self.handler.db, user, active_only=True)
+            hit = (now + self.producer_ttl, found)
             if hit[1] is None:
                 return None
             self._producers[user] = hit

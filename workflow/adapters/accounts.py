@@ -40,10 +40,13 @@ def producer_for_token(db: Database, token: str) -> Producer | None:
     return Producer(row.name, row.source) if row else None
 
 
-def producer_by_name(db: Database, name: str) -> Producer | None:
+def producer_by_name(db: Database, name: str, *, active_only: bool = False) -> Producer | None:
+    """``active_only``: a disabled producer counts as unknown (intake refuses it)."""
+    query = select(PRODUCER.c.name, PRODUCER.c.source).where(PRODUCER.c.name == name)
+    if active_only:
+        query = query.where(PRODUCER.c.disabled.is_(False))
     with db.reader.begin() as conn:
-        row = conn.execute(select(PRODUCER.c.name, PRODUCER.c.source).where(
-            PRODUCER.c.name == name)).first()
+        row = conn.execute(query).first()
     return Producer(row.name, row.source) if row else None
 
 
