@@ -22,7 +22,7 @@ from console.routes import (
 
 #: dedicated agent endpoints must come before the generic POST /api/v1/tickets/{id}/{trigger}
 ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
-           agent_session.router, customer_callback.router, customer_key.router,
+           agent_session.router, customer_callback.router, customer_key.router, customer_key.api,
            customer_session.router, agent_api.router)
 
 
@@ -32,6 +32,8 @@ def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAP
     errors.install(app)
     for router in (*extra_routers, *ROUTERS):
         app.include_router(router)
+    # the callback page answers JSON too (Accept: application/json): also under the API prefix
+    app.include_router(customer_callback.router, prefix="/api/v1")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

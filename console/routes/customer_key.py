@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from console.auth import deps
 from console.deps import WebDeps
@@ -194,3 +194,31 @@ def get_key(token: str, d: Deps) -> Response:
                  f"<pre style=\"font-size:1.3em\">{html.escape(view.text)}</pre>"
                  + _p(f"{t['valid']} {until}") + f"<p><strong>{html.escape(t['warning'])}"
                  "</strong></p>")
+
+
+#: the same two answers as JSON, for form front ends and scripts: /api/v1/customer/key/…
+api = APIRouter(prefix="/api/v1/customer/key", tags=["customer"])
+
+
+def _answer_json(d: WebDeps, token: str, action: str, worked: bool) -> JSONResponse:
+    ticket_id = _ticket_id(d, token, action)
+    try:
+        result = answer_key(d.uow(), d.clock, store_for, ticket_id, worked=worked) \
+            if ticket_id else None
+    except TicketNotFound:
+        result = None
+    if result is None:
+        return JSONResponse({"error": "invalid_link", "reason": "this link is not valid"}, 403)
+    return JSONResponse({"reference": result.reference, "answer": result.answer.value})
+
+
+@api.post("/confirm/{token}")
+def confirm_json(token: str, d: Deps) -> JSONResponse:
+    """The key worked: the ticket closes resolved (a second call changes nothing)."""
+    return _answer_json(d, token, "confirm_key", worked=True)
+
+
+@api.post("/report/{token}")
+def report_json(token: str, d: Deps) -> JSONResponse:
+    """The key failed or expired: the ticket goes back to the queue for a re-export."""
+    return _answer_json(d, token, "report_key", worked=False)

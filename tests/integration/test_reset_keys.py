@@ -374,3 +374,13 @@ def test_two_simultaneous_confirmations_move_the_ticket_once(db: Database) -> No
     assert answers == ["already-recorded", "recorded"]
     assert _audit_count(db, tid) == audits + 1
     assert _ticket(db, tid).outcome is Outcome.RESOLVED
+
+
+def test_the_json_api_confirms_and_reports_like_the_pages(db: Database) -> None:
+    client, tid = web_client(db, MovableClock(T0)), _claimed(db, "en")
+    confirm = "/api/v1" + _path(_send_codes(client, db, tid)["confirm_url"])
+    assert client.post(confirm + "x").status_code == 403
+    first, second = client.post(confirm), client.post(confirm)
+    assert (first.status_code, first.json()["answer"]) == (200, "recorded")
+    assert second.json()["answer"] == "already-recorded"
+    assert (_ticket(db, tid).state, _ticket(db, tid).outcome) == (State.CLOSED, Outcome.RESOLVED)
