@@ -354,12 +354,7 @@ def assert_log(proc: Proc, pattern: str) -> str:
 def amqp_users() -> Iterator[Users]:
     """The shared broker's users for this run (RabbitMQ users are node-wide, vhosts are not).
     Each test module importing this fixture gets its own set, hence the random suffix."""
-    import shutil
-
-    if shutil.which("rabbitmqctl") is None:
-        services.unavailable("RabbitMQ", "rabbitmqctl is not on PATH")
-    if not services.port_open(SHARED.host, SHARED.port):
-        services.unavailable("RabbitMQ", f"{SHARED.host}:{SHARED.port} refused")
+    services.require_rabbitmq()
     users = make_users(SHARED, f"{services.RUN_ID}{uuid.uuid4().hex[:4]}")
     try:
         yield users

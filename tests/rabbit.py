@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -94,10 +93,7 @@ class Rabbit:
 
 @pytest.fixture(scope="session")
 def rabbit() -> Iterator[Rabbit]:
-    if shutil.which("rabbitmqctl") is None:
-        services.unavailable("RabbitMQ", "rabbitmqctl is not on PATH")
-    if not services.port_open(services.AMQP_HOST, services.AMQP_PORT):
-        services.unavailable("RabbitMQ", f"{services.AMQP_HOST}:{services.AMQP_PORT} refused")
+    services.require_rabbitmq()
     vhost = f"rd_{services.RUN_ID}"
     services.rabbitmqctl("add_vhost", vhost)
     made = Rabbit(vhost, f"rd_{services.RUN_ID}_consumer", "")

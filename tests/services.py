@@ -8,9 +8,13 @@ by skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
 
 import pytest
 
@@ -42,3 +46,27 @@ def unavailable(what: str, why: str) -> None:
 def rabbitmqctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, check=check,
                           timeout=60)
+
+
+def require_rabbitmq() -> None:
+    """Skip (or, under RESETDESK_REQUIRE_SERVICES=1, fail) when the local broker is missing."""
+    if shutil.which("rabbitmqctl") is None:
+        unavailable("RabbitMQ", "rabbitmqctl is not on PATH")
+    if not port_open(AMQP_HOST, AMQP_PORT):
+        unavailable("RabbitMQ", f"{AMQP_HOST}:{AMQP_PORT} refused")
+
+
+def amqp_url(vhost: str, port: int | None = None, user: str = "guest",
+             password: str = "guest") -> str:
+    return f"amqp://{user}:{password}@{AMQP_HOST}:{port or AMQP_PORT}/{quote(vhost, safe='')}"
+
+
+@contextmanager
+def temporary_vhost(name: str) -> Iterator[str]:
+    """A vhost of this run's own, guest allowed everything in it, deleted afterwards."""
+    rabbitmqctl("add_vhost", name)
+    try:
+        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        yield name
+    finally:
+        rabbitmqctl("delete_vhost", name, check=False)

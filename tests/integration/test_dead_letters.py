@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import shutil
 import threading
 import time
 import uuid
@@ -56,10 +55,7 @@ PERSONAL = (f"Dana Whit{TAG}", f"dana.{TAG.lower()}@example.com", f"+1503555{TAG
 
 
 def _need_rabbitmq() -> None:
-    if shutil.which("rabbitmqctl") is None:
-        services.unavailable("RabbitMQ", "rabbitmqctl is not on PATH")
-    if not services.port_open(services.AMQP_HOST, services.AMQP_PORT):
-        services.unavailable("RabbitMQ", f"{services.AMQP_HOST}:{services.AMQP_PORT} refused")
+    services.require_rabbitmq()
 
 
 def _new_vhost(prefix: str, users: tuple[str, ...] = ()) -> str:

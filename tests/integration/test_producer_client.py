@@ -7,14 +7,12 @@ alarms are node-wide and other test runs share the broker.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
 
 import pika
 import pytest
@@ -44,22 +42,14 @@ UNBOUND_EXCHANGE = "resetdesk.requests.nobinding"
 
 @pytest.fixture(scope="module")
 def vhost() -> Iterator[str]:
-    if shutil.which("rabbitmqctl") is None:
-        services.unavailable("RabbitMQ", "rabbitmqctl is not on PATH")
-    if not services.port_open(services.AMQP_HOST, services.AMQP_PORT):
-        services.unavailable("RabbitMQ", f"{services.AMQP_HOST}:{services.AMQP_PORT} refused")
-    name = f"rd_client_{services.RUN_ID}_{uuid.uuid4().hex[:6]}"
-    services.rabbitmqctl("add_vhost", name)
-    try:
-        services.rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    services.require_rabbitmq()
+    with services.temporary_vhost(f"rd_client_{services.RUN_ID}_{uuid.uuid4().hex[:6]}") as name:
         _declare_topology(_url(name))
         yield name
-    finally:
-        services.rabbitmqctl("delete_vhost", name, check=False)
 
 
 def _url(vhost: str) -> str:
-    return f"amqp://guest:guest@{services.AMQP_HOST}:{services.AMQP_PORT}/{quote(vhost, safe='')}"
+    return services.amqp_url(vhost)
 
 
 def _declare_topology(url: str) -> None:

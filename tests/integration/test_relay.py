@@ -11,7 +11,6 @@ import json
 import os
 import random
 import select as io_select
-import shutil
 import signal
 import socket
 import struct
@@ -25,7 +24,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from kombu.connection import Connection
@@ -55,16 +53,12 @@ NOBODY_TYPE = "com.resetdesk.audit.exported.v1"
 
 
 def amqp_url(vhost: str, port: int | None = None) -> str:
-    return (f"amqp://guest:guest@{services.AMQP_HOST}:{port or services.AMQP_PORT}/"
-            f"{quote(vhost, safe='')}")
+    return services.amqp_url(vhost, port)
 
 
 @pytest.fixture(scope="module")
 def vhost() -> Iterator[str]:
-    if shutil.which("rabbitmqctl") is None:
-        services.unavailable("RabbitMQ", "rabbitmqctl is not on PATH")
-    if not services.port_open(services.AMQP_HOST, services.AMQP_PORT):
-        services.unavailable("RabbitMQ", f"{services.AMQP_HOST}:{services.AMQP_PORT} refused")
+    services.require_rabbitmq()
     name = f"rd_relay_{services.RUN_ID}_{uuid.uuid4().hex[:6]}"
     services.rabbitmqctl("add_vhost", name)
     try:
