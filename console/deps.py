@@ -21,6 +21,9 @@ class WebDeps:
     secret_key: bytes = b""
     #: called after intake committed a message (embedded mode wakes its workers)
     on_recorded: Callable[[], None] = field(default=lambda: None)
+    #: production: intake writes an outbox row with the inbox row, and the relay carries the
+    #: request to the verification consumers (no worker in the HTTP process)
+    relay_intake: bool = False
     public_url: str | None = None
     #: resolution-path settings (code lifetime, slot length …), by name
     options: dict[str, Any] = field(default_factory=dict)

@@ -44,7 +44,7 @@ def _web(app: App, on_recorded: Any = None) -> Any:
 
     deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
                    secret_key=app.secret_key, public_url=app.settings.public_url,
-                   options=app.options)
+                   options=app.options, relay_intake=not app.settings.embedded)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
     return create_app(deps)
@@ -134,6 +134,10 @@ def serve(
     import uvicorn
 
     app = bootstrap(Settings(host=host, port=port))
+    if app.settings.embedded:
+        fail("`serve` is the production HTTP side: set RESETDESK_BROKER_URL (requests accepted "
+             "over HTTP reach the verification consumers through `resetdesk relay`), or run "
+             "`resetdesk up` for everything in one process on SQLite")
     try:
         web = _web(app)
     except ValueError as err:

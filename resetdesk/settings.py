@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     #: handler threads per consumer process: a message waits on the database most of the time,
     #: so two overlap well; order across messages is not promised (each is its own ticket)
     amqp_workers: int = 2
+    #: the RabbitMQ user the relay publishes as (default: the user in broker_url): the
+    #: verification consumer trusts a request carrying this user_id as one accepted over HTTP
+    amqp_system_user: str | None = None
 
     # phone callbacks (docs/callbacks.md)
     callback_slot_minutes: int = 30

@@ -1,7 +1,9 @@
 """HTTP intake: the CloudEvents HTTP binding, structured and binary, for producers.
 
-202 is sent only after the inbox row is committed. The human check is settled here, while the
-single-use token is fresh, and its result is stored with the message so a redelivery reuses it.
+202 is sent only after the inbox row is committed (in production, with the outbox row that the
+relay publishes to the verification consumers; embedded, the in-process workers are woken). The
+human check is settled here, while the single-use token is fresh, and its result is stored with
+the message so a redelivery reuses it.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
             d.db, source=event.source, event_id=event.id, type_=event.type, producer=who.name,
             digest=event.content_digest, payload=inbox.canonical_payload(event.to_structured()),
             now=d.clock.now(), human_check=_human_check(d, event.data.human_check_token, remote),
-            remote_addr=remote)
+            remote_addr=remote, relay=d.relay_intake)
     except inbox.ContentConflict as err:
         return _error(409, "conflict", str(err))
     if not recorded.replay:

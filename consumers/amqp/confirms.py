@@ -77,6 +77,11 @@ class BatchResult:
         return self.error is None and all(self.confirmed)
 
 
+def broker_user(url: str) -> str:
+    """The RabbitMQ user a broker URL connects as (py-amqp's default is ``guest``)."""
+    return str(Connection(url).userid or "guest")
+
+
 def open_connection(url: str, *, timeout: float, heartbeat: float, name: str,
                     on_blocked: Callable[[str], None] | None = None,
                     on_unblocked: Callable[[], None] | None = None) -> Any:

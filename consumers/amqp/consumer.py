@@ -390,6 +390,8 @@ class AmqpSettings(Protocol):
     @property
     def amqp_heartbeat(self) -> int: ...
     @property
+    def amqp_system_user(self) -> str | None: ...
+    @property
     def max_attempts(self) -> int: ...
     @property
     def retry_delays_seconds(self) -> Sequence[float]: ...
@@ -414,11 +416,14 @@ def amqp_retry_delays(delays: Sequence[float], max_attempts: int) -> tuple[int, 
 
 
 def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], MessageHandler]:
+    from consumers.amqp.confirms import broker_user
     from consumers.amqp.notifications import NotificationConsumer
     from consumers.amqp.requests import VerificationConsumer
 
     if queue.name == "verification":
-        return lambda: VerificationConsumer(app.request_handler)
+        s = app.settings
+        system_user = s.amqp_system_user or (broker_user(s.broker_url) if s.broker_url else None)
+        return lambda: VerificationConsumer(app.request_handler, system_user=system_user)
     for sub in app.subscribers():
         if sub.name == queue.name:
             return lambda: NotificationConsumer(sub)

@@ -1,4 +1,11 @@
-"""The outbox relay (production mode): unsent outbox rows → ``resetdesk.events``, confirmed.
+"""The outbox relay (production mode): unsent outbox rows → RabbitMQ, confirmed.
+
+Outgoing events go to ``resetdesk.events``. A request accepted over HTTP (``POST /events`` on
+``resetdesk serve``) is an outbox row of a request type: it goes to ``resetdesk.requests``,
+where the verification consumers take it like a producer's AMQP message; its ``user_id`` is the
+relay's own broker user, which RabbitMQ validates, so producers cannot forge such a copy. Once
+confirmed, the relayed copy's payload is dropped (the inbox keeps the request, and the purge
+anonymises it there).
 
 Each batch is published in outbox id order, ``mandatory`` and persistent, routing key = the
 event type, ``message_id`` = the event id, the stored structured CloudEvent as the body,
@@ -23,7 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from consumers.amqp.confirms import (
     CLOUDEVENTS_JSON,
@@ -32,8 +39,10 @@ from consumers.amqp.confirms import (
     ConfirmingPublisher,
     Outgoing,
     PublishError,
+    broker_user,
 )
-from consumers.topology import EVENTS
+from consumers.topology import EVENTS, REQUESTS
+from schemas.registry import INBOUND_TYPES
 from workflow.adapters.db import Database
 from workflow.adapters.tables import OUTBOX
 
@@ -74,10 +83,23 @@ def _claim(conn: Connection, db: Database, batch: int) -> list[Pending]:
     return [r for r in rows if r.ticket_id not in held or r.id < held[r.ticket_id]]
 
 
-def _message(row: Pending) -> Outgoing:
-    return Outgoing(EVENTS.name, row.type, row.payload.encode("utf-8"), {
-        "content_type": CLOUDEVENTS_JSON, "delivery_mode": PERSISTENT,
-        "message_id": row.event_id})
+#: what a relayed request's outbox payload becomes once the broker confirmed it
+RELAYED_PAYLOAD = "{}"
+
+
+def _message(row: Pending, user: str) -> Outgoing:
+    props = {"content_type": CLOUDEVENTS_JSON, "delivery_mode": PERSISTENT,
+             "message_id": row.event_id}
+    if row.type in INBOUND_TYPES:
+        return Outgoing(REQUESTS.name, row.type, row.payload.encode("utf-8"),
+                        props | {"user_id": user})
+    return Outgoing(EVENTS.name, row.type, row.payload.encode("utf-8"), props)
+
+
+def _mark_sent(conn: Connection, ids: list[int], at: datetime) -> None:
+    relayed = OUTBOX.c.type.in_(list(INBOUND_TYPES))
+    conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
+        sent_at=at, payload=case((relayed, RELAYED_PAYLOAD), else_=OUTBOX.c.payload)))
 
 
 def _confirmed_ids(rows: Sequence[Pending], result: BatchResult) -> list[int]:
@@ -93,31 +115,33 @@ def _confirmed_ids(rows: Sequence[Pending], result: BatchResult) -> list[int]:
 
 
 def relay_once(db: Database, publisher: ConfirmingPublisher, *, batch: int = 500,
-               now: Callable[[], datetime] = _now) -> int:
+               now: Callable[[], datetime] = _now, user: str | None = None) -> int:
     """Publish one batch and mark its confirmed rows sent; returns how many were marked.
 
     Raises the batch's :class:`PublishError` (timeout, blocked, connection lost, nacked or
     returned) after committing what was confirmed; the rest stays unsent for the next call.
+    ``user``: the broker user of ``publisher`` (default: read from its URL).
     """
+    user = user or broker_user(publisher.url)
     if db.is_sqlite:
         with db.reader.begin() as conn:
             rows = _claim(conn, db, batch)
         if not rows:
             return 0
-        result = publisher.publish([_message(r) for r in rows])
+        result = publisher.publish([_message(r, user) for r in rows])
         ids = _confirmed_ids(rows, result)
         if ids:
             with db.writer.begin() as conn:
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=now()))
+                _mark_sent(conn, ids, now())
     else:
         with db.writer.begin() as conn:
             rows = _claim(conn, db, batch)
             if not rows:
                 return 0
-            result = publisher.publish([_message(r) for r in rows])
+            result = publisher.publish([_message(r, user) for r in rows])
             ids = _confirmed_ids(rows, result)
             if ids:
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(sent_at=now()))
+                _mark_sent(conn, ids, now())
     if result.error is not None:
         raise result.error
     return len(ids)
@@ -131,11 +155,12 @@ def run_relay(*, db: Database, broker_url: str, stop_event: threading.Event, bat
     if batch < 1:
         raise ValueError("batch must be positive")
     publisher = ConfirmingPublisher(broker_url, timeout=confirm_timeout, heartbeat=heartbeat)
+    user = broker_user(broker_url)
     backoff = BACKOFF_START
     try:
         while not stop_event.is_set():
             try:
-                sent = relay_once(db, publisher, batch=batch)
+                sent = relay_once(db, publisher, batch=batch, user=user)
             except PublishError as err:
                 log.warning("relay: %s: %s; retrying in %.1f s", type(err).__name__, err, backoff)
             except Exception:  # the database (or a bug): keep the process, retry with back-off

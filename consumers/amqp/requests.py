@@ -1,12 +1,17 @@
 """The verification consumer: AMQP intake of ``com.resetdesk.request.submitted.v1``.
 
 Per delivery, in a worker thread: who sent it (the broker-validated ``user_id`` names the
-producer; its ``source`` must match the event's), decode it (either content mode of the
-CloudEvents RabbitMQ binding), record it in the inbox (a replay of a processed message is simply
-acked; the same (source, id) with other content is dead-lettered, and so is a message whose row
-was dead-lettered before, unless an operator replays it), then run the same
+producer; its ``source`` must match the event's — or it is the system's own broker user, when the
+relay republished a request accepted over HTTP and already in the inbox), decode it (either
+content mode of the CloudEvents RabbitMQ binding), record it in the inbox (a replay of a processed
+message is simply acked; the same (source, id) with other content is dead-lettered, and so is a
+message whose row was dead-lettered before, unless an operator replays it), then run the same
 :class:`RequestHandler` the embedded workers run. Every refusal is a dead letter with a reason:
 nothing here is requeued, and nothing sleeps.
+
+Producers cannot set the reserved ``x-resetdesk-*`` headers: a first delivery carrying one is
+dead-lettered (``reserved_header``); ``x-resetdesk-replay-of`` counts only when it names a dead
+letter an operator replayed whose body is this message's (else ``forged``).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from consumers.request_handling import Disposition, RequestHandler
 from schemas.envelope import InboundEvent
 from schemas.errors import ContractError
 from schemas.registry import decode_amqp
-from workflow.adapters import accounts, inbox
+from workflow.adapters import accounts, dead_letters, inbox
 from workflow.adapters.accounts import Producer
+from workflow.domain.errors import NotFound
 from workflow.domain.ticket import new_reference
 from workflow.service.ports import AlreadyRecorded, InboxEntry
 from workflow.service.verification import ProcessRequest, process_request
@@ -31,11 +37,16 @@ log = logging.getLogger(__name__)
 
 #: set by ``resetdesk dlq replay`` (consumers/amqp/dlq.py) on a dead letter it republishes
 REPLAY_HEADER = "x-resetdesk-replay-of"
+RESERVED_PREFIX = "x-resetdesk-"
+#: what our own retry copies add (they keep the producer's user_id and carry ``x-death``)
+RETRY_HEADERS = frozenset({"x-resetdesk-last-error"})
 
 
 @dataclass
 class VerificationConsumer:
     handler: RequestHandler
+    #: the system's own RabbitMQ user (the relay's): its copies are trusted as already accepted
+    system_user: str | None = None
     #: how long one attempt may hold the inbox row before another consumer may take it
     lease: timedelta = timedelta(seconds=120)
     #: known producers by RabbitMQ user, briefly cached (the lookup would otherwise be a query
@@ -77,6 +88,31 @@ class VerificationConsumer:
             return None
         return Verdict.ack("applied" if done.applied else "already processed")
 
+    def _header_refusal(self, delivery: Delivery) -> Verdict | None:
+        """None when the reserved headers are ours; a dead letter (or a retry while an
+        operator's replay is still being committed) when a producer set them."""
+        reserved = {k for k in delivery.headers if str(k).lower().startswith(RESERVED_PREFIX)}
+        if delivery.headers.get("x-death"):
+            reserved -= RETRY_HEADERS
+        replay = delivery.headers.get(REPLAY_HEADER)
+        reserved.discard(REPLAY_HEADER)
+        if reserved:
+            return Verdict.dead(f"reserved header(s) {', '.join(sorted(reserved))}: producers may "
+                                f"not set {RESERVED_PREFIX}* headers", "reserved_header")
+        if replay is None:
+            return None
+        letter_id = replay if isinstance(replay, int) and not isinstance(replay, bool) else None
+        try:
+            letter = dead_letters.get(self.handler.db, letter_id) if letter_id else None
+        except NotFound:
+            letter = None
+        if letter is None or letter.body != delivery.body or letter.status == "discarded":
+            return Verdict.dead(f"{REPLAY_HEADER} names no dead letter replayed with this body",
+                                "forged")
+        if letter.status != "replayed":  # the replay's transaction commits after the confirm
+            return Verdict.retry(f"dead letter {letter.id} is being replayed")
+        return None
+
     def __call__(self, delivery: Delivery) -> Verdict:
         user = delivery.user_id
         if user is None:
@@ -86,6 +122,13 @@ class VerificationConsumer:
             event = decode_amqp(delivery.headers, delivery.body, delivery.content_type)
         except ContractError as err:
             return Verdict.dead(err.reason, err.code)
+        if user == self.system_user:
+            relayed = self._relayed(event, delivery)
+            if relayed is not None:
+                return relayed
+        refused = self._header_refusal(delivery)
+        if refused is not None:
+            return refused
         db = self.handler.db
         producer = self._producer(user)
         if producer is None:
@@ -120,6 +163,25 @@ class VerificationConsumer:
                 why = earlier.last_error if earlier and earlier.last_error else "no reason kept"
                 return Verdict.dead(f"dead-lettered before: {why}", "dead_before")
             inbox.revive(db, key, self.handler.clock.now())
+        return self._process(key, delivery)
+
+    def _relayed(self, event: InboundEvent, delivery: Delivery) -> Verdict | None:
+        """A request the HTTP intake accepted (its inbox row was written with the outbox row
+        the relay published). None: no such row, so treat it as a producer's message."""
+        found = inbox.status(self.handler.db, event.source, event.id)
+        if found is None:
+            return None
+        if found.status == "done":
+            return Verdict.ack(f"replay of {found.reference}, already processed")
+        key = inbox.InboxKey(event.source, event.id)
+        if found.status == "dead":
+            if REPLAY_HEADER not in delivery.headers:
+                return Verdict.dead(f"dead-lettered before: {found.last_error or 'no reason kept'}",
+                                    "dead_before")
+            inbox.revive(self.handler.db, key, self.handler.clock.now())
+        return self._process(key, delivery)
+
+    def _process(self, key: inbox.InboxKey, delivery: Delivery) -> Verdict:
         outcome = self.handler.handle_delivered(
             key, attempt=delivery.attempt,
             max_attempts=delivery.max_attempts, lease=self.lease)

@@ -35,6 +35,7 @@ from consumers.amqp.consumer import (
     consume_main,
     run_consumer,
 )
+from consumers.amqp.dlq import AmqpRepublisher
 from consumers.amqp.notifications import NotificationConsumer
 from consumers.amqp.requests import VerificationConsumer
 from consumers.notifications import NotificationFailed
@@ -46,7 +47,7 @@ from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import services
 from tests.e2e.requests import request
 from tests.rabbit import Rabbit, rabbit  # noqa: F401  (fixture)
-from workflow.adapters import accounts, inbox
+from workflow.adapters import accounts, dead_letters, inbox
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckResult, LocalVerifier
 from workflow.adapters.rules_file import load_rule_book
@@ -313,8 +314,19 @@ def test_a_message_failing_every_time_is_dead_lettered_after_the_limit(env: Env,
     props, _ = env.rabbit.get(FAST.dlq_name)
     assert props.headers[retry.ERROR_CODE] == "dead_before"
     assert "gave up after 3 attempts" in props.headers[retry.REASON]
-    env.publish_raw(body, url=env.rabbit.consumer_url,  # an operator replays the dead letter
-                    headers={"x-resetdesk-replay-of": 1}, **again)
+    # a replay header that names no replayed dead letter is refused, even from an operator
+    env.publish_raw(body, url=env.rabbit.consumer_url, headers={"x-resetdesk-replay-of": 1},
+                    **again)
+    props, _ = env.rabbit.get(FAST.dlq_name)
+    assert props.headers[retry.ERROR_CODE] == "forged"
+    # an operator replays the archived dead letter (`resetdesk dlq replay`)
+    dead_letters.archive(env.db, queue=FAST.name, body=body, headers={}, properties={
+        "user_id": env.producer, "content_type": "application/cloudevents+json"},
+        reason="gave up", message_id=event["id"], event_type=REQUEST_SUBMITTED_V1,
+        content_type="application/cloudevents+json", dead_at=None, now=SystemClock().now())
+    [letter] = dead_letters.list_dead_letters(env.db)
+    dead_letters.replay(env.db, letter.id, republish=AmqpRepublisher(env.rabbit.consumer_url),
+                        actor="agent:ops", why="provider back", now=SystemClock().now())
     _queued_with_audit(env, env.done(event))
 
 
@@ -422,7 +434,8 @@ def consumer_child(broker_url: str, db_url: str) -> None:
             return LocalVerifier().verify(token, remote_ip)
 
     settings = SimpleNamespace(broker_url=broker_url, amqp_prefetch=4, amqp_heartbeat=5,
-                               max_attempts=3, retry_delays_seconds=[1.0, 2.0])
+                               max_attempts=3, retry_delays_seconds=[1.0, 2.0],
+                               amqp_system_user=None)
     handler = RequestHandler(db=db, uow=lambda: SqlUnitOfWork(db), clock=SystemClock(),
                              rules=RULES, verifier=SlowVerifier(), max_attempts=5,
                              retry_delays=[1])

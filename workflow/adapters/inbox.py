@@ -10,6 +10,7 @@ a row still pending, so two workers that both held a row (an expired lease) cann
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow.adapters.db import Database
-from workflow.adapters.tables import INBOX
+from workflow.adapters.tables import INBOX, OUTBOX
 from workflow.domain.errors import WorkflowError
 from workflow.domain.ticket import new_reference
 from workflow.service.ports import AlreadyRecorded, InboxEntry, InboxRepository
@@ -91,8 +92,13 @@ def _as_replay(row: Any, digest: str) -> Recorded:
 
 def record(db: Database, *, source: str, event_id: str, type_: str, producer: str, digest: str,
            payload: str, now: datetime, human_check: str | None = None,
-           remote_addr: str | None = None) -> Recorded:
-    """Durably accept a message (committed when this returns), or answer as before."""
+           remote_addr: str | None = None, relay: bool = False) -> Recorded:
+    """Durably accept a message (committed when this returns), or answer as before.
+
+    ``relay`` (production HTTP intake): in the same transaction, an outbox row that the relay
+    publishes to the requests exchange, so the verification consumers process the message like
+    one a producer published over AMQP; nothing in the HTTP process has to stay alive for it.
+    """
     for _ in range(5):
         reference = new_reference()
         try:
@@ -105,10 +111,20 @@ def record(db: Database, *, source: str, event_id: str, type_: str, producer: st
                     content_digest=digest, payload=payload, received_at=now, status="pending",
                     attempts=0, available_at=now, reference=reference, human_check=human_check,
                     remote_addr=remote_addr))
+                if relay:
+                    conn.execute(insert(OUTBOX).values(
+                        event_id=uuid.uuid4().hex, ticket_id=relay_key(reference), sequence=0,
+                        type=type_, payload=payload, created_at=now))
             return Recorded(False, reference, "pending")
         except IntegrityError:
             continue  # a concurrent insert of the same key, or a reference collision: look again
     raise WorkflowError("could not record the message; try again")
+
+
+def relay_key(reference: str) -> str:
+    """The outbox ``ticket_id`` of a relayed request: no ticket exists yet; the reference will
+    be the ticket's, and keeps each relayed request its own ordering group."""
+    return f"intake:{reference}"
 
 
 def claim(db: Database, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
