@@ -54,7 +54,8 @@ def assert_limited(r: httpx.Response, *, max_wait: int) -> None:
 
 
 def sign_in(c: TestClient, login: str, password: str) -> httpx.Response:
-    return c.post("/api/v1/auth/token", json={"login": login, "password": password})
+    r: httpx.Response = c.post("/api/v1/auth/token", json={"login": login, "password": password})
+    return r
 
 
 def test_sign_in_failures_are_limited_per_login_and_a_success_gives_its_count_back(
