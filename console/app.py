@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from console import auth, errors
+from console import auth, errors, throttling
 from console.deps import WebDeps
 from console.routes import (
     agent_api,
@@ -26,14 +26,22 @@ ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
            customer_session.router, agent_api.router)
 
 
+#: rate limits by router (sign-in counts its failures itself, in console/auth.py)
+_PER_ADDRESS = [Depends(throttling.limit_customer_links)]
+LIMITS = {id(intake.router): [Depends(throttling.limit_intake)],
+          id(customer_key.router): _PER_ADDRESS, id(customer_key.api): _PER_ADDRESS,
+          id(customer_callback.router): _PER_ADDRESS}
+
+
 def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="ResetDesk", version="1", docs_url="/docs", redoc_url=None)
     app.state.deps = deps
     errors.install(app)
+    throttling.install(app)
     for router in (*extra_routers, *ROUTERS):
-        app.include_router(router)
+        app.include_router(router, dependencies=LIMITS.get(id(router), []))
     # the callback page answers JSON too (Accept: application/json): also under the API prefix
-    app.include_router(customer_callback.router, prefix="/api/v1")
+    app.include_router(customer_callback.router, prefix="/api/v1", dependencies=_PER_ADDRESS)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

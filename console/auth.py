@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from console import throttling
 from console.deps import WebDeps
 from workflow.adapters import accounts, agent_sessions
 
@@ -37,9 +38,16 @@ class Credentials(BaseModel):
 
 
 @router.post("/token")
-async def sign_in(body: Credentials, d: Annotated[WebDeps, Depends(deps)]) -> dict[str, str]:
+async def sign_in(body: Credentials, request: Request,
+                  d: Annotated[WebDeps, Depends(deps)]) -> dict[str, str]:
+    """Each attempt is counted per login and per address before the password is checked (so
+    concurrent guesses cannot slip past the limit); a success gives its count back."""
+    keys = throttling.signin_keys(d, body.login, request)
+    await run_in_threadpool(throttling.check, d, keys,
+                            "too many failed sign-ins for this login or from this address")
     ok = await run_in_threadpool(accounts.check_agent_password, d.db, body.login, body.password)
     if not ok:
         raise HTTPException(401, "wrong login or password")
+    await run_in_threadpool(throttling.throttle_of(d).refund, keys, d.clock.now())
     token, expires = agent_sessions.open_session(d.db, body.login, d.clock.now(), SESSION_TTL)
     return {"token": token, "token_type": "bearer", "expires_at": expires.isoformat()}

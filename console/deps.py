@@ -9,6 +9,7 @@ from typing import Any
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import HumanCheckVerifier
 from workflow.service.ports import Clock, UnitOfWork
+from workflow.service.throttle import Throttle
 
 
 @dataclass
@@ -27,3 +28,6 @@ class WebDeps:
     public_url: str | None = None
     #: resolution-path settings (code lifetime, slot length …), by name
     options: dict[str, Any] = field(default_factory=dict)
+    #: the shared rate limits; None builds them over ``db`` from ``options`` (throttle_enabled,
+    #: intake_rate_per_minute …) on first use
+    throttle: Throttle | None = None

@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     session_failure_window_minutes: int = 15
     session_lockout_minutes: int = 15
 
+    # rate limits (docs/producers.md; answered with 429 and Retry-After), shared by every process
+    #: one switch for every HTTP rate limit (tests that fuzz routes turn it off); customer code
+    #: entry keeps its lock-out (session_max_failures) either way
+    throttle_enabled: bool = True
+    signin_failures_per_login: int = 10
+    signin_failures_per_address: int = 50
+    signin_window_minutes: int = 15
+    customer_link_rate_per_minute: int = 60
+    #: per producer token; load tests post thousands a minute
+    intake_rate_per_minute: int = 6000
+    intake_status_rate_per_minute: int = 6000
+
     # personal data
     retention_days: int = 90
     attachment_retention_days: int = 30

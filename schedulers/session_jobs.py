@@ -27,7 +27,8 @@ def expire_idle_sessions(uow_factory: UowFactory, clock: Clock, idle: timedelta)
 
 def prune_code_throttle(uow_factory: UowFactory, clock: Clock,
                         keep: timedelta = timedelta(days=1)) -> int:
-    """Delete guess counters whose window and lock ended more than ``keep`` ago (run daily)."""
+    """Delete throttle counters (code guesses, sign-ins, rate limits: every scope) whose window
+    and lock ended more than ``keep`` ago (run hourly)."""
     with uow_factory() as uow:
         pruned = store_for(uow).prune_throttle(clock.now() - keep)
         uow.commit()

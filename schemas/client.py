@@ -36,7 +36,12 @@ from pika.adapters.utils import connection_workflow
 
 from schemas.envelope import JSON_MEDIA_TYPE, STRUCTURED_MEDIA_TYPE
 from schemas.errors import ContractError
-from schemas.registry import decode_structured
+from schemas.registry import (
+    RESERVED_HEADER_PREFIX,
+    check_header_size,
+    check_no_reserved_headers,
+    decode_structured,
+)
 
 __all__ = [
     "REQUESTS_EXCHANGE", "ContractError", "NotConfirmed", "PublishError", "PublishTimeout",
@@ -121,22 +126,29 @@ class _Message(NamedTuple):
     properties_kw: dict[str, Any]
 
 
-def _render(event: Mapping[str, Any], mode: Mode) -> _Message:
+def _render(event: Mapping[str, Any], mode: Mode,
+            extra_headers: Mapping[str, Any] | None = None) -> _Message:
     """Validate with the same decoder ResetDesk runs, then build the AMQP message."""
     if mode not in ("structured", "binary"):
         raise ValueError(f"mode must be 'structured' or 'binary', not {mode!r}")
     event = dict(event)
     structured = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     decoded = decode_structured(structured)
+    headers: dict[str, Any] = dict(extra_headers or {})  # the producer's own (tracing …)
+    check_no_reserved_headers(headers, (RESERVED_HEADER_PREFIX, CE_PREFIX))
     if mode == "structured":
-        return _Message(decoded.type, decoded.id, structured, {"content_type": STRUCTURED_MEDIA_TYPE})
-    headers: dict[str, Any] = {}
+        check_header_size(headers)
+        properties: dict[str, Any] = {"content_type": STRUCTURED_MEDIA_TYPE}
+        if headers:
+            properties["headers"] = headers
+        return _Message(decoded.type, decoded.id, structured, properties)
     for name, value in event.items():
         if name in ("data", "datacontenttype") or value is None:
             continue
         # the SDK binding writes every attribute as a string; an integer or boolean extension
         # keeps its AMQP type here so that it decodes to the same event as in structured mode
         headers[CE_PREFIX + name] = value if isinstance(value, bool | int) else str(value)
+    check_header_size(headers)
     body = json.dumps(event["data"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     content_type = str(event.get("datacontenttype") or JSON_MEDIA_TYPE)
     return _Message(decoded.type, decoded.id, body, {"content_type": content_type, "headers": headers})
@@ -229,11 +241,13 @@ class RequestPublisher:
             except Exception:  # closing a broken connection: nothing left to save
                 _LOG.debug("error while closing the publisher connection", exc_info=True)
 
-    def publish_request(self, event: Mapping[str, Any], *, mode: Mode = "structured") -> None:
-        """Validate `event` (a structured-mode CloudEvent dict) and publish it; returns once
-        RabbitMQ confirmed it. Raises ContractError (nothing sent), Unroutable, NotConfirmed,
-        PublishTimeout or PublishError."""
-        message = _render(event, mode)
+    def publish_request(self, event: Mapping[str, Any], *, mode: Mode = "structured",
+                        headers: Mapping[str, Any] | None = None) -> None:
+        """Validate `event` (a structured-mode CloudEvent dict) and publish it, with the
+        producer's own `headers` if any; returns once RabbitMQ confirmed it. Raises
+        ContractError (nothing sent; `reserved_header` for an `x-resetdesk-*` or `ce-*` header),
+        Unroutable, NotConfirmed, PublishTimeout or PublishError."""
+        message = _render(event, mode, headers)
         attempt = 0
         while True:
             try:
@@ -313,7 +327,8 @@ class RequestPublisher:
         raise exc
 
 
-def publish_request(url: str, event: Mapping[str, Any], *, mode: Mode = "structured", **kw: Any) -> None:
+def publish_request(url: str, event: Mapping[str, Any], *, mode: Mode = "structured",
+                    headers: Mapping[str, Any] | None = None, **kw: Any) -> None:
     """One-shot: connect, publish `event` with confirms, close. `kw` as for RequestPublisher."""
     with RequestPublisher(url, **kw) as publisher:
-        publisher.publish_request(event, mode=mode)
+        publisher.publish_request(event, mode=mode, headers=headers)

@@ -34,6 +34,7 @@ class Code(StrEnum):
     UNKNOWN_VERSION = "unknown_version"
     BAD_SPECVERSION = "bad_specversion"
     UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    RESERVED_HEADER = "reserved_header"
 
 
 class ContractError(ValueError):

@@ -36,6 +36,8 @@ INBOUND_TYPES: Final[dict[str, type[RequestSubmittedV1]]] = {
 """CloudEvents `type` → data model. A new version is a new entry, served in parallel."""
 
 MAX_HEADER_BYTES: Final = 64 * 1024
+RESERVED_HEADER_PREFIX: Final = "x-resetdesk-"
+"""ResetDesk's own transport headers (replay, dead-letter reason …): never a producer's."""
 _VERSIONED = re.compile(r"^(?P<family>.+)\.v(?P<version>[0-9]+)$")
 _HTTP_PREFIXES: Final = ("ce-",)
 _AMQP_PREFIXES: Final = ("ce-", "cloudevents_", "cloudevents:")
@@ -166,13 +168,33 @@ def decode_structured(body: bytes) -> InboundEvent:
     return _finish(envelope, model, extensions, data)
 
 
+def check_header_size(headers: Mapping[str, object]) -> None:
+    """All headers together, whatever their names and the mode: at most 64 KiB."""
+    total = sum(len(str(k)) + len(str(v)) for k, v in headers.items())
+    if total > MAX_HEADER_BYTES:
+        raise ContractError(Code.OVERSIZE, f"headers: {total} bytes, limit {MAX_HEADER_BYTES}")
+
+
+def check_no_reserved_headers(
+    headers: Mapping[str, object], prefixes: tuple[str, ...] = (RESERVED_HEADER_PREFIX,)
+) -> None:
+    """A producer may not set ResetDesk's own ``x-resetdesk-*`` headers (e.g. claim a replay);
+    the pika client also keeps ``ce-*`` for the event's attributes."""
+    for name in headers:
+        lowered = str(name).lower()
+        if lowered.startswith(prefixes):
+            raise ContractError(
+                Code.RESERVED_HEADER,
+                f"{str(name)[:60]}: headers starting with {', '.join(prefixes)} are reserved",
+                path=lowered[:60],
+            )
+
+
 def _collect(
     headers: Mapping[str, object], prefixes: tuple[str, ...], percent_decode: bool
 ) -> tuple[dict[str, object], object]:
     """Pull CE attributes out of transport headers; returns (attributes, content-type header)."""
-    total = sum(len(str(k)) + len(str(v)) for k, v in headers.items())
-    if total > MAX_HEADER_BYTES:
-        raise ContractError(Code.OVERSIZE, f"headers: {total} bytes, limit {MAX_HEADER_BYTES}")
+    check_header_size(headers)
     attrs: dict[str, object] = {}
     content_type: object = None
     for raw_name, raw_value in headers.items():
@@ -236,7 +258,10 @@ def _is_structured(content_type: object) -> bool:
 
 
 def decode(headers: Mapping[str, str], body: bytes) -> InboundEvent:
-    """HTTP: structured when Content-Type is application/cloudevents+json, else binary."""
+    """HTTP: structured when Content-Type is application/cloudevents+json, else binary. The
+    header limits hold in both modes: 64 KiB in all, and no reserved ``x-resetdesk-*`` name."""
+    check_header_size(headers)
+    check_no_reserved_headers(headers)
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
     if _is_structured(content_type):
         return decode_structured(body)

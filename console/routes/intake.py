@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from console.deps import WebDeps
 from schemas.errors import Code, ContractError
 from schemas.jsonstrict import MAX_BODY_BYTES
-from schemas.registry import decode
+from schemas.registry import MAX_HEADER_BYTES, decode
 from workflow.adapters import accounts, inbox
 from workflow.adapters.accounts import Producer
 from workflow.adapters.queries import ticket_details
@@ -69,6 +69,9 @@ def _accepted(event_id: str, source: str, reference: str) -> JSONResponse:
 async def post_event(request: Request, d: Annotated[WebDeps, Depends(deps)],
                      who: Annotated[Producer, Depends(producer)]) -> JSONResponse:
     """Accept one ``com.resetdesk.request.submitted.v1`` CloudEvent."""
+    header_bytes = sum(len(k) + len(v) for k, v in request.headers.raw)  # repeats included
+    if header_bytes > MAX_HEADER_BYTES:
+        return _error(413, Code.OVERSIZE, f"headers: {header_bytes} bytes, limit {MAX_HEADER_BYTES}")
     body = await _read_body(request)
     if body is None:
         return _error(413, Code.OVERSIZE, f"the body exceeds {MAX_BODY} bytes")

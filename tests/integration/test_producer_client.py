@@ -19,6 +19,7 @@ import pytest
 from pika import frame, spec
 
 from schemas.client import (
+    Mode,
     NotConfirmed,
     PublishError,
     PublishTimeout,
@@ -99,6 +100,27 @@ def test_structured_publish_arrives_persistent_with_ids_and_decodes(url: str) ->
     assert props.content_type == "application/cloudevents+json"
     decoded = decode_amqp(props.headers, body, props.content_type)
     assert decoded.model_dump() == _same_event(event)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize("mode", ["structured", "binary"])
+def test_reserved_headers_are_refused_before_anything_is_sent(url: str, mode: Mode) -> None:
+    """A producer cannot forge ResetDesk's own headers (a replay marker) nor a ce-* attribute;
+    its own headers (tracing) travel."""
+    with RequestPublisher(url) as publisher:
+        for name in ("x-resetdesk-replay-of", "X-ResetDesk-Reason", "ce-source"):
+            with pytest.raises(ContractError) as refused:
+                publisher.publish_request(sample_request(), mode=mode, headers={name: "1"})
+            assert refused.value.code == Code.RESERVED_HEADER
+        with pytest.raises(ContractError) as oversize:
+            publisher.publish_request(sample_request(), mode=mode,
+                                      headers={"x-note": "a" * 100 * 1024})
+        assert oversize.value.code == Code.OVERSIZE
+        assert _drain(url) == []
+        event = sample_request()
+        publisher.publish_request(event, mode=mode, headers={"x-trace": "abc"})
+    [(props, _)] = _drain(url)
+    assert props.message_id == event["id"] and props.headers["x-trace"] == "abc"
 
 
 @pytest.mark.rabbitmq

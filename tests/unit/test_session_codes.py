@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from workflow.domain import session_codes as sc
+from workflow.domain.throttle import CounterState
 
 SECRET = b"k" * 32
 T0 = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
@@ -62,21 +63,21 @@ def test_a_code_is_live_until_it_expires_is_used_or_is_revoked() -> None:
 def test_five_wrong_guesses_in_the_window_lock_for_the_lockout() -> None:
     policy = sc.ThrottlePolicy(max_failures=5, window=timedelta(minutes=15),
                                lockout=timedelta(minutes=15))
-    state = sc.ThrottleState(window_start=T0)
+    state = CounterState(window_start=T0)
     for n in range(4):
-        state = state.after_failure(T0 + timedelta(minutes=n), policy)
+        state = state.after_hit(T0 + timedelta(minutes=n), policy.rule)
         assert not state.is_locked(T0 + timedelta(minutes=n))
-    state = state.after_failure(T0 + timedelta(minutes=4), policy)
+    state = state.after_hit(T0 + timedelta(minutes=4), policy.rule)
     assert state.is_locked(T0 + timedelta(minutes=18, seconds=59))
     assert not state.is_locked(T0 + timedelta(minutes=19))
 
 
 def test_guesses_spread_beyond_the_window_never_lock() -> None:
     policy = sc.ThrottlePolicy()
-    state = sc.ThrottleState(window_start=T0)
+    state = CounterState(window_start=T0)
     for n in range(20):
         at = T0 + n * timedelta(minutes=4)
-        state = state.after_failure(at, policy)
+        state = state.after_hit(at, policy.rule)
         assert not state.is_locked(at)
 
 

@@ -32,9 +32,10 @@ class Database:
             self.reader.dispose()
 
 
-def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int) -> Engine:
+def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int, synchronous: str = "FULL",
+                   pool_size: int = 8) -> Engine:
     engine = create_engine(
-        url, pool_size=8, max_overflow=8,
+        url, pool_size=pool_size, max_overflow=8,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     )
 
@@ -43,7 +44,7 @@ def _sqlite_engine(url: str, begin: str, busy_timeout_ms: int) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")  # a 202 promises durability, even on power loss
+        cur.execute(f"PRAGMA synchronous={synchronous}")  # FULL: a 202 survives a power loss
         cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -67,3 +68,14 @@ def open_database(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 5
                                pool_pre_ping=True)
         return Database(url, engine, engine)
     raise ValueError(f"unsupported database URL scheme {backend!r}: use sqlite or postgresql")
+
+
+def lossy_writer(db: Database, busy_timeout_ms: int = 30_000) -> Engine:
+    """For writes a power cut may lose without harm (rate-limit counters): on SQLite a small
+    second writer whose commits skip the fsync (``synchronous=NORMAL``; WAL keeps the file
+    consistent, and the next FULL commit syncs them too); on PostgreSQL the writer itself
+    (the caller turns ``synchronous_commit`` off per transaction)."""
+    if not db.is_sqlite:
+        return db.writer
+    return _sqlite_engine(db.url, "BEGIN IMMEDIATE", busy_timeout_ms, synchronous="NORMAL",
+                          pool_size=2)

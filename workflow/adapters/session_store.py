@@ -3,7 +3,7 @@ session_step) and the packaged remote-support terms.
 
 The races are the database's to settle: the live-code and live-session unique keys, conditional
 UPDATEs for single use and for ending, and a row lock on each throttle counter while it is read
-and written (PostgreSQL ``FOR UPDATE``; SQLite write transactions are ``BEGIN IMMEDIATE``).
+and written (``workflow.adapters.throttle_store``).
 """
 
 from __future__ import annotations
@@ -15,27 +15,25 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, insert, select, update
 
 from workflow.adapters.tables_resolution import (
     CONSENT,
     REMOTE_SESSION,
     SESSION_CODE,
     SESSION_STEP,
-    THROTTLE,
 )
+from workflow.adapters.throttle_store import SqlThrottleCounters
 from workflow.adapters.unit_of_work import SqlUnitOfWork
-from workflow.domain.session_codes import ThrottleState
 from workflow.service.ports import UnitOfWork
 from workflow.service.session_ports import LiveCode, SessionRecord, SessionStore, StepRecord
 
 TERMS_LANGUAGES = ("en", "fr")
 
 
-class SqlSessionStore(SessionStore):
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+class SqlSessionStore(SqlThrottleCounters, SessionStore):
+    """The session tables; the guess counters (and their pruning) come from the throttle
+    adapter, on the same connection."""
 
     def issue_code(self, ticket_id: str, code_hash: str, created_by: str, now: datetime,
                    expires_at: datetime) -> int:
@@ -59,29 +57,6 @@ class SqlSessionStore(SessionStore):
             c.id == code_id, c.live_ticket_id == ticket_id, c.used_at.is_(None),
             c.revoked_at.is_(None), c.expires_at > now).values(used_at=now, live_ticket_id=None))
         return result.rowcount == 1
-
-    def throttle(self, scope: str, key: str, now: datetime) -> ThrottleState:
-        values = {"scope": scope, "key": key, "window_start": now, "failures": 0}
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        self.conn.execute(dialect.insert(THROTTLE).values(values).on_conflict_do_nothing())
-        stmt = select(THROTTLE.c.window_start, THROTTLE.c.failures, THROTTLE.c.locked_until).where(
-            THROTTLE.c.scope == scope, THROTTLE.c.key == key)
-        if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).one()
-        return ThrottleState(row.window_start, row.failures, row.locked_until)
-
-    def set_throttle(self, scope: str, key: str, state: ThrottleState) -> None:
-        self.conn.execute(update(THROTTLE).where(THROTTLE.c.scope == scope, THROTTLE.c.key == key)
-                          .values(window_start=state.window_start, failures=state.failures,
-                                  locked_until=state.locked_until))
-
-    def prune_throttle(self, before: datetime) -> int:
-        """Forget counters whose window and lock both ended before ``before``."""
-        t = THROTTLE.c
-        result = self.conn.execute(THROTTLE.delete().where(
-            t.window_start < before, (t.locked_until.is_(None)) | (t.locked_until < before)))
-        return int(result.rowcount)
 
     def add_consent(self, ticket_id: str, terms_version: str, language: str, at: datetime,
                     source_addr: str | None, code_id: int) -> None:

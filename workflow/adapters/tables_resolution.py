@@ -85,8 +85,10 @@ class SessionCodeRow(SQLModel, table=True):
 
 
 class ThrottleRow(SQLModel, table=True):
-    """Failure counters for rate limits (wrong codes per source address and per ticket), in the
-    database so that every process and every restart sees the same count."""
+    """Fixed-window counters of the one throttle port (``workflow.service.throttle``): wrong
+    session codes, sign-in failures, customer link pages, intake per producer; in the database
+    so that every process and every restart sees the same count. ``failures`` is the window's
+    count, whatever the scope counts."""
 
     __tablename__ = "throttle"
 

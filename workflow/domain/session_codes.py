@@ -7,7 +7,7 @@ HMAC-SHA256 under the deployment's secret key, bound to the ticket id. A keyed h
 argon2 because the code is random, not a chosen password: a dictionary does not apply, the key
 stops anyone holding only a database copy, and a code lives 15 minutes, so a slow hash would
 add nothing but CPU per customer attempt (an easy denial of service on the verify endpoint).
-Online guessing is what is left, and the throttle bounds it.
+Online guessing is what is left, and the throttle (``workflow.domain.throttle``) bounds it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from workflow.domain.throttle import RateLimit
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 10
@@ -63,12 +65,6 @@ def code_matches(secret: bytes, ticket_id: str, typed: str, stored_hash: str) ->
     return hmac.compare_digest(code_hash(secret, ticket_id, typed), stored_hash)
 
 
-def throttle_key(secret: bytes, kind: str, value: str) -> str:
-    """A rate-limit key that does not store the address or reference it counts."""
-    message = f"resetdesk-throttle-v1|{kind}|{value}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
 def is_live(expires_at: datetime, used_at: datetime | None, revoked_at: datetime | None,
             now: datetime) -> bool:
     return used_at is None and revoked_at is None and now < expires_at
@@ -82,24 +78,10 @@ class ThrottlePolicy:
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=15)
 
-
-@dataclass(frozen=True)
-class ThrottleState:
-    window_start: datetime
-    failures: int = 0
-    locked_until: datetime | None = None
-
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and now < self.locked_until
-
-    def after_failure(self, now: datetime, policy: ThrottlePolicy) -> ThrottleState:
-        """The state once one more wrong attempt is counted: a lapsed window starts over, and
-        the attempt that reaches the limit locks the key and clears the count."""
-        fresh = now >= self.window_start + policy.window
-        failures = (0 if fresh else self.failures) + 1
-        if failures >= policy.max_failures:
-            return ThrottleState(window_start=now, failures=0, locked_until=now + policy.lockout)
-        return ThrottleState(now if fresh else self.window_start, failures, self.locked_until)
+    @property
+    def rule(self) -> RateLimit:
+        """The same policy as the shared throttle counts it: each wrong attempt is a hit."""
+        return RateLimit(self.max_failures, self.window, self.lockout)
 
 
 @dataclass(frozen=True)

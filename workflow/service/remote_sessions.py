@@ -17,6 +17,7 @@ from workflow.domain.errors import ConcurrencyConflict, GuardRefused, TicketNotF
 from workflow.domain.events import NotificationRequested
 from workflow.domain.guards import TriggerContext
 from workflow.domain.states import State, WaitingOn
+from workflow.domain.throttle import throttle_key
 from workflow.domain.ticket import Ticket
 from workflow.service.handlers import UowFactory, transition
 from workflow.service.ports import Clock, UnitOfWork
@@ -93,17 +94,18 @@ def verify_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, reference: s
     address and the reference, each locked for a while after too many; the counters stay locked
     while this runs, so concurrent guesses cannot slip past the limit."""
     ref = reference.strip().upper()[:64]
-    keys = sorted([(SCOPE_ADDR, codes.throttle_key(secret, SCOPE_ADDR, source_addr or "-")),
-                   (SCOPE_REF, codes.throttle_key(secret, SCOPE_REF, ref))])
+    keys = sorted([(SCOPE_ADDR, throttle_key(secret, SCOPE_ADDR, source_addr or "-")),
+                   (SCOPE_REF, throttle_key(secret, SCOPE_REF, ref))])
+    rule = policy.throttle.rule
     with uow:
         store, now = stores(uow), clock.now()
-        counters = {k: store.throttle(*k, now) for k in keys}
-        if any(state.is_locked(now) for state in counters.values()):
+        counters = {k: store.counter(*k, now) for k in keys}
+        if any(not state.decide(now, rule).allowed for state in counters.values()):
             raise CodeRefused()
         found = _matching_code(uow, store, ref, code, secret, now)
         if found is None:
             for key, state in counters.items():
-                store.set_throttle(*key, state.after_failure(now, policy.throttle))
+                store.save_counter(*key, state.after_hit(now, rule))
             uow.commit()
             raise CodeRefused()
     return found  # nothing written: leaving the block rolls back the empty counters

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflow.domain.session_codes import ThrottleState
 from workflow.service.ports import UnitOfWork
+from workflow.service.throttle import ThrottleCounters
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,10 @@ class StepRecord:
     decided_at: datetime | None = None
 
 
-class SessionStore(abc.ABC):
-    """Storage of codes, throttle counters, consents, sessions and steps, inside the unit of
-    work's transaction (nothing is visible before ``uow.commit``)."""
+class SessionStore(ThrottleCounters):
+    """Storage of codes, consents, sessions and steps, inside the unit of work's transaction
+    (nothing is visible before ``uow.commit``); the guess counters are the shared throttle
+    port's (``workflow.service.throttle``), in the same transaction."""
 
     @abc.abstractmethod
     def issue_code(self, ticket_id: str, code_hash: str, created_by: str, now: datetime,
@@ -63,13 +64,6 @@ class SessionStore(abc.ABC):
     def use_code(self, code_id: int, ticket_id: str, now: datetime) -> bool:
         """Mark the code used if it is still live, unexpired and the ticket's; False otherwise
         (a concurrent use got it first)."""
-
-    @abc.abstractmethod
-    def throttle(self, scope: str, key: str, now: datetime) -> ThrottleState:
-        """The counter, locked until the transaction ends (created empty when absent)."""
-
-    @abc.abstractmethod
-    def set_throttle(self, scope: str, key: str, state: ThrottleState) -> None: ...
 
     @abc.abstractmethod
     def add_consent(self, ticket_id: str, terms_version: str, language: str, at: datetime,
