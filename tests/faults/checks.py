@@ -95,7 +95,7 @@ def outcome(desk: Desk, accepted: set[Key], sla_delivered: list[dict[str, Any]])
     per_ticket: dict[str, set[tuple[str, int, str]]] = defaultdict(set)
     for r in alarm_rows:
         per_ticket[r.ticket_id].add((r.clock, r.cycle, r.level))
-    expected = {("first_reply", 0, "at_risk"), ("first_reply", 0, "breached")}
+    expected = {("first_reply", 1, "at_risk"), ("first_reply", 1, "breached")}  # cycles count from 1
     out.tickets_missing_alarms = sum(1 for t in out.ticket_ids if per_ticket.get(t) != expected)
     out.alarms_twice = sorted(k for k, n in raised.items() if n > 1)
     out.alarm_event_mismatch = len({(r.ticket_id, r.level) for r in alarm_rows} ^ set(raised))
