@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shutil
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +32,10 @@ from consumers.topology import EVENTS
 from schemas.events_v1 import SLA_AT_RISK_V1, SLA_BREACHED_V1
 from tests import services
 from tests.private_postgres import PrivatePostgres
-from tests.private_rabbit import PrivateRabbit, free_port
+from tests.private_rabbit import PrivateRabbit, PrivateRabbitError, free_port
 from tests.processes import Broker, Desk, Proc, make_users, wait_for
 from workflow.adapters import accounts, migrate
+from workflow.adapters.db import open_database
 
 AMQP_SOURCE = "urn:test:faults-amqp-form"
 HTTP_SOURCE = "urn:test:faults-http-form"
@@ -111,9 +116,14 @@ class Layout:
             self.start(name, "scheduler")
 
     def wait_ready(self) -> None:
+        t0 = time.monotonic()
         wait_for("serve to answer /healthz", self.serving, STARTUP, every=0.2)
+        t1 = time.monotonic()
         wait_for("every consumer to subscribe", self.subscribed, STARTUP, every=0.3)
+        t2 = time.monotonic()
         wait_for("a scheduler leader", lambda: self.leader_pid() is not None, STARTUP, every=0.2)
+        print(f"processes ready: serve {t1 - t0:.1f} s, consumers {t2 - t0:.1f} s, scheduler "
+              f"leader {time.monotonic() - t0:.1f} s after the start", flush=True)
 
     def dead_processes(self) -> list[str]:
         return [name for name, p in self.procs.items() if not p.alive]
@@ -135,10 +145,20 @@ class Layout:
         return [{"type": m.delivery_info["routing_key"], **json.loads(m.body)} for m in got]
 
 
-def open_layout(rabbit: PrivateRabbit, pg: PrivatePostgres, log_dir: Path) -> Layout:
-    """Database migrated, broker users and vhost made, producers registered; no process yet."""
+def prepare_database(pg: PrivatePostgres) -> tuple[str, str]:
+    """The database, migrated, with the HTTP producer registered: (url, its bearer token)."""
     db_url = pg.create_database("resetdesk")
     migrate.upgrade(db_url)
+    db = open_database(db_url)
+    try:
+        return db_url, accounts.add_producer(db, HTTP_PRODUCER, HTTP_SOURCE)
+    finally:
+        db.dispose()
+
+
+def open_layout(rabbit: PrivateRabbit, pg: PrivatePostgres, db_url: str, token: str,
+                log_dir: Path) -> Layout:
+    """Broker users and vhost made, the AMQP producer registered; no process yet."""
     broker = Broker(rabbit.host, rabbit.port, rabbit.ctl)
     desk = Desk.open(broker, make_users(broker, services.RUN_ID), db_url, log_dir)
     with Connection(desk.url("guest")) as conn:
@@ -148,11 +168,9 @@ def open_layout(rabbit: PrivateRabbit, pg: PrivatePostgres, log_dir: Path) -> La
         for key in (SLA_AT_RISK_V1, SLA_BREACHED_V1):
             ch.queue_bind(SLA_TAP, EVENTS.name, key)
     accounts.add_producer(desk.db, desk.producer, AMQP_SOURCE)  # named after its broker user
-    token = accounts.add_producer(desk.db, HTTP_PRODUCER, HTTP_SOURCE)
     calendar = log_dir / "calendar-24x7.toml"
     calendar.write_text(CALENDAR_24X7, encoding="utf-8")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{free_port()}"
     settings = {
         "RESETDESK_SECRET_KEY": secrets.token_urlsafe(48), "RESETDESK_PUBLIC_URL": base,
         "RESETDESK_DATA_DIR": str(log_dir), "RESETDESK_CALENDAR_PATH": str(calendar),
@@ -163,13 +181,50 @@ def open_layout(rabbit: PrivateRabbit, pg: PrivatePostgres, log_dir: Path) -> La
     return Layout(desk, rabbit, pg, base, token, settings)
 
 
+class Booting(threading.Thread):
+    """Starts a private RabbitMQ node in the background (it takes seconds the database set-up
+    can use); ``wait`` returns once it serves, or makes the test skip (fail under
+    RESETDESK_REQUIRE_SERVICES=1) with the node's own reason."""
+
+    def __init__(self, node: PrivateRabbit) -> None:
+        super().__init__(daemon=True)
+        self.node, self.took, self.error = node, 0.0, ""
+
+    def run(self) -> None:
+        try:
+            self.took = self.node.start()
+        except (PrivateRabbitError, subprocess.SubprocessError) as err:
+            self.error = str(err)
+
+    def wait(self) -> None:
+        self.join(180)
+        if self.is_alive() or self.error:
+            services.unavailable("a private RabbitMQ node", self.error or "no start in 180 s")
+        print(f"private node {self.node.node} on port {self.node.port} started in "
+              f"{self.took:.1f} s", flush=True)
+
+
 @pytest.fixture
-def production(private_rabbit: PrivateRabbit, private_postgres: PrivatePostgres,
-               tmp_path: Path) -> Iterator[Layout]:
-    layout = open_layout(private_rabbit, private_postgres, tmp_path)
+def production(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Layout]:
+    """The layout on a private node (booted while the database is made) and cluster."""
+    for tool in ("rabbitmq-server", "rabbitmqctl"):
+        if shutil.which(tool) is None:
+            services.unavailable("a private RabbitMQ node", f"{tool} is not on PATH")
+    t0 = time.monotonic()
+    node = PrivateRabbit.create()
+    booting = Booting(node)
+    booting.start()
+    layout: Layout | None = None
     try:
+        db_url, token = prepare_database(private_postgres)
+        booting.wait()
+        layout = open_layout(node, private_postgres, db_url, token, tmp_path)
+        print(f"broker and database ready in {time.monotonic() - t0:.1f} s", flush=True)
         layout.start_all()
         layout.wait_ready()
         yield layout
     finally:
-        layout.desk.close()  # SIGTERM (then SIGKILL) every process, print their logs
+        if layout is not None:
+            layout.desk.close()  # SIGTERM (then SIGKILL) every process, print their logs
+        booting.join(180)
+        node.destroy()

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import pytest
 
 from tests import private_postgres as private_pg
-from tests import private_rabbit as private_node
 from tests.e2e.requests import request
 from tests.faults import layout as production_layout
 from tests.faults.checks import outcome, safely, sent_outbox, tickets_by_key, unsent_outbox
@@ -39,8 +38,7 @@ from tests.processes import wait_for
 from workflow.adapters.tables import SLA_ALARM, TICKET
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
-private_rabbit = private_node.private_rabbit  # fixtures
-private_postgres = private_pg.private_postgres
+private_postgres = private_pg.private_postgres  # fixtures
 production = production_layout.production
 
 REQUESTS = int(os.environ.get("RESETDESK_FAULTS_REQUESTS", "2000"))
@@ -50,6 +48,7 @@ SENDERS_PER_PATH = 2
 MIN_ALARMS = 500
 PG_DOWN_SECONDS = 2.0  # how long the database stays down: the fault's size, not a wait
 SETTLE = 120.0
+STALL = 45.0  # no new ticket (or alarm) for this long: nothing is processing them
 #: queues that must be empty at the end (the taps and events.unrouted keep what they got)
 WORK_QUEUES = ("verification", "notifications", "escalation")
 
@@ -170,6 +169,22 @@ def senders_for(lay: Layout, ledger: Ledger, t0: float, stop: threading.Event) -
     return senders
 
 
+def wait_progressing(what: str, done: Callable[[], bool], progress: Callable[[], int],
+                     stall: float = STALL, timeout: float = SETTLE) -> None:
+    """Wait for ``done``; give up after ``timeout``, or sooner when ``progress`` has not grown
+    for ``stall`` seconds (work that nothing processes must not eat the time budget)."""
+    began = moved = time.monotonic()
+    last = progress()
+    while not done():
+        now = time.monotonic()
+        if (n := progress()) > last:
+            last, moved = n, now
+        if now - moved > stall or now - began > timeout:
+            raise AssertionError(f"gave up waiting for {what}: {last} after {now - began:.0f} s, "
+                                 f"none more in the last {now - moved:.0f} s")
+        time.sleep(0.5)
+
+
 def settle(lay: Layout, ledger: Ledger) -> None:
     """Wait (bounded) until every accepted request is a ticket, every ticket raised both alarms,
     the outbox is relayed and the work queues are empty."""
@@ -179,18 +194,18 @@ def settle(lay: Layout, ledger: Ledger) -> None:
         none: dict[Key, list[str]] = {}
         return set(safely(lambda: tickets_by_key(lay.desk), none))
 
-    def all_tickets() -> bool:
-        return accepted <= made()
     try:
-        wait_for("a ticket for every accepted request", all_tickets, SETTLE, every=0.5)
-    except AssertionError:
+        wait_progressing("a ticket for every accepted request", lambda: accepted <= made(),
+                         lambda: len(made()))
+    except AssertionError as err:
         have = made()
         missing = {path: sum(1 for k, p in ledger.accepted.items() if p == path and k not in have)
                    for path in ("http", "amqp")}
-        raise AssertionError(f"accepted requests without a ticket, by path: {missing}") from None
+        raise AssertionError(f"{err}; accepted requests without a ticket, by path: {missing}"
+                             ) from None
     tickets = lay.desk.count(TICKET)
-    wait_for("both alarms of every ticket", lambda: lay.desk.count(SLA_ALARM) >= 2 * tickets,
-             SETTLE, every=0.5)
+    alarms = lambda: safely(lambda: lay.desk.count(SLA_ALARM), 0)  # noqa: E731
+    wait_progressing("both alarms of every ticket", lambda: alarms() >= 2 * tickets, alarms)
     wait_for("the outbox relayed", lambda: unsent_outbox(lay.desk) == 0, SETTLE, every=0.5)
 
     def drained() -> bool:
