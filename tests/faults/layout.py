@@ -13,10 +13,9 @@ first-reply SLA of seconds, so alarms cross while the test watches; escalation t
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,24 +27,20 @@ import pytest
 from kombu.connection import Connection
 from sqlalchemy import text
 
-from consumers.topology import EVENTS
-from schemas.events_v1 import SLA_AT_RISK_V1, SLA_BREACHED_V1
 from tests import services
+from tests.faults.boot import SLA_TAP, Booting, declare_topology, make_desk, register_producers
 from tests.private_postgres import PrivatePostgres
-from tests.private_rabbit import PrivateRabbit, PrivateRabbitError, free_port
-from tests.processes import Broker, Desk, Proc, make_users, wait_for
-from workflow.adapters import accounts, migrate
-from workflow.adapters.db import open_database
+from tests.private_rabbit import PrivateRabbit, free_port
+from tests.processes import Desk, Proc, wait_for
 
 AMQP_SOURCE = "urn:test:faults-amqp-form"
 HTTP_SOURCE = "urn:test:faults-http-form"
 HTTP_PRODUCER = "faults-http-form"
-SLA_TAP = "faults.sla.tap"
 LOCK_NAME = "resetdesk-scheduler"  # SchedulerConfig's default; the cluster is ours alone
 FIRST_REPLY_HOURS = 0.002  # 7.2 s; at risk at 80 %: 5.76 s
 CALENDAR_24X7 = '[calendar]\ntimezone = "UTC"\n[hours]\n' + "".join(
     f'{day} = ["00:00-24:00"]\n' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
-STARTUP = 60.0
+STARTUP = 120.0
 
 
 @dataclass
@@ -67,7 +62,8 @@ class Layout:
         return [self.procs["scheduler-1"], self.procs["scheduler-2"]]
 
     def start(self, name: str, *args: str) -> Proc:
-        self.procs[name] = self.desk.start(name, *args, **self.settings)
+        self.procs[name] = self.desk.start(name, *args, RESETDESK_PUBLIC_URL=self.base,
+                                           **self.settings)
         return self.procs[name]
 
     # --- readiness ---------------------------------------------------------------------------
@@ -132,8 +128,6 @@ class Layout:
 
     def read_sla_tap(self, idle: float = 1.0) -> list[dict[str, Any]]:
         """Every sla.at_risk / sla.breached event the relay delivered (duplicates included)."""
-        import json
-
         got: list[Any] = []
         with Connection(self.desk.url("guest")) as conn:
             ch = conn.channel()
@@ -145,86 +139,43 @@ class Layout:
         return [{"type": m.delivery_info["routing_key"], **json.loads(m.body)} for m in got]
 
 
-def prepare_database(pg: PrivatePostgres) -> tuple[str, str]:
-    """The database, migrated, with the HTTP producer registered: (url, its bearer token)."""
-    db_url = pg.create_database("resetdesk")
-    migrate.upgrade(db_url)
-    db = open_database(db_url)
-    try:
-        return db_url, accounts.add_producer(db, HTTP_PRODUCER, HTTP_SOURCE)
-    finally:
-        db.dispose()
-
-
-def open_layout(rabbit: PrivateRabbit, pg: PrivatePostgres, db_url: str, token: str,
-                log_dir: Path) -> Layout:
-    """Broker users and vhost made, the AMQP producer registered; no process yet."""
-    broker = Broker(rabbit.host, rabbit.port, rabbit.ctl)
-    desk = Desk.open(broker, make_users(broker, services.RUN_ID), db_url, log_dir)
-    with Connection(desk.url("guest")) as conn:
-        ch = conn.default_channel
-        ch.queue_declare(SLA_TAP, durable=True, auto_delete=False,
-                         arguments={"x-queue-type": "quorum"})
-        for key in (SLA_AT_RISK_V1, SLA_BREACHED_V1):
-            ch.queue_bind(SLA_TAP, EVENTS.name, key)
-    accounts.add_producer(desk.db, desk.producer, AMQP_SOURCE)  # named after its broker user
-    calendar = log_dir / "calendar-24x7.toml"
-    calendar.write_text(CALENDAR_24X7, encoding="utf-8")
-    base = f"http://127.0.0.1:{free_port()}"
-    settings = {
-        "RESETDESK_SECRET_KEY": secrets.token_urlsafe(48), "RESETDESK_PUBLIC_URL": base,
-        "RESETDESK_DATA_DIR": str(log_dir), "RESETDESK_CALENDAR_PATH": str(calendar),
-        "RESETDESK_FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS),
-        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.5",
-        "RESETDESK_CALLBACK_ESCALATION": "none",
-    }
-    return Layout(desk, rabbit, pg, base, token, settings)
-
-
-class Booting(threading.Thread):
-    """Starts a private RabbitMQ node in the background (it takes seconds the database set-up
-    can use); ``wait`` returns once it serves, or makes the test skip (fail under
-    RESETDESK_REQUIRE_SERVICES=1) with the node's own reason."""
-
-    def __init__(self, node: PrivateRabbit) -> None:
-        super().__init__(daemon=True)
-        self.node, self.took, self.error = node, 0.0, ""
-
-    def run(self) -> None:
-        try:
-            self.took = self.node.start()
-        except (PrivateRabbitError, subprocess.SubprocessError) as err:
-            self.error = str(err)
-
-    def wait(self) -> None:
-        self.join(180)
-        if self.is_alive() or self.error:
-            services.unavailable("a private RabbitMQ node", self.error or "no start in 180 s")
-        print(f"private node {self.node.node} on port {self.node.port} started in "
-              f"{self.took:.1f} s", flush=True)
-
-
 @pytest.fixture
 def production(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Layout]:
-    """The layout on a private node (booted while the database is made) and cluster."""
+    """The layout on a private node and cluster: the node boots in the background while the
+    database is made and the processes start (they connect once it serves)."""
     for tool in ("rabbitmq-server", "rabbitmqctl"):
         if shutil.which(tool) is None:
             services.unavailable("a private RabbitMQ node", f"{tool} is not on PATH")
     t0 = time.monotonic()
     node = PrivateRabbit.create()
     booting = Booting(node)
-    booting.start()
-    layout: Layout | None = None
+    desk: Desk | None = None
     try:
-        db_url, token = prepare_database(private_postgres)
-        booting.wait()
-        layout = open_layout(node, private_postgres, db_url, token, tmp_path)
-        print(f"broker and database ready in {time.monotonic() - t0:.1f} s", flush=True)
+        desk = make_desk(node, private_postgres, tmp_path)  # the node's definitions first
+        booting.start()
+        token = register_producers(desk, AMQP_SOURCE, HTTP_PRODUCER, HTTP_SOURCE)
+        layout = Layout(desk, node, private_postgres, f"http://127.0.0.1:{free_port()}", token,
+                        settings(tmp_path))
         layout.start_all()
+        booting.wait()
+        declare_topology(desk)
         layout.wait_ready()
+        print(f"layout ready {time.monotonic() - t0:.1f} s after the fixture began", flush=True)
         yield layout
     finally:
-        if layout is not None:
-            layout.desk.close()  # SIGTERM (then SIGKILL) every process, print their logs
-        booting.join(180)
+        if desk is not None:
+            desk.close()  # SIGTERM (then SIGKILL) every process, print their logs
+        booting.finish()
         node.destroy()
+
+
+def settings(data_dir: Path) -> dict[str, str]:
+    calendar = data_dir / "calendar-24x7.toml"
+    calendar.write_text(CALENDAR_24X7, encoding="utf-8")
+    return {
+        "RESETDESK_SECRET_KEY": secrets.token_urlsafe(48), "RESETDESK_DATA_DIR": str(data_dir),
+        "RESETDESK_CALENDAR_PATH": str(calendar),
+        "RESETDESK_FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS),
+        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.5",
+        "RESETDESK_CALLBACK_ESCALATION": "none",
+    }
