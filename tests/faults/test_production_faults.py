@@ -238,6 +238,10 @@ def test_the_production_layout_loses_and_duplicates_nothing_under_faults(
         stop.set()
         join(senders, 15)
     published = time.monotonic() - t0
+    print(f"traffic: {len(ledger.accepted)} accepted in {published:.0f} s (http "
+          f"{ledger.count('http')}, amqp {ledger.count('amqp')}); sends {dict(ledger.sends)}; "
+          f"not accepted and sent again {dict(ledger.refused)}; last reasons "
+          f"{ {p: r[:120] for p, r in ledger.last_refusal.items()} }", flush=True)
     assert not ledger.errors, ledger.errors[:5]
     assert not ledger.gave_up, f"{len(ledger.gave_up)} requests never accepted: {ledger.last_refusal}"
     assert len(ledger.accepted) == REQUESTS
@@ -251,8 +255,7 @@ def test_the_production_layout_loses_and_duplicates_nothing_under_faults(
     dead_rows = lay.desk.dead_letter_rows()
     took = time.monotonic() - began
     print(f"faults summary: accepted={len(ledger.accepted)} (http {ledger.count('http')}, amqp "
-          f"{ledger.count('amqp')}; sends {dict(ledger.sends)}, not accepted and sent again "
-          f"{dict(ledger.refused)}) tickets={len(out.ticket_ids)} lost={len(out.lost)} "
+          f"{ledger.count('amqp')}) tickets={len(out.ticket_ids)} lost={len(out.lost)} "
           f"duplicated={out.duplicated} states={dict(out.states)} "
           f"at_risk={out.alarms['at_risk']} breached={out.alarms['breached']} "
           f"sla_events_undelivered={out.sla_undelivered} redelivered={out.sla_redelivered} "
