@@ -60,10 +60,10 @@ def _genuine(values: list[str]) -> st.SearchStrategy[str]:
     return st.sampled_from(values) if values else GARBAGE
 
 
-def value_for(name: str, w: World) -> st.SearchStrategy[Any]:
-    """A value for a parameter or field called ``name``: genuine, near-genuine or garbage."""
+def vocabulary(w: World) -> dict[str, st.SearchStrategy[Any]]:
+    """Genuine (or near-genuine) values by parameter or field name; built once per world."""
     tokens = w.tokens + w.session_tokens + w.consent_tokens
-    known: dict[str, st.SearchStrategy[Any]] = {
+    return {
         "ticket_id": _genuine(w.ticket_ids + w.references + [r.lower() for r in w.references]),
         "token": _genuine(tokens), "consent_token": _genuine(w.consent_tokens + tokens),
         "trigger": st.sampled_from(["claim", "release", "resolve", "abandon", "reopen", "reply",
@@ -73,16 +73,22 @@ def value_for(name: str, w: World) -> st.SearchStrategy[Any]:
         "kind": st.sampled_from([*KINDS, "other"]), "expected_version": st.one_of(INTS, st.none()),
         "limit": INTS.map(str), "state": st.sampled_from([s.value for s in State]),
         "sort": st.sampled_from(["due", "created", "updated", "x"]),
-        "format": st.just("json"), "lang": st.sampled_from(["en", "fr", "de"]),
+        "lang": st.sampled_from(["en", "fr", "de"]),
         "reference": _genuine(w.references), "code": _genuine(w.codes),
         "terms_version": _genuine(w.terms_versions), "login": st.just("alice"),
-        "password": st.just("alice-password-123"),
+        "password": st.sampled_from(["alice-password-123", "wrong"]),
         "decision": st.sampled_from(["confirmed", "declined"]),
         "result": st.sampled_from(["answered", "no_answer", "wrong_number", "asked_to_move"]),
         "resolved": st.booleans(), "take_over": st.booleans(),
     }
-    genuine = known.get(name, TEXT)
-    return st.one_of(genuine, genuine, GARBAGE) if name not in ("format",) else genuine
+
+
+def value_for(name: str, vocab: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """A value for a parameter or field called ``name``: genuine, near-genuine or garbage."""
+    if name == "format":
+        return st.just("json")
+    genuine = vocab.get(name, TEXT)
+    return st.one_of(genuine, genuine, GARBAGE)
 
 
 JSON_LEAVES = st.one_of(st.none(), st.booleans(), INTS, st.floats(), TEXT)
@@ -90,8 +96,9 @@ ANY_JSON = st.recursive(JSON_LEAVES, lambda kids: st.one_of(
     st.lists(kids, max_size=4), st.dictionaries(TEXT, kids, max_size=4)), max_leaves=12)
 
 
-def _fields(w: World, names: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({}, optional={n: value_for(n, w) for n in names})
+def _fields(vocab: dict[str, st.SearchStrategy[Any]],
+            names: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={n: value_for(n, vocab) for n in names})
 
 
 def _deep(n: int, kind: str) -> bytes:
@@ -114,9 +121,10 @@ EVENTS = st.builds(_event, st.one_of(JSON_LEAVES, ANY_JSON, INSTANTS), st.sample
     st.one_of(st.none(), st.sampled_from(list(sample_request()["data"]))))
 
 
-def bodies(w: World, names: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+def bodies(vocab: dict[str, st.SearchStrategy[Any]],
+           names: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
     """Keyword arguments for ``TestClient.request``: one body of any kind (or none)."""
-    fields = _fields(w, names)
+    fields = _fields(vocab, names)
     as_json = st.one_of(fields, ANY_JSON).map(
         lambda v: {"content": json.dumps(v, default=str).encode(), "ctype": "application/json"})
     as_form = fields.map(lambda v: {"data": {k: str(v[k]) for k in v}})
@@ -135,27 +143,37 @@ def bodies(w: World, names: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]
                      events)
 
 
-@st.composite
-def requests(draw: st.DrawFn, method: str, path: str, w: World,
-             query: tuple[str, ...], body_fields: tuple[str, ...]) -> Req:
-    """One request to ``method path``; ``query`` and ``body_fields`` name what the route reads."""
-    url = path
-    for name in path_params(path):
-        url = url.replace("{" + name + "}", quote(str(draw(value_for(name, w))), safe=""))
-    names = draw(st.lists(st.sampled_from((*query, "day", "format", "lang", "x")), max_size=4))
-    params = [(n, str(draw(value_for(n, w)))) for n in names]
-    headers: dict[str, str] = {}
-    auth = draw(st.sampled_from(["agent", "agent", "agent", "producer", "none", "junk"]))
-    if auth in ("agent", "producer"):
-        headers.update(w.agent if auth == "agent" else w.producer)
-    elif auth == "junk":
-        headers["Authorization"] = draw(st.sampled_from(["Bearer ", "Bearer rda_x", "Basic x"]))
-    if draw(st.booleans()):
-        token = draw(st.one_of(_genuine(w.session_tokens), _genuine(w.tokens), TEXT))
-        headers["X-Session-Token"] = "".join(c for c in token if " " <= c <= "~")
-    if draw(st.booleans()):
-        headers["Accept"] = draw(st.sampled_from(["application/json", "text/html", "*/*"]))
-    body = draw(bodies(w, body_fields)) if method in ("POST", "PUT", "PATCH") else {}
-    if "ctype" in body:
-        headers["Content-Type"] = body.pop("ctype")
-    return Req(method, url, params, headers, **body)
+def requests(method: str, path: str, w: World, query: tuple[str, ...],
+             body_fields: tuple[str, ...]) -> st.SearchStrategy[Req]:
+    """Requests to ``method path``; ``query`` and ``body_fields`` name what the route reads.
+    Every strategy is built here once (building them per draw costs more than the request)."""
+    vocab = vocabulary(w)
+    segments = {n: value_for(n, vocab).map(lambda v: quote(str(v), safe=""))
+                for n in path_params(path)}
+    names = (*query, "day", "format", "lang", "x")
+    query_pairs = st.lists(st.sampled_from(names).flatmap(
+        lambda n: value_for(n, vocab).map(lambda v: (n, str(v)))), max_size=4)
+    auth = st.sampled_from([w.agent, w.agent, w.agent, w.producer, {},
+                            {"Authorization": "Bearer "}, {"Authorization": "Bearer rda_x"},
+                            {"Authorization": "Basic x"}])
+    session = st.one_of(st.none(), _genuine(w.session_tokens), _genuine(w.tokens), TEXT)
+    accept = st.sampled_from([None, "application/json", "text/html", "*/*"])
+    body = bodies(vocab, body_fields) if method in ("POST", "PUT", "PATCH") else st.just({})
+
+    @st.composite
+    def one(draw: st.DrawFn) -> Req:
+        url = path
+        for name, segment in segments.items():
+            url = url.replace("{" + name + "}", draw(segment))
+        headers = dict(draw(auth))
+        token = draw(session)
+        if token is not None:
+            headers["X-Session-Token"] = "".join(c for c in token if " " <= c <= "~")
+        if (kind := draw(accept)) is not None:
+            headers["Accept"] = kind
+        kwargs = dict(draw(body))
+        if "ctype" in kwargs:
+            headers["Content-Type"] = kwargs.pop("ctype")
+        return Req(method, url, draw(query_pairs), headers, **kwargs)
+
+    return one()

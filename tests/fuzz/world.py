@@ -8,6 +8,7 @@ whatever throttling the app gains: a fuzz that meets 429s learns nothing about t
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,9 +94,15 @@ def _link_tokens(ticket_id: str) -> list[str]:
     return [*good, expired, good[0][:-3] + "AAA", gone]
 
 
-def build_world(db: Database, client: TestClient, producer: dict[str, str]) -> World:
+def sign_in(db: Database, client: TestClient) -> dict[str, str]:
+    """The agent's bearer header (argon2 is slow on purpose: once per module)."""
+    return agent_headers(client, db, "alice")
+
+
+def build_world(db: Database, client: TestClient, agent: dict[str, str],
+                producer: dict[str, str]) -> World:
     """Fresh tickets on every path (queued, key sent, callback booked, session running)."""
-    w = World(client, agent_headers(client, db, "alice"), producer)
+    w = World(client, agent, producer)
     for _ in range(3):
         tid, ref = _ticket(db)
         w.ticket_ids.append(tid)
@@ -125,7 +132,8 @@ def build_world(db: Database, client: TestClient, producer: dict[str, str]) -> W
                 json={"kind": "network", "description": "open port 443"})
     event = sample_request()
     event["source"] = "urn:fuzz"
-    r = client.post("/events", json=event, headers=producer)
+    r = client.post("/events", content=json.dumps(event).encode(),
+                    headers={**producer, "Content-Type": "application/cloudevents+json"})
     assert r.status_code == 202, r.text
     w.event_ids.append(event["id"])
     return w
