@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from console.auth import current_agent, deps
 from console.deps import WebDeps
+from console.inputs import TicketId, Version
 from workflow.adapters import queries
 from workflow.domain.guards import TriggerContext
 from workflow.domain.machine import allowed_triggers
@@ -43,8 +44,9 @@ def summary(ticket: Ticket, agent: str) -> dict[str, Any]:
 
 
 @router.get("")
-def list_tickets(d: Deps, agent: Agent, state: str | None = None, sort: str = "due",
-                 limit: int = 100) -> list[dict[str, Any]]:
+def list_tickets(d: Deps, agent: Agent, state: Annotated[str | None, Query(max_length=40)] = None,
+                 sort: Annotated[str, Query(max_length=20)] = "due",
+                 limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100) -> list[dict[str, Any]]:
     try:
         return [r.as_json() for r in queries.list_tickets(d.db, state=state, sort=sort,
                                                           limit=min(limit, 1000))]
@@ -53,7 +55,7 @@ def list_tickets(d: Deps, agent: Agent, state: str | None = None, sort: str = "d
 
 
 @router.get("/{ticket_id}")
-def show(ticket_id: str, d: Deps, agent: Agent) -> dict[str, Any]:
+def show(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
     details = queries.ticket_details(d.db, ticket_id)
     with d.uow() as uow:
         details["notes"] = [{"at": at.isoformat(), "author": who, "body": body}
@@ -63,14 +65,14 @@ def show(ticket_id: str, d: Deps, agent: Agent) -> dict[str, Any]:
 
 
 class Move(BaseModel):
-    expected_version: int | None = None
+    expected_version: Version = None
     reason: str | None = Field(default=None, max_length=500)
     take_over: bool = False
 
 
 class Reply(BaseModel):
     message: str = Field(min_length=1, max_length=2000)
-    expected_version: int | None = None
+    expected_version: Version = None
 
 
 class Note(BaseModel):
@@ -85,20 +87,20 @@ def _id(d: WebDeps, ticket: str) -> str:
 
 
 @router.post("/{ticket_id}/reply")
-async def reply(ticket_id: str, body: Reply, d: Deps, agent: Agent) -> dict[str, Any]:
+async def reply(ticket_id: TicketId, body: Reply, d: Deps, agent: Agent) -> dict[str, Any]:
     ticket = await run_in_threadpool(reply_to_ticket, d.uow(), d.clock, ReplyToTicket(
         _id(d, ticket_id), agent, body.message, expected_version=body.expected_version))
     return summary(ticket, agent)
 
 
 @router.post("/{ticket_id}/notes", status_code=201)
-async def note(ticket_id: str, body: Note, d: Deps, agent: Agent) -> dict[str, str]:
+async def note(ticket_id: TicketId, body: Note, d: Deps, agent: Agent) -> dict[str, str]:
     await run_in_threadpool(add_note, d.uow(), d.clock, AddNote(_id(d, ticket_id), agent, body.body))
     return {"status": "added"}
 
 
 @router.post("/{ticket_id}/{trigger}")
-async def fire_trigger(ticket_id: str, trigger: str, body: Move, d: Deps,
+async def fire_trigger(ticket_id: TicketId, trigger: Annotated[str, Path(max_length=40)], body: Move, d: Deps,
                        agent: Agent) -> dict[str, Any]:
     if trigger in DEDICATED:
         raise HTTPException(400, f"{trigger} has its own endpoint or is not an agent's move")

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from console.auth import current_agent, deps
 from console.deps import WebDeps
+from console.inputs import TicketId, Version, sane_day
 from console.routes.agent_api import summary
 from workflow.adapters.callback_store import link_maker, sql_store
 from workflow.domain.callback_slots import Booking, CallbackPolicy, PreferredWindow
@@ -44,9 +45,11 @@ def parse_window(text: str | None) -> PreferredWindow | None:
     if not text:
         return None
     try:
-        return PreferredWindow.parse(text)
+        window = PreferredWindow.parse(text)
     except ValueError as err:
         raise WorkflowError(str(err)) from None
+    sane_day(window.day, "the window's day")
+    return window
 
 
 def booking_json(b: Booking | None) -> dict[str, Any] | None:
@@ -63,7 +66,7 @@ def _answer(done: Booked, agent: str) -> dict[str, Any]:
 
 class CallbackAsk(BaseModel):
     preferred: Window = None
-    expected_version: int | None = None
+    expected_version: Version = None
 
 
 class CallbackOutcome(BaseModel):
@@ -71,11 +74,11 @@ class CallbackOutcome(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
     #: asked_to_move: when the customer asked to be called
     preferred: Window = None
-    expected_version: int | None = None
+    expected_version: Version = None
 
 
 @router.post("/{ticket_id}/request_callback")
-async def ask_callback(ticket_id: str, body: CallbackAsk, d: Deps, agent: Agent) -> dict[str, Any]:
+async def ask_callback(ticket_id: TicketId, body: CallbackAsk, d: Deps, agent: Agent) -> dict[str, Any]:
     done = await run_in_threadpool(request_callback, callback_desk(d), RequestCallback(
         ticket_id, f"agent:{agent}", parse_window(body.preferred),
         expected_version=body.expected_version))
@@ -83,7 +86,7 @@ async def ask_callback(ticket_id: str, body: CallbackAsk, d: Deps, agent: Agent)
 
 
 @router.post("/{ticket_id}/callback_result")
-async def callback_result(ticket_id: str, body: CallbackOutcome, d: Deps,
+async def callback_result(ticket_id: TicketId, body: CallbackOutcome, d: Deps,
                           agent: Agent) -> dict[str, Any]:
     done = await run_in_threadpool(record_attempt, callback_desk(d), RecordAttempt(
         ticket_id, agent, body.result, body.note, parse_window(body.preferred),
@@ -92,7 +95,7 @@ async def callback_result(ticket_id: str, body: CallbackOutcome, d: Deps,
 
 
 @router.get("/{ticket_id}/callback")
-async def show_callback(ticket_id: str, d: Deps, agent: Agent) -> dict[str, Any]:
+async def show_callback(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
     shown = await run_in_threadpool(view, callback_desk(d), ticket_id)
     return {"state": shown.ticket.state.value, "booking": booking_json(shown.booking),
             "attempts": [{"at": a.at.isoformat(), "agent": a.agent, "result": a.result,

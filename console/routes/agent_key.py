@@ -17,6 +17,8 @@ from starlette.datastructures import UploadFile
 
 from console.auth import current_agent, deps
 from console.deps import WebDeps
+from console.errors import refuse, validation_errors
+from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
 from workflow.adapters.artifact_store import key_desk
 from workflow.domain.reset_keys import KINDS, MAX_TEXT, KeyPolicy, NewArtifact, new_artifact
@@ -32,7 +34,7 @@ FORM_OVERHEAD = 64 * 1024
 class TextKey(BaseModel):
     kind: str = Field(description=f"one of {', '.join(KINDS)} (encrypted_file: use multipart)")
     text: str = Field(min_length=1, max_length=MAX_TEXT)
-    expected_version: int | None = None
+    expected_version: Version = None
 
 
 def desk_for(d: WebDeps, request: Request) -> KeyDesk:
@@ -52,10 +54,10 @@ def _announced_length(request: Request, limit: int) -> None:
 def _version(value: object) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise HTTPException(422, "expected_version must be an integer") from None
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > 2**31 - 1:
+        raise refuse(422, "expected_version must be an integer from 0 to 2147483647")
+    return int(text)
 
 
 async def _from_form(request: Request, policy: KeyPolicy) -> tuple[NewArtifact, int | None]:
@@ -78,12 +80,16 @@ async def _from_json(request: Request) -> tuple[NewArtifact, int | None]:
     try:
         body = TextKey.model_validate_json(await request.body())
     except ValidationError as err:
-        raise HTTPException(422, err.errors(include_url=False, include_context=False)) from None
+        errors = validation_errors(err.errors(include_url=False, include_context=False,
+                                              include_input=False))
+        raise refuse(422, "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+                                    for e in errors[:3]), "invalid_request",
+                     errors=errors) from None
     return new_artifact(body.kind, text=body.text), body.expected_version
 
 
 @router.post("/{ticket_id}/send_key")
-async def send_key_endpoint(ticket_id: str, request: Request, d: Deps,
+async def send_key_endpoint(ticket_id: TicketId, request: Request, d: Deps,
                             agent: Agent) -> dict[str, Any]:
     desk = desk_for(d, request)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):

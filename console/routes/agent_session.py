@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from console.auth import current_agent, deps
 from console.deps import WebDeps
+from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
 from workflow.adapters.session_store import store_for
 from workflow.domain.session_codes import SessionPolicy
@@ -26,11 +27,11 @@ Deps = Annotated[WebDeps, Depends(deps)]
 
 
 class Offer(BaseModel):
-    expected_version: int | None = None
+    expected_version: Version = None
 
 
 @router.post("/{ticket_id}/offer_remote_session", status_code=201)
-async def offer(ticket_id: str, body: Offer, d: Deps, agent: Agent) -> JSONResponse:
+async def offer(ticket_id: TicketId, body: Offer, d: Deps, agent: Agent) -> JSONResponse:
     """Issue a one-time code for the customer; it is in this answer only (read it to them)."""
     issued = await run_in_threadpool(
         rs.issue_code, d.uow(), d.clock, store_for, ticket_id=ticket_id, agent=agent,
@@ -44,11 +45,11 @@ async def offer(ticket_id: str, body: Offer, d: Deps, agent: Agent) -> JSONRespo
 class End(BaseModel):
     resolved: bool = False
     reason: str = Field(min_length=1, max_length=500)
-    expected_version: int | None = None
+    expected_version: Version = None
 
 
 @router.post("/{ticket_id}/end_remote_session")
-async def end(ticket_id: str, body: End, d: Deps, agent: Agent) -> dict[str, Any]:
+async def end(ticket_id: TicketId, body: End, d: Deps, agent: Agent) -> dict[str, Any]:
     """End the session: closed resolved, or back to the queue; the reason is audited."""
     ticket = await run_in_threadpool(
         rs.end_session, d.uow(), d.clock, store_for, ticket_id=ticket_id,
@@ -63,7 +64,7 @@ class Step(BaseModel):
 
 
 @router.post("/{ticket_id}/session/steps", status_code=201)
-async def propose(ticket_id: str, body: Step, d: Deps, agent: Agent) -> dict[str, Any]:
+async def propose(ticket_id: TicketId, body: Step, d: Deps, agent: Agent) -> dict[str, Any]:
     """Record a change to the customer's equipment or network; the customer answers it."""
     step_id = await run_in_threadpool(
         rs.propose_step, d.uow(), d.clock, store_for, ticket_id=ticket_id, agent=agent,
@@ -72,7 +73,7 @@ async def propose(ticket_id: str, body: Step, d: Deps, agent: Agent) -> dict[str
 
 
 @router.get("/{ticket_id}/session")
-async def show(ticket_id: str, d: Deps, agent: Agent) -> dict[str, Any]:
+async def show(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
     try:
         record, steps = await run_in_threadpool(rs.session_view, d.uow(), store_for,
                                                 ticket_id=ticket_id)
@@ -87,7 +88,7 @@ async def show(ticket_id: str, d: Deps, agent: Agent) -> dict[str, Any]:
 
 
 @router.post("/{ticket_id}/session/activity", status_code=204)
-async def activity(ticket_id: str, d: Deps, agent: Agent) -> Response:
+async def activity(ticket_id: TicketId, d: Deps, agent: Agent) -> Response:
     """The agent is still working in the session (resets the inactivity time-out)."""
     try:
         await run_in_threadpool(rs.touch, d.uow(), d.clock, store_for, ticket_id=ticket_id)

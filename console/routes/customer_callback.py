@@ -4,16 +4,15 @@
 follow links, so nothing happens until a ``POST``. A ``request_callback`` link books a queued
 ticket's callback (the chosen slot, a window, or the next free slot); a ``move_callback`` link
 gives the booked slot back (the ticket then waits on the customer, clocks paused) and, with a
-slot, books the new one. A tampered or expired link is refused (403) the same way in every case.
+slot, books the new one. A tampered, expired or unknown link is refused (403) the same way in
+every case.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+from datetime import date
 from html import escape
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -21,10 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from console.auth import deps
 from console.deps import WebDeps
+from console.errors import LINK_REFUSED, link_refused, refuse
+from console.inputs import MAX_FORM_BYTES, form_fields, parse_instant, sane_day
 from console.routes.agent_callback import callback_desk, parse_window
 from workflow.adapters import links
 from workflow.domain.callback_slots import Slot, describe_slot
-from workflow.domain.errors import WorkflowError
+from workflow.domain.errors import TicketNotFound
 from workflow.domain.states import State
 from workflow.service.callbacks import (
     CallbackView,
@@ -61,16 +62,18 @@ def _claim(request: Request, d: WebDeps, token: str) -> links.LinkClaim | Respon
     """The link's claim, or the refusal (403, the same whatever was wrong with it)."""
     try:
         claim = links.verify(d.secret_key, token, d.clock.now())
-    except links.InvalidLink as err:
-        reason = str(err)
-    else:
-        if claim.action in ACTIONS:
-            return claim
-        reason = "this link is not valid"
+    except links.InvalidLink:
+        return _refused(request)
+    return claim if claim.action in ACTIONS else _refused(request)
+
+
+def _refused(request: Request) -> Response:
+    """The one answer to an expired, tampered, misdirected or unknown link: a guesser cannot
+    tell a genuine link from a forged one."""
     if _wants_json(request):
-        return JSONResponse({"error": "InvalidLink", "reason": reason}, 403, headers=HEADERS)
+        return link_refused(HEADERS)
     return HTMLResponse("<!doctype html><meta charset='utf-8'><title>ResetDesk</title>"
-                        f"<p>{escape(reason)}</p>", 403, headers=HEADERS)
+                        f"<p>{escape(LINK_REFUSED)}</p>", 403, headers=HEADERS)
 
 
 def _wants_json(request: Request) -> bool:
@@ -132,7 +135,10 @@ def _respond(request: Request, page: dict[str, Any], language: str, status: int 
 async def _render(request: Request, d: WebDeps, ticket_id: str, action: str,
                   day: date | None = None, status: int = 200, message: str | None = None,
                   done: bool = False) -> Response:
-    shown = await run_in_threadpool(view, callback_desk(d), ticket_id, day)
+    try:
+        shown = await run_in_threadpool(view, callback_desk(d), ticket_id, day)
+    except TicketNotFound:  # a genuine link to a ticket that is gone: no different from a fake
+        return _refused(request)
     language = shown.ticket.language
     if done:
         message = _TEXT.get(language, _TEXT["en"])["done"]
@@ -144,22 +150,24 @@ async def show(token: str, request: Request, d: Deps, day: date | None = None) -
     claim = _claim(request, d, token)
     if isinstance(claim, Response):
         return claim
-    return await _render(request, d, claim.ticket_id, claim.action, day)
+    return await _render(request, d, claim.ticket_id, claim.action,
+                         sane_day(day) if day else None)
+
+
+def _exists(d: WebDeps, ticket_id: str) -> bool:
+    try:
+        with d.uow() as uow:
+            uow.tickets.get(ticket_id)
+    except TicketNotFound:
+        return False
+    return True
 
 
 async def _form(request: Request) -> dict[str, str]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise WorkflowError("send a JSON object")
-        return {k: str(v) for k, v in data.items() if v is not None}
-    return {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()}
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise refuse(413, f"send at most {MAX_FORM_BYTES} bytes")
+    return form_fields(await request.body(), request.headers.get("content-type", ""))
 
 
 @router.post("/{token}")
@@ -167,13 +175,10 @@ async def act(token: str, request: Request, d: Deps) -> Response:
     claim = _claim(request, d, token)
     if isinstance(claim, Response):
         return claim
+    if not await run_in_threadpool(_exists, d, claim.ticket_id):
+        return _refused(request)  # before the body is read: no other answer for a gone ticket
     form = await _form(request)
-    try:
-        slot = datetime.fromisoformat(form["slot"]) if form.get("slot") else None
-    except ValueError:
-        raise WorkflowError("slot is not a date and time") from None
-    if slot is not None and slot.tzinfo is None:
-        raise WorkflowError("slot needs a time zone offset")
+    slot = parse_instant(form["slot"]) if form.get("slot") else None
     window = parse_window(form.get("preferred"))
     desk = callback_desk(d)
     try:
@@ -185,4 +190,6 @@ async def act(token: str, request: Request, d: Deps) -> Response:
     except NoFreeSlot as err:
         return await _render(request, d, claim.ticket_id, claim.action, status=409,
                              message=str(err))
+    except TicketNotFound:
+        return _refused(request)
     return await _render(request, d, claim.ticket_id, claim.action, done=True)

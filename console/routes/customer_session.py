@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from console.auth import deps
 from console.deps import WebDeps
+from console.inputs import RowId
 from workflow.adapters import links
 from workflow.adapters.session_store import TERMS_LANGUAGES, load_terms, store_for
 from workflow.domain.session_codes import SessionPolicy
@@ -77,7 +78,7 @@ class VerifyBody(BaseModel):
 
 @router.post("/verify")
 async def verify(body: VerifyBody, request: Request, d: Deps,
-                 lang: str | None = None) -> JSONResponse:
+                 lang: Annotated[str | None, Query(max_length=8)] = None) -> JSONResponse:
     """Check the reference and code; on success, the terms to read and a consent token."""
     policy = _policy(d)
     try:
@@ -141,7 +142,7 @@ class Decision(BaseModel):
 
 
 @router.post("/steps/{step_id}")
-async def decide(step_id: int, body: Decision, session: Session, d: Deps) -> dict[str, Any]:
+async def decide(step_id: RowId, body: Decision, session: Session, d: Deps) -> dict[str, Any]:
     ticket_id, session_id = session
     step = await _call(rs.decide_step, uow=d.uow(), clock=d.clock, stores=store_for,
                        ticket_id=ticket_id, session_id=session_id, step_id=step_id,

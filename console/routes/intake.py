@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +26,8 @@ MAX_BODY = MAX_BODY_BYTES
 STATUS_FOR_CODE = {Code.OVERSIZE: 413, Code.UNSUPPORTED_CONTENT_TYPE: 415}
 
 router = APIRouter(tags=["intake"])
+#: a CloudEvents id: non-empty text, no control characters (PostgreSQL refuses NUL)
+EventId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 def deps(request: Request) -> WebDeps:
@@ -113,7 +115,7 @@ def _human_check(d: WebDeps, token: str, remote: str | None) -> str | None:
 
 
 @router.get("/events/{event_id}")
-def event_status(event_id: str, d: Annotated[WebDeps, Depends(deps)],
+def event_status(event_id: EventId, d: Annotated[WebDeps, Depends(deps)],
                  who: Annotated[Producer, Depends(producer)]) -> JSONResponse:
     """Processing status of an event this producer sent (looked up within its own source)."""
     found = inbox.status(d.db, who.source, event_id)

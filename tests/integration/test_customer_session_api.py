@@ -72,7 +72,7 @@ def test_agreeing_to_other_terms_than_those_in_force_is_refused(db: Database) ->
     token = client.post(VERIFY, json={"reference": ref, "code": code}).json()["consent_token"]
     r = client.post("/api/v1/customer/session/agree",
                     json={"consent_token": token, "terms_version": "2020-01-01"})
-    assert r.status_code == 409 and "terms changed" in r.json()["detail"]
+    assert r.status_code == 409 and "terms changed" in r.json()["reason"]
     r = client.post("/api/v1/customer/session/agree",
                     json={"consent_token": token + "x", "terms_version": "2020-01-01"})
     assert r.status_code == 403
