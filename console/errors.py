@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.adapters.links import InvalidLink
@@ -147,6 +148,18 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
         errors = validation_errors(err.errors())
         return error_response(422, _summary(errors), "invalid_request", errors=errors)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def storage_down(request: Request, err: Exception) -> JSONResponse:
+        """The database is unreachable (restarting, failing over): nothing was accepted, and
+        the same request sent again shortly will be; producers retry a 503."""
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    str(err).splitlines()[0][:200])
+        answer = error_response(503, "storage is briefly unavailable; send the same request "
+                                "again shortly", "unavailable")
+        answer.headers["Retry-After"] = "2"
+        return answer
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> JSONResponse:

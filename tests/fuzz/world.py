@@ -46,14 +46,15 @@ class FixedClock(Clock):
         return self.at
 
 
-def fuzz_app(db: Database | None, clock: Clock | None = None, *, throttle: str = "off",
+def fuzz_app(db: Database | None, clock: Clock | None = None, *, throttle: bool = False,
              **options: Any) -> FastAPI:
-    """The production app (``create_app``, every router) over ``db``. ``throttle`` is handed to
-    the app's settings: the fuzz runs with throttles off, and counts any 429 as no coverage."""
+    """The production app (``create_app``, every router) over ``db``. ``throttle`` is the app's
+    ``throttle_enabled`` setting: the fuzz runs with throttles off, and counts any 429 as no
+    coverage."""
     deps = WebDeps(db=cast(Database, db), clock=clock or FixedClock(T0), verifier=LocalVerifier(),
                    uow=lambda: SqlUnitOfWork(cast(Database, db)), secret_key=SECRET,
                    public_url="https://support.example",
-                   options={"throttle": throttle, **options})
+                   options={"throttle_enabled": throttle, **options})
     return create_app(deps)
 
 

@@ -155,3 +155,17 @@ def test_an_unexpected_fault_is_logged_and_answers_500_in_the_shape(
     assert r.status_code == 500 and r.json()["error"] == "internal" and "a bug" not in r.text
     [record] = [rec for rec in caplog.records if rec.name == "resetdesk.http"]
     assert record.exc_info and "RuntimeError" in caplog.text
+
+
+def test_an_unreachable_database_answers_503_with_retry_after_not_500() -> None:
+    """A producer posting while PostgreSQL restarts learns to send the same request again."""
+    from workflow.adapters.db import open_database
+
+    down = open_database("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+    try:
+        with TestClient(fuzz_app(down), raise_server_exceptions=False) as c:
+            r = c.post("/events", content=b"{}", headers={"Authorization": "Bearer x"})
+    finally:
+        down.dispose()
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "2" and r.json()["error"] == "unavailable"
