@@ -8,8 +8,10 @@ must end in the dead-letter archive with a reason within seconds, without one re
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -28,7 +30,6 @@ from consumers.amqp.dlq import run_archiver
 from consumers.amqp.headers import REMOVED_HEADER
 from consumers.amqp.notifications import NotificationConsumer
 from consumers.amqp.requests import VerificationConsumer
-from consumers.amqp.threads import run_deep
 from consumers.escalation import EscalationHandler
 from consumers.mail_folder import MailFolderNotifier
 from consumers.request_handling import RequestHandler
@@ -56,6 +57,7 @@ from workflow.adapters.tables import TICKET
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.service.ports import SystemClock
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
 
 SOURCE = "urn:test:poison-form"
@@ -76,19 +78,17 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
     return value
 
 
-def nested_arrays(levels: int) -> list[Any]:
-    """``levels`` arrays, each holding the next; the innermost is empty (5 bytes a level)."""
-    value: list[Any] = []
-    for _ in range(levels - 1):
-        value = [value]
-    return value
+def nested_arrays(levels: int) -> dict[str, int]:
+    """``levels`` arrays, each holding the next, innermost empty (5 bytes a level): built by
+    :mod:`tests.faults.poison_publish` in its own process."""
+    return {"$nested": levels}
 
 
 def deepest_in_one_frame(frame_max: int, props: dict[str, Any]) -> int:
     """Arrays one content-header frame holds beside the other ``props``, under one empty key:
     the frame's payload (frame_max - 8) holds class, weight and body size (12 bytes), then the
     properties; each array level costs 5 bytes."""
-    one = amqp.Message(b"", **{**props, "application_headers": {"": []}})
+    one = amqp.Message(b"", **{**props, "application_headers": {"": []}})  # one level
     room = frame_max - 8 - 12 - len(one._serialize_properties())
     return 1 + room // 5
 
@@ -127,25 +127,15 @@ def poison_kinds(event: dict[str, Any]) -> list[Poison]:
     ]
 
 
-def publish_deep(url: str, messages: list[tuple[str, str, bytes, dict[str, Any]]]) -> None:
-    """Publish with py-amqp (confirmed, mandatory) on a deep thread: its encoder recurses twice
-    per nesting level."""
-
-    def go() -> None:
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 60_000))
-        info = Connection(url)
-        conn = amqp.Connection(host=info.host, userid=info.userid, password=info.password,
-                               virtual_host=info.virtual_host, confirm_publish=True)
-        conn.connect()
-        try:
-            channel = conn.channel()
-            for exchange, key, body, props in messages:
-                channel.basic_publish(amqp.Message(body, delivery_mode=2, **props),
-                                      exchange=exchange, routing_key=key, mandatory=True)
-        finally:
-            conn.close()
-
-    run_deep(go, "poison-publisher")
+def publish_poison(url: str, messages: list[tuple[str, str, bytes, dict[str, Any]]]) -> None:
+    """Publish with py-amqp (confirmed, mandatory) from another process: see
+    tests/faults/poison_publish.py for why."""
+    spec = [{"exchange": e, "key": k, "body_b64": base64.b64encode(b).decode(), "props": p}
+            for e, k, b, p in messages]
+    done = subprocess.run([sys.executable, "-m", "tests.faults.poison_publish", url],
+                          input=json.dumps(spec), text=True, capture_output=True, timeout=120,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @dataclass
@@ -261,7 +251,8 @@ def test_poison_on_every_consumer_is_dead_lettered_with_a_reason_without_a_recon
         VER, 0)) if p.kind in {"empty-body", "gzip", "deep-json", "deep-header-frame",
                                "huge-header", "not-utf8"}]
     archive_only.append(Poison("nul-and-bytes-headers", b"{}", {"application_headers": {
-        "x-nul": "a\x00b", "x-bytes": b"\xff\xfe", "x-table": {"k": [1, 2.5, None, True]}}}))
+        "x-nul": "a\x00b", "x-bytes": {"$bytes": base64.b64encode(b"\xff\xfe").decode()},
+        "x-table": {"k": [1, 2.5, None, True]}}}))
     to_dlx = []
     for p in archive_only:
         message_id = f"dlx-{p.kind}"
@@ -274,9 +265,10 @@ def test_poison_on_every_consumer_is_dead_lettered_with_a_reason_without_a_recon
     with RequestPublisher(desk.producer_url) as publisher:
         for event in valid[: VALID // 2]:
             publisher.publish_request(event)
-        publish_deep(desk.producer_url, by_producer)
-        publish_deep(desk.rabbit.admin_url, by_relay + to_dlx)
-        publish_deep(desk.producer_url, [(REQUESTS.name, REQUEST_SUBMITTED_V1,
+        # a quorum queue takes ~2.5 s to confirm a table nested ~26,000 deep (measured)
+        publish_poison(desk.producer_url, by_producer)
+        publish_poison(desk.rabbit.admin_url, by_relay + to_dlx)
+        publish_poison(desk.producer_url, [(REQUESTS.name, REQUEST_SUBMITTED_V1,
                                           json.dumps(utf8_declared).encode(),
                                           {"content_type": CE_JSON, "content_encoding": "utf-8",
                                            "user_id": desk.producer, "message_id": "utf8"})])
@@ -308,6 +300,7 @@ def test_poison_on_every_consumer_is_dead_lettered_with_a_reason_without_a_recon
     assert "nested too deeply" in letters["poison-escalation-deep-json"].reason
     nul = letters["dlx-nul-and-bytes-headers"].headers
     assert nul["x-nul"] == "a\x00b" and nul["x-table"] == {"k": [1, 2.5, None, True]}
+    assert nul["x-bytes"] == {"$bytes": base64.b64encode(b"\xff\xfe").decode()}
     assert letters["dlx-deep-header-frame"].reason  # no reason header: "unknown: …", still one
 
     unexpected = {mid: d.reason for mid, d in letters.items() if mid not in expected}
