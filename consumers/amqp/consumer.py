@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from kombu.connection import Connection
 
 from consumers.amqp.delivery import INVALID, Delivery, MessageHandler, Verdict, delivery_from_message
+from consumers.amqp.properties import install as lenient_properties
 from consumers.amqp.retry import PublishFailed, Republisher, dead_letter_copy, next_delay, retry_copy
 from consumers.amqp.threads import DeepPool, allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue, declare_all
@@ -120,6 +121,7 @@ class AmqpConsumer:
         """Serve until ``stop_event`` is set, on a thread deep enough for any header table
         (:mod:`consumers.amqp.threads`); the calling thread only waits."""
         allow_tables()
+        lenient_properties()
         run_deep(self._run, f"amqp-{self.queue.name}")
 
     def _run(self) -> None:

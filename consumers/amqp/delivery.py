@@ -13,6 +13,8 @@ the handler.
 - ``content_encoding``: absent, ``identity`` or ``utf-8`` (a charset, as kombu and py-amqp set it);
   anything else (``gzip``, ``deflate`` …) is refused: nothing here decompresses. With ``utf-8`` the
   body must be valid UTF-8.
+- A short-string property that is not UTF-8 (py-amqp hands it over as bytes, see
+  :mod:`consumers.amqp.properties`) is refused.
 - Headers are screened (:mod:`consumers.amqp.headers`): too deep or too large tables are refused
   and the offending headers left out of the delivery, and so out of the dead-letter copy.
 """
@@ -114,6 +116,13 @@ def body_problem(body: bytes, content_encoding: object) -> str:
     return ""
 
 
+def property_problem(props: Mapping[str, Any]) -> str:
+    """Short-string properties py-amqp could not read as UTF-8 (kept as bytes, see
+    :mod:`consumers.amqp.properties`)."""
+    bad = sorted(name for name, value in props.items() if isinstance(value, bytes | bytearray))
+    return f"propert{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)} not UTF-8" if bad else ""
+
+
 def delivery_from_message(queue: ConsumerQueue, message: Any) -> Delivery:
     """A Delivery for ``message`` (py-amqp's), with ``problem`` set instead of raising."""
     info = getattr(message, "delivery_info", None) or {}
@@ -121,7 +130,8 @@ def delivery_from_message(queue: ConsumerQueue, message: Any) -> Delivery:
         props = dict(message.properties)
         screened = screen(props.pop("application_headers", None) or {})
         body = body_bytes(message.body)
-        problem = screened.problem or body_problem(body, props.get("content_encoding"))
+        problem = (screened.problem or property_problem(props)
+                   or body_problem(body, props.get("content_encoding")))
         content_type = props.get("content_type")
         return Delivery(
             queue=queue, body=body,

@@ -39,6 +39,7 @@ from consumers.amqp.confirms import (
 )
 from consumers.amqp.delivery import body_bytes
 from consumers.amqp.headers import REMOVED_HEADER, screen
+from consumers.amqp.properties import install as lenient_properties
 from consumers.amqp.threads import allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
 from workflow.adapters import dead_letters
@@ -208,6 +209,7 @@ def run_archiver(*, db: Database, broker_url: str, stop_event: threading.Event,
     thread deep enough for any header table one frame can carry (:mod:`consumers.amqp.threads`).
     ``on_connect`` is called on each connection opened (tests count reconnects with it)."""
     allow_tables()
+    lenient_properties()
     run_deep(lambda: _archive_loop(db, broker_url, stop_event, queues, prefetch, timeout,
                                    heartbeat, clock, on_connect), "dlq-archiver")
 

@@ -7,7 +7,7 @@ the consumers under test decode it: the test would no longer prove that they rai
 
 Each message: ``{"exchange", "key", "body_b64", "props"}``; in ``props.application_headers`` a
 value ``{"$nested": n}`` stands for n arrays nested in each other, innermost empty, and
-``{"$bytes": base64}`` for a byte string.
+``{"$bytes": base64}`` for a byte string (a property's value too).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def publish(url: str, messages: list[dict[str, Any]]) -> None:
     try:
         channel = conn.channel()
         for m in messages:
-            props = dict(m["props"])
+            props = {k: _value(v) for k, v in m["props"].items()}
             if "application_headers" in props:
                 props["application_headers"] = _headers(props["application_headers"])
             channel.basic_publish(amqp.Message(base64.b64decode(m["body_b64"]), delivery_mode=2,

@@ -67,6 +67,7 @@ ESC = replace(ESCALATION, retry_delays=(1,))
 QUEUES = (VER, NOTE, ESC)
 VALID = 200
 CE_JSON = "application/cloudevents+json"
+NOT_UTF8 = {"$bytes": base64.b64encode(b"\xff\xfe").decode()}  # see poison_publish.py
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
@@ -122,6 +123,8 @@ def poison_kinds(event: dict[str, Any]) -> list[Poison]:
                "invalid"),
         Poison("wrong-content-type", b"hello, not an event", {"content_type": "text/plain"}),
         Poison("not-utf8", b'{"id": "\xff\xfe"}', {"content_type": CE_JSON}),
+        Poison("property-not-utf8", valid, {"content_type": CE_JSON, "app_id": NOT_UTF8},
+               "invalid"),
         Poison("utf8-declared-not-utf8", b'{"id": "\xff"}',
                {"content_type": CE_JSON, "content_encoding": "utf-8"}, "invalid"),
     ]
@@ -249,9 +252,9 @@ def test_poison_on_every_consumer_is_dead_lettered_with_a_reason_without_a_recon
                 by_relay.append((EVENTS.name, queue.routing_keys[0], p.body, fit(p, props)))
     archive_only = [Poison(p.kind, p.body, p.props) for p in poison_kinds(_event_for(
         VER, 0)) if p.kind in {"empty-body", "gzip", "deep-json", "deep-header-frame",
-                               "huge-header", "not-utf8"}]
+                               "huge-header", "not-utf8", "property-not-utf8"}]
     archive_only.append(Poison("nul-and-bytes-headers", b"{}", {"application_headers": {
-        "x-nul": "a\x00b", "x-bytes": {"$bytes": base64.b64encode(b"\xff\xfe").decode()},
+        "x-nul": "a\x00b", "x-bytes": NOT_UTF8,
         "x-table": {"k": [1, 2.5, None, True]}}}))
     to_dlx = []
     for p in archive_only:
@@ -300,7 +303,9 @@ def test_poison_on_every_consumer_is_dead_lettered_with_a_reason_without_a_recon
     assert "nested too deeply" in letters["poison-escalation-deep-json"].reason
     nul = letters["dlx-nul-and-bytes-headers"].headers
     assert nul["x-nul"] == "a\x00b" and nul["x-table"] == {"k": [1, 2.5, None, True]}
-    assert nul["x-bytes"] == {"$bytes": base64.b64encode(b"\xff\xfe").decode()}
+    assert nul["x-bytes"] == NOT_UTF8  # as the archive tags bytes
+    assert letters["dlx-property-not-utf8"].properties["app_id"] == NOT_UTF8
+    assert "app_id not UTF-8" in letters["poison-verification-property-not-utf8"].reason
     assert letters["dlx-deep-header-frame"].reason  # no reason header: "unknown: …", still one
 
     unexpected = {mid: d.reason for mid, d in letters.items() if mid not in expected}
