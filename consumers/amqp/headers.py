@@ -77,21 +77,21 @@ def screen(headers: Mapping[Any, Any] | None, *, max_depth: int = MAX_HEADER_DEP
         name = _name(key)
         depth, size = measure(value)
         if depth > max_depth:
-            notes.append(f"{name[:64]!r} nested {depth} deep (limit {max_depth})")
+            notes.append(f"header {name[:64]!r} nested {depth} deep (limit {max_depth})")
             continue
         kept[name] = value
         sizes[name] = size + 1 + len(name)
     total = sum(sizes.values())
     if total > max_bytes:
-        notes.append(f"the table is {total} bytes (limit {max_bytes})")
+        notes.append(f"headers are {total} bytes (limit {max_bytes})")
         for name in sorted(sizes, key=sizes.__getitem__, reverse=True):
             if total <= max_bytes:
                 break
             total -= sizes[name]
             del kept[name]
-            notes.append(f"{name[:64]!r} removed ({sizes[name]} bytes)")
+            notes.append(f"header {name[:64]!r} removed ({sizes[name]} bytes)")
     if not notes:
         return Screened(kept)
-    problem = "header " + "; ".join(notes)
+    problem = "; ".join(notes)
     kept[REMOVED_HEADER] = problem[:_MAX_NOTE]
     return Screened(kept, problem[:_MAX_NOTE])
