@@ -7,6 +7,13 @@ time-out, ``heartbeat_check()``, then settle finished work — publish the retry
 (confirmed) and ack. Handlers run in a small thread pool, so a slow one never starves the
 heartbeats, and they only return a :class:`Verdict`; they never touch the channel.
 
+Nothing a message holds may raise on that thread (it would read as a lost connection, and the
+broker would dead-letter the message and those prefetched with it, without a reason): the
+delivery is built without raising (:mod:`consumers.amqp.delivery`; a bad one is dead-lettered
+``invalid``), the threads are deep enough for any header table one frame carries
+(:mod:`consumers.amqp.threads`), and properties that are not UTF-8 do not stop py-amqp's frame
+reader (:mod:`consumers.amqp.properties`).
+
 A lost connection (broker restart, forced close, missed heartbeats) is re-opened with back-off;
 deliveries of the old channel that were not acked come back from the broker, and results of work
 still running for them are dropped. ``stop_event`` stops cleanly: cancel the subscription, return

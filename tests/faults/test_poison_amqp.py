@@ -48,7 +48,7 @@ from schemas.events_v1 import NOTIFICATION_EMAIL_V1, SLA_BREACHED_V1
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import services
 from tests.e2e.requests import request
-from tests.rabbit import Rabbit, rabbit  # noqa: F401  (fixture)
+from tests.rabbit import Rabbit
 from workflow.adapters import accounts, dead_letters
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import LocalVerifier
@@ -187,14 +187,30 @@ class Desk:
         return {str(d.message_id): d for d in dead_letters.list_dead_letters(self.db, limit=500)}
 
 
+@pytest.fixture(scope="module")
+def rabbit() -> Iterator[Rabbit]:
+    """A vhost and users of this module's own (tests.rabbit's session fixture, imported by a
+    second module, would be set up twice under the same names)."""
+    services.require_rabbitmq()
+    with services.temporary_vhost(f"rd_{services.RUN_ID}_poison") as vhost:
+        made = Rabbit(vhost, f"rd_{services.RUN_ID}_poison_consumer", "")
+        try:
+            made.consumer_password = made.add_user("poison_consumer", tags="impersonator",
+                                                   configure=".*", write=".*", read=".*")
+            yield made
+        finally:
+            for user in made.users:
+                services.rabbitmqctl("delete_user", user, check=False)
+
+
 @pytest.fixture
-def desk(rabbit: Rabbit, pg_url: str, tmp_path: Path) -> Iterator[Desk]:  # noqa: F811
+def desk(rabbit: Rabbit, pg_url: str, tmp_path: Path) -> Iterator[Desk]:
     with Connection(rabbit.admin_url) as conn:
         declare_all(conn, list(QUEUES))
     rabbit.purge(*(name for q in QUEUES
                    for name in (q.name, q.dlq_name, *(r.name for r in q.retry_queues()))))
     db = open_database(pg_url)
-    user, password = rabbit.producer("poison")
+    user, password = rabbit.producer("poison_form")
     accounts.add_producer(db, user, SOURCE)
     made = Desk(rabbit, db, user, password)
     made.start_consumer(VER, VerificationConsumer(RequestHandler(
