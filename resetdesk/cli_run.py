@@ -115,7 +115,7 @@ def scheduler() -> None:
 def consume(queue: Annotated[str, typer.Argument(help="verification | notifications | escalation")]
             ) -> None:
     """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
-    from consumers.amqp.consumer import consume_main
+    from consumers.amqp.main import consume_main
 
     app = bootstrap()
     try:

@@ -7,6 +7,13 @@ time-out, ``heartbeat_check()``, then settle finished work — publish the retry
 (confirmed) and ack. Handlers run in a small thread pool, so a slow one never starves the
 heartbeats, and they only return a :class:`Verdict`; they never touch the channel.
 
+Nothing a message holds may raise on that thread (it would read as a lost connection, and the
+broker would dead-letter the message and those prefetched with it, without a reason): the
+delivery is built without raising (:mod:`consumers.amqp.delivery`; a bad one is dead-lettered
+``invalid``), the threads are deep enough for any header table one frame carries
+(:mod:`consumers.amqp.threads`), and properties that are not UTF-8 do not stop py-amqp's frame
+reader (:mod:`consumers.amqp.properties`).
+
 A lost connection (broker restart, forced close, missed heartbeats) is re-opened with back-off;
 deliveries of the old channel that were not acked come back from the broker, and results of work
 still running for them are dropped. ``stop_event`` stops cleanly: cancel the subscription, return
@@ -20,80 +27,29 @@ import contextlib
 import logging
 import queue as queue_mod
 import select
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kombu.connection import Connection
 
-from consumers.amqp.retry import (
-    PublishFailed,
-    Republisher,
-    dead_letter_copy,
-    next_delay,
-    retries_so_far,
-    retry_copy,
-)
+from consumers.amqp.delivery import INVALID, Delivery, MessageHandler, Verdict, delivery_from_message
+from consumers.amqp.properties import install as lenient_properties
+from consumers.amqp.retry import PublishFailed, Republisher, dead_letter_copy, next_delay, retry_copy
+from consumers.amqp.threads import DeepPool, allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue, declare_all
 
 if TYPE_CHECKING:
-    from consumers.embedded import Subscriber
-    from consumers.request_handling import RequestHandler
+    from consumers.amqp.main import AmqpApp
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Delivery:
-    """One message as a handler sees it: bytes, properties, and the attempt the broker counted."""
-
-    queue: ConsumerQueue
-    body: bytes
-    content_type: str | None
-    headers: Mapping[str, Any]
-    properties: Mapping[str, Any]
-    #: 1 on the first delivery, 1 + retries so far (from ``x-death``) after that
-    attempt: int
-    #: 1 + the retries the queue allows
-    max_attempts: int
-    redelivered: bool = False
-
-    @property
-    def user_id(self) -> str | None:
-        value = self.properties.get("user_id")
-        return value if isinstance(value, str) and value else None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What became of one delivery: ``ack`` (done, or nothing to do), ``retry`` (later, through
-    the next retry queue, or the DLQ once they are used up), ``dead`` (to the DLQ with reason)."""
-
-    action: Literal["ack", "retry", "dead"]
-    reason: str = ""
-    code: str = ""
-
-    @classmethod
-    def ack(cls, note: str = "") -> Verdict:
-        return cls("ack", note)
-
-    @classmethod
-    def retry(cls, reason: str) -> Verdict:
-        return cls("retry", reason, "transient")
-
-    @classmethod
-    def dead(cls, reason: str, code: str) -> Verdict:
-        return cls("dead", reason, code)
-
-
-MessageHandler = Callable[[Delivery], Verdict]
-"""Runs in a worker thread; may raise (an unexpected error is retried like a transient one)."""
+__all__ = ["AmqpConsumer", "Delivery", "MessageHandler", "Verdict", "consume_main", "run_consumer"]
 
 
 class _Lost(Exception):
@@ -149,7 +105,8 @@ class AmqpConsumer:
         self.connection_name = connection_name or f"resetdesk-consumer-{queue.name}"
         self.tick = min(0.25, heartbeat / 4) if heartbeat else 0.25  # also how soon a stop is seen
         self._backoff = _Backoff(cap=max_backoff)
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix=f"amqp-{queue.name}")
+        self.workers = workers
+        self._pool: DeepPool | None = None
         self._done: queue_mod.SimpleQueue[_Work] = queue_mod.SimpleQueue()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -160,9 +117,22 @@ class AmqpConsumer:
         #: connections opened so far (tests and logs read it)
         self.connections = 0
 
+    @property
+    def reconnects(self) -> int:
+        """Connections opened after the first: each one a lost connection."""
+        return max(0, self.connections - 1)
+
     # --- the outer loop: connect, serve, back off -------------------------------------------
 
     def run(self) -> None:
+        """Serve until ``stop_event`` is set, on a thread deep enough for any header table
+        (:mod:`consumers.amqp.threads`); the calling thread only waits."""
+        allow_tables()
+        lenient_properties()
+        run_deep(self._run, f"amqp-{self.queue.name}")
+
+    def _run(self) -> None:
+        pool = self._pool = DeepPool(self.workers, f"amqp-{self.queue.name}-worker")
         try:
             while not self.stop_event.is_set():
                 try:
@@ -179,7 +149,7 @@ class AmqpConsumer:
                                 self.queue.name, type(err).__name__, err, delay)
                     self.stop_event.wait(delay)
         finally:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
             self._wake_r.close()
             self._wake_w.close()
 
@@ -192,6 +162,7 @@ class AmqpConsumer:
                           })
         conn.connect()
         self.connections += 1
+        allow_tables(conn.connection.frame_max)  # what the broker negotiated, before any delivery
         return conn
 
     def _serve(self) -> None:
@@ -203,8 +174,11 @@ class AmqpConsumer:
         try:
             declare_all(conn, [self.queue])
             channel = conn.channel()
+            channel.auto_decode = False  # the body stays the octets sent, whatever its encoding
             channel.basic_qos(0, self.prefetch, False)
-            republisher = Republisher(conn.channel(), self.confirm_timeout)
+            publishing = conn.channel()
+            publishing.auto_decode = False  # returned messages too
+            republisher = Republisher(publishing, self.confirm_timeout)
             main = self.queue.main()(channel)
             tag = main.consume(f"{self.connection_name}-{self._session}",
                                callback=self._on_message, no_ack=False)
@@ -268,22 +242,18 @@ class AmqpConsumer:
             conn.drain_events(timeout=min(self.tick, 0.05))
 
     def _on_message(self, message: Any) -> None:
-        """basic.deliver, called inside drain_events: hand the message to a worker."""
+        """basic.deliver, called inside drain_events: hand the message to a worker. Nothing
+        here may raise on a message's content (it would read as a lost connection):
+        ``delivery_from_message`` turns any problem into ``Delivery.problem``."""
         tag = message.delivery_info["delivery_tag"]
-        props = dict(message.properties)
-        headers = dict(props.get("application_headers") or {})
-        retries = retries_so_far(headers, self.queue)
-        delivery = Delivery(
-            queue=self.queue, body=bytes(message.body), content_type=props.get("content_type"),
-            headers=headers, properties=props, attempt=retries + 1,
-            max_attempts=len(self.queue.retry_delays) + 1,
-            redelivered=bool(message.delivery_info.get("redelivered")))
+        delivery = delivery_from_message(self.queue, message)
         work = _Work(self._session, tag, message, delivery)
         if self._stopping:
             self._reject(message.channel, work, requeue=True)
             return
         self._inflight[tag] = work
-        work.future = self._executor.submit(self._run_handler, delivery)
+        assert self._pool is not None
+        work.future = self._pool.submit(lambda: self._run_handler(delivery))
         work.future.add_done_callback(lambda _f: self._finished(work))
 
     def _return_unstarted(self, channel: Any) -> None:
@@ -351,6 +321,8 @@ class AmqpConsumer:
     # --- worker threads -----------------------------------------------------------------------
 
     def _run_handler(self, delivery: Delivery) -> Verdict:
+        if delivery.problem:  # never reaches a handler: dead-lettered with what was wrong
+            return Verdict.dead(delivery.problem, INVALID)
         try:
             return self.handler(delivery)
         except Exception as err:  # a bug or an outage: bounded retries, never a dead consumer
@@ -379,79 +351,11 @@ def run_consumer(queue_name: str | ConsumerQueue, *, broker_url: str,
     consumer.run()
 
 
-# --- the composition root's way in -------------------------------------------------------------
-
-
-class AmqpSettings(Protocol):
-    @property
-    def broker_url(self) -> str | None: ...
-    @property
-    def amqp_prefetch(self) -> int: ...
-    @property
-    def amqp_heartbeat(self) -> int: ...
-    @property
-    def amqp_system_user(self) -> str | None: ...
-    @property
-    def max_attempts(self) -> int: ...
-    @property
-    def retry_delays_seconds(self) -> Sequence[float]: ...
-
-
-class AmqpApp(Protocol):
-    """What ``consume_main`` needs of the composition root (``resetdesk.bootstrap.App`` fits)."""
-
-    @property
-    def settings(self) -> AmqpSettings: ...
-    @property
-    def request_handler(self) -> RequestHandler: ...
-    def subscribers(self) -> Sequence[Subscriber]: ...
-
-
-def amqp_retry_delays(delays: Sequence[float], max_attempts: int) -> tuple[int, ...]:
-    """The embedded settings as retry queues: ``max_attempts - 1`` retries, the last delay
-    repeated when there are fewer delays than retries; whole seconds, at least 1."""
-    whole = [max(1, round(d)) for d in delays] or [1]
-    retries = max(0, max_attempts - 1)
-    return tuple(whole[min(i, len(whole) - 1)] for i in range(retries))
-
-
-def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], MessageHandler]:
-    from consumers.amqp.confirms import broker_user
-    from consumers.amqp.notifications import NotificationConsumer
-    from consumers.amqp.requests import VerificationConsumer
-
-    if queue.name == "verification":
-        s = app.settings
-        system_user = s.amqp_system_user or (broker_user(s.broker_url) if s.broker_url else None)
-        return lambda: VerificationConsumer(app.request_handler, system_user=system_user)
-    for sub in app.subscribers():
-        if sub.name == queue.name:
-            return lambda: NotificationConsumer(sub)
-    raise ValueError(f"no AMQP consumer for queue {queue.name!r} yet")
+# --- the composition root's way in (consumers/amqp/main.py) --------------------------------------
 
 
 def consume_main(app: AmqpApp, queue: str) -> None:
-    """``resetdesk consume <queue>``: run one consumer until SIGTERM or SIGINT."""
-    s = app.settings
-    if not s.broker_url:
-        raise ValueError("RESETDESK_BROKER_URL is not set: consumers need RabbitMQ")
-    if queue not in CONSUMER_QUEUES:
-        raise ValueError(f"unknown queue {queue!r}; known: {', '.join(sorted(CONSUMER_QUEUES))}")
-    consumer_queue = replace(CONSUMER_QUEUES[queue],
-                             retry_delays=amqp_retry_delays(s.retry_delays_seconds,
-                                                            s.max_attempts))
-    factory = handler_factory_for(app, consumer_queue)
-    stop = threading.Event()
+    """``resetdesk consume <queue>``: see :func:`consumers.amqp.main.consume_main`."""
+    from consumers.amqp.main import consume_main as main
 
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("consumer %s: %s received, stopping", queue, signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        run_consumer(consumer_queue, broker_url=s.broker_url, handler_factory=factory,
-                     prefetch=s.amqp_prefetch, heartbeat=s.amqp_heartbeat, stop_event=stop,
-                     workers=getattr(s, "amqp_workers", 1))
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    main(app, queue)

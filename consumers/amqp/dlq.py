@@ -37,6 +37,10 @@ from consumers.amqp.confirms import (
     drop_connection,
     open_connection,
 )
+from consumers.amqp.delivery import body_bytes
+from consumers.amqp.headers import REMOVED_HEADER, screen
+from consumers.amqp.properties import install as lenient_properties
+from consumers.amqp.threads import allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
 from workflow.adapters import dead_letters
 from workflow.adapters.db import Database
@@ -135,7 +139,7 @@ def _event_type_and_id(headers: Mapping[str, Any], props: Mapping[str, Any],
                        body: bytes) -> tuple[str | None, str | None]:
     etype, eid = headers.get("ce-type"), headers.get("ce-id") or props.get("message_id")
     if etype is None or eid is None:
-        parsed = dead_letters.json_object(body)
+        parsed = dead_letters.json_object(body)  # None for what is not a JSON object
         if parsed is not None and "specversion" in parsed:
             etype = etype or parsed.get("type")
             eid = eid or parsed.get("id")
@@ -146,26 +150,40 @@ def _event_type_and_id(headers: Mapping[str, Any], props: Mapping[str, Any],
 
 
 def archive_message(db: Database, source_queue: str, message: Any, *, now: datetime) -> bool:
-    """Archive one delivered dead letter (not acked here); True when it was new."""
+    """Archive one delivered dead letter (not acked here); True when it was new.
+
+    Whatever the message holds, it is archived: headers too deep or too large are left out (noted
+    in ``x-resetdesk-removed-headers``, see :mod:`consumers.amqp.headers`), and a letter whose
+    headers or properties cannot be stored at all is stored with its body, reason and a note. Only
+    a failure to store even that (the database) raises."""
     props = dict(message.properties)
-    raw_headers = props.pop("application_headers", None) or {}
-    headers = {k: to_json(v) for k, v in raw_headers.items() if k not in VOLATILE_HEADERS}
+    screened = screen(props.pop("application_headers", None) or {})
+    raw_headers = screened.headers
     content_type = props.pop("content_type", None)
-    body = message.body
-    if isinstance(body, str):
-        body = body.encode(props.get("content_encoding") or "utf-8")
-    properties = to_json(props)
+    content_type = content_type if isinstance(content_type, str) else None
+    body = body_bytes(message.body)  # bytes whatever content_encoding says (auto_decode is off)
     reason, dead_at = reason_of(raw_headers, source_queue)
-    etype, eid = _event_type_and_id(raw_headers, props, body)
-    return dead_letters.archive(db, queue=source_queue, body=body, headers=headers,
-                                properties=properties, reason=reason, message_id=eid,
-                                event_type=etype, content_type=content_type, dead_at=dead_at,
-                                now=now)
+    try:
+        headers = {k: to_json(v) for k, v in raw_headers.items() if k not in VOLATILE_HEADERS}
+        properties = to_json(props)
+        etype, eid = _event_type_and_id(raw_headers, props, body)
+        return dead_letters.archive(db, queue=source_queue, body=body, headers=headers,
+                                    properties=properties, reason=reason, message_id=eid,
+                                    event_type=etype, content_type=content_type,
+                                    dead_at=dead_at, now=now)
+    except Exception as err:  # the content, or the database: the bare letter tells them apart
+        note = f"headers and properties not kept: {type(err).__name__}: {err}"[:1000]
+        log.warning("dead letter from %s: %s", source_queue, note)
+        return dead_letters.archive(db, queue=source_queue, body=body,
+                                    headers={REMOVED_HEADER: note}, properties={}, reason=reason,
+                                    message_id=None, event_type=None, content_type=content_type,
+                                    dead_at=dead_at, now=now)
 
 
 def _consume(db: Database, conn: Any, queues: Iterable[ConsumerQueue], prefetch: int,
              stop_event: threading.Event, clock: Callable[[], datetime]) -> None:
     channel = conn.channel()
+    channel.auto_decode = False  # bodies stay the octets sent, whatever content_encoding says
     channel.basic_qos(0, prefetch, False)
     for q in queues:
         q.dead_letters()(channel).declare()
@@ -185,8 +203,21 @@ def _consume(db: Database, conn: Any, queues: Iterable[ConsumerQueue], prefetch:
 def run_archiver(*, db: Database, broker_url: str, stop_event: threading.Event,
                  queues: Iterable[ConsumerQueue] | None = None, prefetch: int = 20,
                  timeout: float = 10.0, heartbeat: float = 30.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    """Archive dead letters from every consumer's ``.dlq`` until ``stop_event`` is set."""
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_connect: Callable[[], None] | None = None) -> None:
+    """Archive dead letters from every consumer's ``.dlq`` until ``stop_event`` is set, on a
+    thread deep enough for any header table one frame can carry (:mod:`consumers.amqp.threads`).
+    ``on_connect`` is called on each connection opened (tests count reconnects with it)."""
+    allow_tables()
+    lenient_properties()
+    run_deep(lambda: _archive_loop(db, broker_url, stop_event, queues, prefetch, timeout,
+                                   heartbeat, clock, on_connect), "dlq-archiver")
+
+
+def _archive_loop(db: Database, broker_url: str, stop_event: threading.Event,
+                  queues: Iterable[ConsumerQueue] | None, prefetch: int, timeout: float,
+                  heartbeat: float, clock: Callable[[], datetime],
+                  on_connect: Callable[[], None] | None) -> None:
     chosen = list(queues if queues is not None else CONSUMER_QUEUES.values())
     backoff = 0.5
     while not stop_event.is_set():
@@ -194,6 +225,9 @@ def run_archiver(*, db: Database, broker_url: str, stop_event: threading.Event,
         try:
             conn = open_connection(broker_url, timeout=timeout, heartbeat=heartbeat,
                                    name="resetdesk-dlq-archiver")
+            allow_tables(conn.frame_max)
+            if on_connect is not None:
+                on_connect()
             backoff = 0.5
             _consume(db, conn, chosen, prefetch, stop_event, clock)
             drop_connection(conn, graceful=True)

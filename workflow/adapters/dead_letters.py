@@ -162,9 +162,11 @@ def mask(value: Any, key: str | None = None) -> Any:
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None: not JSON, not UTF-8, or nested too deeply to parse
+    (a dead letter is often exactly such a body)."""
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return value if isinstance(value, dict) else None
 
