@@ -32,7 +32,9 @@ def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]]:
     db = open_database(pg_url)
     token = accounts.add_producer(db, "forms", SAMPLE_SOURCE)
     db.dispose()
+    # production layout: `serve` only writes the outbox for the relay; it never opens the broker
     env = process_env(RESETDESK_DATABASE_URL=pg_url, RESETDESK_DATA_DIR=str(tmp_path),
+                      RESETDESK_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/%2F",
                       RESETDESK_SECRET_KEY=secrets.token_urlsafe(32),
                       RESETDESK_INTAKE_RATE_PER_MINUTE=str(LIMIT))
     ports = [_free_port(), _free_port()]
