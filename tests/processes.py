@@ -108,6 +108,32 @@ class Proc:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
 
 
+def wait_answering(proc: Proc, base: str, timeout: float = 60.0) -> None:
+    """Until ``base``/healthz answers 200; fails at once with the log if ``proc`` died."""
+    import httpx
+
+    def answering() -> bool:
+        assert proc.alive, proc.log()
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+    wait_for(f"{proc.name} to answer /healthz", answering, timeout, every=0.1)
+
+
+def drain_queue(url: str, queue: str, *, prefetch: int = 1000, idle: float = 0.5) -> list[Any]:
+    """Take (no-ack) every message in ``queue`` until none arrives for ``idle`` seconds."""
+    got: list[Any] = []
+    with Connection(url) as conn:
+        ch = conn.channel()
+        ch.basic_qos(0, prefetch, False)
+        ch.basic_consume(queue, no_ack=True, callback=got.append)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                conn.drain_events(timeout=idle)
+    return got
+
+
 def process_env(**settings: str) -> dict[str, str]:
     """The caller's environment without any RESETDESK_* setting, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESETDESK_")}
@@ -268,16 +294,8 @@ class Desk:
 
     def read_tap(self, idle: float = 0.5) -> list[dict[str, Any]]:
         """Take what reached the tap since the last call; all of it stays in ``queued_events``."""
-        got: list[Any] = []
-        with Connection(self.url("guest")) as conn:
-            ch = conn.channel()
-            ch.basic_qos(0, 1000, False)
-            ch.basic_consume(TAP, no_ack=True, callback=got.append)
-            with contextlib.suppress(TimeoutError):
-                while True:
-                    conn.drain_events(timeout=idle)
         events = []
-        for m in got:
+        for m in drain_queue(self.url("guest"), TAP, idle=idle):
             assert m.delivery_info["routing_key"] == TICKET_QUEUED_V1
             event = json.loads(m.body)
             assert m.properties["message_id"] == event["id"]

@@ -12,7 +12,6 @@ first-reply SLA of seconds, so alarms cross while the test watches; escalation t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import shutil
@@ -24,14 +23,13 @@ from typing import Any
 
 import httpx
 import pytest
-from kombu.connection import Connection
 from sqlalchemy import text
 
 from tests import services
 from tests.faults.boot import SLA_TAP, Booting, declare_topology, make_desk, register_producers
 from tests.private_postgres import PrivatePostgres
 from tests.private_rabbit import PrivateRabbit, free_port
-from tests.processes import Desk, Proc, wait_for
+from tests.processes import Desk, Proc, drain_queue, wait_for
 
 AMQP_SOURCE = "urn:test:faults-amqp-form"
 HTTP_SOURCE = "urn:test:faults-http-form"
@@ -128,14 +126,7 @@ class Layout:
 
     def read_sla_tap(self, idle: float = 1.0) -> list[dict[str, Any]]:
         """Every sla.at_risk / sla.breached event the relay delivered (duplicates included)."""
-        got: list[Any] = []
-        with Connection(self.desk.url("guest")) as conn:
-            ch = conn.channel()
-            ch.basic_qos(0, 2000, False)
-            ch.basic_consume(SLA_TAP, no_ack=True, callback=got.append)
-            with contextlib.suppress(TimeoutError):
-                while True:
-                    conn.drain_events(timeout=idle)
+        got = drain_queue(self.desk.url("guest"), SLA_TAP, prefetch=2000, idle=idle)
         return [{"type": m.delivery_info["routing_key"], **json.loads(m.body)} for m in got]
 
 

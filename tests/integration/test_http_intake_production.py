@@ -19,7 +19,7 @@ import pytest
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import processes
 from tests.e2e.requests import request
-from tests.processes import Desk, Proc, wait_for
+from tests.processes import Desk, Proc, wait_answering, wait_for
 from tests.smtp_sink import free_port
 from workflow.adapters.tables import AUDIT, INBOX, OUTBOX, TICKET
 
@@ -37,14 +37,7 @@ def start_serve(desk: Desk) -> tuple[Proc, str, str]:
     serve = desk.start("serve", "serve", "--port", str(port),
                        RESETDESK_SECRET_KEY=secrets.token_urlsafe(48))
     base = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        assert serve.alive, serve.log()
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-    wait_for("serve to answer /healthz", answering, 30, every=0.1)
+    wait_answering(serve, base)
     return serve, base, token
 
 

@@ -36,7 +36,7 @@ from schemas.client import RequestPublisher
 from schemas.events_v1 import SLA_BREACHED_V1
 from tests.e2e.requests import request
 from tests.e2e.test_resolution_paths import ALWAYS_OPEN, SUBJECTS, subject, text
-from tests.processes import ROOT, Desk, amqp_users, desk, wait_for  # noqa: F401  (fixtures)
+from tests.processes import ROOT, Desk, amqp_users, desk, wait_answering, wait_for  # noqa: F401  (fixtures)
 from tests.smtp_sink import SmtpSink, free_port
 from workflow.adapters.tables import OUTBOX
 
@@ -104,13 +104,7 @@ def run_production(desk: Desk, smtp: SmtpSink, tmp_path: Path, **overrides: str)
     desk.register_producer(SOURCE)  # while the processes start: nothing is published yet
     made.cli("agents", "add", AGENT, "--password-stdin", stdin=PASSWORD + "\n")
 
-    def answering() -> bool:
-        assert serve.alive, serve.log()
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-    wait_for("serve to answer /healthz", answering, DEADLINE, every=0.1)
+    wait_answering(serve, base, DEADLINE)
     wait_for("every consumer to subscribe",
              lambda: all(desk.consumers_on(q) for q in QUEUES), DEADLINE, every=0.2)
     return made
