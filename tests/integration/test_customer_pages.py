@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from sqlalchemy.exc import OperationalError
 
 from console import i18n
+from console.app import create_app
 from tests.integration.test_callbacks import FixedClock, pt, queued
 from tests.integration.test_callbacks import web_client as callback_client
 from tests.integration.test_rate_limits import client as limited_client
@@ -144,3 +147,27 @@ def test_the_stylesheet_is_served(sqlite_db: Database) -> None:
     r = key_client(sqlite_db, FixedClock(T0)).get("/static/console.css")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
     assert ".page" in r.text
+
+
+def test_a_fault_or_an_outage_on_a_customer_page_is_a_page_with_the_same_status(
+        sqlite_db: Database) -> None:
+    faults = APIRouter(prefix="/customer/test")
+
+    @faults.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug <b>")
+
+    @faults.get("/down")
+    def down() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    deps = callback_client(sqlite_db, FixedClock(pt(19, 8))).app.state.deps  # type: ignore[attr-defined]
+    with TestClient(create_app(deps, [faults]), raise_server_exceptions=False) as c:
+        boom_page = c.get("/customer/test/boom", headers={**BROWSER, "Accept-Language": "fr"})
+        down_page = c.get("/customer/test/down", headers=BROWSER)
+        down_json = c.get("/customer/test/down")
+    assert boom_page.status_code == 500 and lang_of(boom_page.text) == "fr"
+    assert shown_text("fr", "error.internal") in boom_page.text and "a bug" not in boom_page.text
+    assert down_page.status_code == 503 and down_page.headers["retry-after"] == "2"
+    assert shown_text("en", "error.unavailable") in down_page.text
+    assert down_json.status_code == 503 and down_json.json()["error"] == "unavailable"
