@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from console import auth, errors, throttling
+from console import auth, errors, rendering, throttling
 from console.deps import WebDeps
 from console.routes import (
     agent_api,
@@ -38,6 +38,7 @@ def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAP
     app.state.deps = deps
     errors.install(app)
     throttling.install(app)
+    rendering.install(app)  # after the handlers it turns into pages
     for router in (*extra_routers, *ROUTERS):
         app.include_router(router, dependencies=LIMITS.get(id(router), []))
     # the callback page answers JSON too (Accept: application/json): also under the API prefix

@@ -1,6 +1,7 @@
 """HTTP rate limits: the shared throttle (``workflow.service.throttle``) applied per route, and
 the one answer a refused request gets: 429, ``Retry-After`` in whole seconds, and
-``{"error": "rate_limited", "reason": …}`` (a small HTML page for a browser on a customer page).
+``{"error": "rate_limited", "reason": …}`` (``console.rendering`` makes it a page for a browser
+on a customer page).
 
 Client addresses and logins are counted under a keyed hash, never stored. The address is the
 TCP peer's: behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips``
@@ -9,12 +10,11 @@ so that it is the customer's and not the proxy's.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from console.deps import WebDeps
 from console.routes.intake import producer
@@ -81,19 +81,10 @@ def limit_intake(request: Request, d: Annotated[WebDeps, Depends(deps)],
           "slow down and retry after Retry-After seconds")
 
 
-def _wants_html(request: Request) -> bool:
-    path = request.url.path
-    return (path.startswith("/customer/") and "text/html" in request.headers.get("accept", "")
-            and "application/json" not in request.headers.get("accept", ""))
-
-
 def install(app: FastAPI) -> None:
+    """The 429 answer (a browser on a customer page gets it as a page: ``console.rendering``)."""
     @app.exception_handler(RateLimited)
-    async def rate_limited(request: Request, err: RateLimited) -> Response:
-        headers = {"Retry-After": str(err.retry_after)}
-        if _wants_html(request):
-            page = (f"<!doctype html><title>Too many requests</title><h1>Too many requests</h1>"
-                    f"<p>{html.escape(err.reason)}</p><p>Try again in {err.retry_after} s.</p>")
-            return HTMLResponse(page, status_code=429, headers=headers)
+    async def rate_limited(request: Request, err: RateLimited) -> JSONResponse:
         return JSONResponse({"error": "rate_limited", "reason": err.reason,
-                             "retry_after": err.retry_after}, status_code=429, headers=headers)
+                             "retry_after": err.retry_after}, status_code=429,
+                            headers={"Retry-After": str(err.retry_after)})

@@ -11,16 +11,16 @@ every case.
 from __future__ import annotations
 
 from datetime import date
-from html import escape
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from console import i18n, rendering
 from console.auth import deps
 from console.deps import WebDeps
-from console.errors import LINK_REFUSED, link_refused, refuse
+from console.errors import link_refused, refuse
 from console.inputs import MAX_FORM_BYTES, form_fields, parse_instant, sane_day
 from console.routes.agent_callback import callback_desk, parse_window
 from workflow.adapters import links
@@ -40,22 +40,7 @@ from workflow.service.callbacks import (
 router = APIRouter(prefix="/customer/callback", tags=["customers"], include_in_schema=False)
 Deps = Annotated[WebDeps, Depends(deps)]
 ACTIONS = {"request_callback": State.QUEUED, "move_callback": State.AWAITING_CALLBACK}
-HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-           "X-Robots-Tag": "noindex", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'none'; form-action 'self'; "
-                                      "frame-ancestors 'none'"}
-
-_TEXT = {
-    "en": {"title": "Your callback", "booked": "We will call you:", "none": "No callback booked.",
-           "pick": "Pick a time for our call", "later": "Later days", "release":
-           "I cannot make it: give my slot back", "closed": "There is nothing to choose here "
-           "any more.", "full": "No free time on this day.", "done": "Done."},
-    "fr": {"title": "Votre rappel", "booked": "Nous vous appellerons :", "none":
-           "Aucun rappel prévu.", "pick": "Choisissez l'heure de notre appel", "later":
-           "Jours suivants", "release": "Je ne suis pas disponible : libérer ce créneau",
-           "closed": "Il n'y a plus rien à choisir ici.", "full": "Aucun créneau libre ce jour.",
-           "done": "C'est fait."},
-}
+HEADERS = rendering.HEADERS
 
 
 def _claim(request: Request, d: WebDeps, token: str) -> links.LinkClaim | Response:
@@ -72,8 +57,7 @@ def _refused(request: Request) -> Response:
     tell a genuine link from a forged one."""
     if _wants_json(request):
         return link_refused(HEADERS)
-    return HTMLResponse("<!doctype html><meta charset='utf-8'><title>ResetDesk</title>"
-                        f"<p>{escape(LINK_REFUSED)}</p>", 403, headers=HEADERS)
+    return rendering.link_refused(request)
 
 
 def _wants_json(request: Request) -> bool:
@@ -98,38 +82,15 @@ def _page_json(shown: CallbackView, action: str) -> dict[str, Any]:
             "slots": [slot_json(s) for s in shown.slots]}
 
 
-def _page_html(page: dict[str, Any], language: str, message: str | None) -> str:
-    text = _TEXT.get(language, _TEXT["en"])
-    parts = [f"<!doctype html><html lang='{language}'><meta charset='utf-8'>"
-             f"<title>{text['title']}</title><h1>{text['title']} ({escape(page['reference'])})</h1>"]
-    if message:
-        parts.append(f"<p><strong>{escape(message)}</strong></p>")
-    booking = page["booking"]
-    parts.append(f"<p>{text['booked']} {escape(booking['text'])}</p>" if booking
-                 else f"<p>{text['none']}</p>")
-    if not page["can_book"]:
-        parts.append(f"<p>{text['closed']}</p>")
-        return "".join(parts)
-    if booking and page["action"] == "move_callback":
-        parts.append(f"<form method='post'><button>{text['release']}</button></form>")
-    parts.append(f"<h2>{text['pick']}</h2>")
-    for slot in page["slots"]:
-        parts.append(f"<form method='post'><input type='hidden' name='slot' "
-                     f"value='{escape(slot['start'])}'><button>{escape(slot['text'])}</button>"
-                     "</form>")
-    if not page["slots"]:
-        parts.append(f"<p>{text['full']}</p>")
-    if page["next_day"]:
-        parts.append(f"<p><a href='?day={page['next_day']}'>{text['later']}</a></p>")
-    return "".join(parts)
-
-
 def _respond(request: Request, page: dict[str, Any], language: str, status: int = 200,
-             message: str | None = None) -> Response:
+             message: str | None = None, notice: str | None = None) -> Response:
+    """JSON with ``message`` (the service's words), or the page with ``notice`` (a catalogue
+    message: ``done`` or ``no_free_slot``)."""
     if _wants_json(request):
         return JSONResponse({**page, "message": message} if message else page, status,
                             headers=HEADERS)
-    return HTMLResponse(_page_html(page, language, message), status, headers=HEADERS)
+    return rendering.render(request, "callback.html", language, status=status, page=page,
+                            message=notice)
 
 
 async def _render(request: Request, d: WebDeps, ticket_id: str, action: str,
@@ -141,8 +102,9 @@ async def _render(request: Request, d: WebDeps, ticket_id: str, action: str,
         return _refused(request)
     language = shown.ticket.language
     if done:
-        message = _TEXT.get(language, _TEXT["en"])["done"]
-    return _respond(request, _page_json(shown, action), language, status, message)
+        message = i18n.t(language, "callback.done")
+    notice = "done" if done else "no_free_slot" if message else None
+    return _respond(request, _page_json(shown, action), language, status, message, notice)
 
 
 @router.get("/{token}")
