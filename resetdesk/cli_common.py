@@ -26,8 +26,10 @@ from resetdesk.settings import Settings
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
 
 DATA_DIR_HELP = "where the database and resetdesk.json live (default: $RESETDESK_DATA_DIR or .)"
-#: commands that write links customers open: they warn when the public URL is only a guess
-LINK_COMMANDS = frozenset({"send-key", "callback", "callback-result", "remote-code"})
+#: commands that write links customers open, and the services that do: they warn when the
+#: public URL is only a guess (the others print nothing, so their output stays parseable)
+LINK_COMMANDS = frozenset({"send-key", "callback", "callback-result", "remote-code", "serve",
+                           "consume", "scheduler"})
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -6,6 +6,8 @@ from typing import Any
 
 from schemas.sample import SAMPLE_MODEL, sample_request, unique_serial
 
+__all__ = ["LOCAL_SOURCE", "request", "unique_serial"]
+
 LOCAL_SOURCE = "urn:resetdesk:local"
 
 

@@ -153,3 +153,24 @@ def test_publish_sample_makes_a_fresh_serial_unless_one_is_given() -> None:
     assert len({serial(), serial(), serial()}) == 3
     given = "DS-7608NI-I2/8P0820200115CCRR123456789WCVU"
     assert serial("--serial", given) == given == serial("--serial", "0820200115CCRR123456789WCVU")
+
+
+def test_a_link_command_without_a_recorded_url_warns_and_still_writes_the_link(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESETDESK_SECRET_KEY", "k" * 48)
+    reference = _queued(data_dir, accepted_ago=timedelta(minutes=5))
+    added = CliRunner().invoke(app, ["agents", "add", "alice", "--password-stdin",
+                                     "--data-dir", str(data_dir)], input="alice-password-1\n")
+    assert added.exit_code == 0, added.output
+    booked = CliRunner().invoke(app, ["tickets", "callback", reference, "--as", "alice",
+                                      "--data-dir", str(data_dir)])
+    assert booked.exit_code == 0, booked.output
+    assert "warning: no RESETDESK_PUBLIC_URL" in booked.stderr
+    assert "http://127.0.0.1:8000" in booked.stderr
+    db = open_database(f"sqlite:///{data_dir / 'resetdesk.db'}")
+    try:
+        with db.reader.begin() as conn:
+            payloads = [row[0] for row in conn.exec_driver_sql("SELECT payload FROM outbox")]
+    finally:
+        db.dispose()
+    assert any("http://127.0.0.1:8000/customer/callback/" in p for p in payloads), payloads
