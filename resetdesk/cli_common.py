@@ -84,18 +84,22 @@ def _wrap(info: CommandInfo) -> None:
 
 def cli_settings(settings: Settings | None = None) -> Settings:
     """Settings with the public URL filled in: $RESETDESK_PUBLIC_URL, else the one ``up`` recorded
-    in the data directory, else derived from host and port (a guess: link commands warn)."""
+    in the data directory. Else, embedded, the URL of the configured host and port (where ``up``
+    would be); in production no guess is made (127.0.0.1 in a customer's email helps nobody).
+    Either way the commands and services that write links say so."""
     s = settings or Settings()
     if s.public_url:
         return s
     recorded = instance.read(s.data_dir)
     if recorded is not None:
         return s.model_copy(update={"public_url": recorded.public_url})
-    guessed = instance.http_url(s.host, s.port)
+    guessed = instance.http_url(s.host, s.port) if s.embedded else None
     if _invoked and _invoked[0] in LINK_COMMANDS:
+        consequence = (f"links in emails will point to {guessed}" if guessed
+                       else "emails will go out without customer links")
         typer.secho(f"warning: no RESETDESK_PUBLIC_URL and no {s.data_dir / instance.INSTANCE_FILE} "
-                    f"(written by `resetdesk up`): links in emails will point to {guessed}",
-                    err=True, fg=typer.colors.YELLOW)
+                    f"(written by `resetdesk up`): {consequence}", err=True,
+                    fg=typer.colors.YELLOW)
     return s.model_copy(update={"public_url": guessed})
 
 

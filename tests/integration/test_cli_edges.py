@@ -155,9 +155,16 @@ def test_publish_sample_makes_a_fresh_serial_unless_one_is_given() -> None:
     assert serial("--serial", given) == given == serial("--serial", "0820200115CCRR123456789WCVU")
 
 
-def test_a_link_command_without_a_recorded_url_warns_and_still_writes_the_link(
-        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("broker", "said", "link"), [
+    (None, "links in emails will point to http://127.0.0.1:8000", "http://127.0.0.1:8000/customer/"),
+    ("amqp://guest:guest@127.0.0.1:1/none", "emails will go out without customer links", None)],
+    ids=["embedded-derives", "production-never-guesses"])
+def test_a_link_command_without_a_recorded_url_says_what_its_links_will_be(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch, broker: str | None, said: str,
+        link: str | None) -> None:
     monkeypatch.setenv("RESETDESK_SECRET_KEY", "k" * 48)
+    if broker:
+        monkeypatch.setenv("RESETDESK_BROKER_URL", broker)
     reference = _queued(data_dir, accepted_ago=timedelta(minutes=5))
     added = CliRunner().invoke(app, ["agents", "add", "alice", "--password-stdin",
                                      "--data-dir", str(data_dir)], input="alice-password-1\n")
@@ -165,12 +172,13 @@ def test_a_link_command_without_a_recorded_url_warns_and_still_writes_the_link(
     booked = CliRunner().invoke(app, ["tickets", "callback", reference, "--as", "alice",
                                       "--data-dir", str(data_dir)])
     assert booked.exit_code == 0, booked.output
-    assert "warning: no RESETDESK_PUBLIC_URL" in booked.stderr
-    assert "http://127.0.0.1:8000" in booked.stderr
+    assert "warning: no RESETDESK_PUBLIC_URL" in booked.stderr and said in booked.stderr
     db = open_database(f"sqlite:///{data_dir / 'resetdesk.db'}")
     try:
         with db.reader.begin() as conn:
             payloads = [row[0] for row in conn.exec_driver_sql("SELECT payload FROM outbox")]
     finally:
         db.dispose()
-    assert any("http://127.0.0.1:8000/customer/callback/" in p for p in payloads), payloads
+    mails = [p for p in payloads if "callback" in p]
+    assert mails, payloads
+    assert any(link in p for p in mails) if link else not any("/customer/" in p for p in mails)
