@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from resetdesk import cli_callbacks, cli_dlq, cli_keys, cli_ops, cli_run, cli_sessions
-from resetdesk.cli_common import app_context, fail
+from resetdesk.cli_common import (
+    DATA_DIR_HELP,
+    add_data_dir_option,
+    app_context,
+    fail,
+    require_database,
+    use_data_dir,
+)
 from resetdesk.cli_tickets import tickets
 from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
@@ -40,6 +47,15 @@ tickets.command("end-session")(cli_sessions.end_session)
 app.command()(cli_ops.purge)
 app.add_typer(cli_ops.calendar_cli, name="calendar")
 
+
+
+@app.callback()
+def _root(data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP, file_okay=False)] = None,
+          ) -> None:
+    """ResetDesk: device password-reset requests, from form to closed ticket."""
+    use_data_dir(data_dir)
+
+
 UrlOpt = Annotated[str | None, typer.Option("--url", help="database URL (default: settings)")]
 
 
@@ -58,6 +74,8 @@ def upgrade(url: UrlOpt = None) -> None:
 @db_cli.command()
 def check(url: UrlOpt = None) -> None:
     """Fail if the database and the code's tables differ."""
+    if url is None:
+        require_database(Settings())
     try:
         migrate.check(_url(url))
     except Exception as err:  # alembic raises its own CommandError family
@@ -113,6 +131,8 @@ def docs_diagram(
     out.write_text(document(), encoding="utf-8")
     typer.echo(f"wrote {out}")
 
+
+add_data_dir_option(app)
 
 if __name__ == "__main__":
     app()

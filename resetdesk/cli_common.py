@@ -1,16 +1,35 @@
-"""Shared CLI plumbing: the app object per invocation and the mapping of errors to exit codes."""
+"""Shared CLI plumbing: settings found through the data directory, the App per invocation, the
+database check every command makes first, and the mapping of errors to exit codes."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
+import os
+import sqlite3
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from typer.models import CommandInfo
 
+from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
+from resetdesk.settings import Settings
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
+
+DATA_DIR_HELP = "where the database and resetdesk.json live (default: $RESETDESK_DATA_DIR or .)"
+#: commands that write links customers open, and the services that do: they warn when the
+#: public URL is only a guess (the others print nothing, so their output stays parseable)
+LINK_COMMANDS = frozenset({"send-key", "callback", "callback-result", "remote-code", "serve",
+                           "consume", "scheduler"})
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -18,16 +37,112 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+_invoked: list[str] = []
+
+
+def use_data_dir(value: Path | None) -> None:
+    """``--data-dir`` on any command: the settings of this process read it from the environment."""
+    if value is not None and str(value) != "":
+        os.environ["RESETDESK_DATA_DIR"] = str(value)
+
+
+def add_data_dir_option(app: typer.Typer) -> None:
+    """Give every command of ``app`` (and its sub-apps) that lacks one a ``--data-dir`` option,
+    so ``resetdesk tickets list --data-dir D`` works like ``resetdesk --data-dir D tickets list``."""
+    for info in app.registered_commands:
+        _wrap(info)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            add_data_dir_option(group.typer_instance)
+
+
+def _wrap(info: CommandInfo) -> None:
+    callback = info.callback
+    if callback is None or getattr(callback, "_data_dir_added", False):
+        return
+    name = info.name or callback.__name__.replace("_", "-")
+    signature = inspect.signature(callback, eval_str=True)
+    has_own = "data_dir" in signature.parameters
+
+    @functools.wraps(callback)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        _invoked[:] = [name]
+        if not has_own:
+            use_data_dir(kwargs.pop("data_dir", None))
+        return callback(*args, **kwargs)
+
+    params = list(signature.parameters.values())
+    if not has_own:
+        params.append(inspect.Parameter(
+            "data_dir", inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Path | None, typer.Option(help=DATA_DIR_HELP, file_okay=False)]))
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command._data_dir_added = True  # type: ignore[attr-defined]
+    info.callback = command
+
+
+def cli_settings(settings: Settings | None = None) -> Settings:
+    """Settings with the public URL filled in: $RESETDESK_PUBLIC_URL, else the one ``up`` recorded
+    in the data directory. Else, embedded, the URL of the configured host and port (where ``up``
+    would be); in production no guess is made (127.0.0.1 in a customer's email helps nobody).
+    Either way the commands and services that write links say so."""
+    s = settings or Settings()
+    if s.public_url:
+        return s
+    recorded = instance.read(s.data_dir)
+    if recorded is not None:
+        return s.model_copy(update={"public_url": recorded.public_url})
+    guessed = instance.http_url(s.host, s.port) if s.embedded else None
+    if _invoked and _invoked[0] in LINK_COMMANDS:
+        consequence = (f"links in emails will point to {guessed}" if guessed
+                       else "emails will go out without customer links")
+        typer.secho(f"warning: no RESETDESK_PUBLIC_URL and no {s.data_dir / instance.INSTANCE_FILE} "
+                    f"(written by `resetdesk up`): {consequence}", err=True,
+                    fg=typer.colors.YELLOW)
+    return s.model_copy(update={"public_url": guessed})
+
+
+def require_database(settings: Settings) -> None:
+    """Refuse, in one line, to run where there is no database; never create one (only ``up``
+    and ``db upgrade`` do). SQLite is checked without opening it for writing."""
+    try:
+        url = make_url(settings.resolved_database_url())
+    except ArgumentError as err:
+        fail(f"bad database URL: {err}")
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database)
+    where = f"no ResetDesk database at {path.resolve()}"
+    hint = ("pass --data-dir DIR (or set RESETDESK_DATA_DIR) where `resetdesk up` runs, "
+            "or create one with `resetdesk up` / `resetdesk db upgrade`")
+    if not path.is_file():
+        fail(f"{where}: {hint}")
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                 "AND name = 'ticket'").fetchone()
+    except sqlite3.Error as err:
+        fail(f"{path.resolve()} is not a ResetDesk database ({err}): {hint}")
+    if not found:
+        fail(f"{where} (the file has no tables): {hint}")
+
+
 @contextmanager
 def app_context() -> Iterator[App]:
     """An App for one command; workflow errors become a one-line message and exit code."""
-    app = bootstrap()
+    settings = cli_settings()
+    require_database(settings)
+    app = bootstrap(settings)
     try:
         yield app
     except ConcurrencyConflict as err:
         fail(str(err), 3)
     except WorkflowError as err:
         fail(str(err), 2 if err.transient else 1)
+    except (OperationalError, ProgrammingError) as err:
+        fail(f"database: {str(err.orig).splitlines()[0] if err.orig else err}")
     finally:
         app.close()
 

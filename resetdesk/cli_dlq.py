@@ -15,7 +15,18 @@ from workflow.adapters.queries import dumps
 dlq = typer.Typer(help="Dead letters: messages no consumer could process.", no_args_is_help=True)
 
 AsOpt = Annotated[str, typer.Option("--as", help="agent login, or system:ops:<user>")]
-WhyOpt = Annotated[str, typer.Option("--why", help="why (kept in the audit trail)")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="why (kept in the audit trail)")]
+#: the old spelling, still accepted
+WhyOpt = Annotated[str | None, typer.Option("--why", hidden=True)]
+UrlOpt = Annotated[str | None, typer.Option(
+    "--url", help="amqp://… of the broker (default: RESETDESK_BROKER_URL)")]
+
+
+def _reason(reason: str | None, why: str | None) -> str:
+    given = reason if reason is not None else why
+    if given is None or not given.strip():
+        fail("give --reason TEXT: it is kept in the audit trail")
+    return given
 
 
 def _actor(login: str) -> str:
@@ -78,7 +89,8 @@ def show(
 def replay(
     letter_id: Annotated[int, typer.Argument(metavar="ID")],
     as_actor: AsOpt,
-    why: WhyOpt,
+    reason: ReasonOpt = None,
+    why: WhyOpt = None,
     url: Annotated[str | None, typer.Option(
         "--url", help="amqp://… of a user with the impersonator tag (default: settings)")] = None,
 ) -> None:
@@ -86,7 +98,7 @@ def replay(
     from consumers.amqp.confirms import PublishError
     from consumers.amqp.dlq import AmqpRepublisher
 
-    actor = _actor(as_actor)
+    actor, why = _actor(as_actor), _reason(reason, why)
     with app_context() as app:
         broker = url or app.settings.broker_url
         if not broker:
@@ -103,10 +115,11 @@ def replay(
 def discard(
     letter_id: Annotated[int, typer.Argument(metavar="ID")],
     as_actor: AsOpt,
-    why: WhyOpt,
+    reason: ReasonOpt = None,
+    why: WhyOpt = None,
 ) -> None:
     """Mark a dead letter as not to be replayed; audited, nothing is deleted."""
-    actor = _actor(as_actor)
+    actor, why = _actor(as_actor), _reason(reason, why)
     with app_context() as app:
         try:
             letter = dead_letters.discard(app.db, letter_id, actor=actor, why=why,
@@ -126,14 +139,15 @@ def _stop_on_signals() -> threading.Event:
 @dlq.command("archive")
 def archive(
     timeout: Annotated[float, typer.Option(help="seconds any broker wait may take")] = 10.0,
+    url: UrlOpt = None,
 ) -> None:
     """Run the archiver: every consumer's <queue>.dlq into the dead-letter table, until stopped."""
     from consumers.amqp.dlq import run_archiver
 
     with app_context() as app:
-        broker = app.settings.broker_url
+        broker = url or app.settings.broker_url
         if not broker:
-            fail("the archiver needs RESETDESK_BROKER_URL")
+            fail("the archiver needs --url amqp://… or RESETDESK_BROKER_URL")
         typer.echo("ResetDesk dead-letter archiver: <queue>.dlq -> dead_letter table (Ctrl-C stops)")
         run_archiver(db=app.db, broker_url=broker, stop_event=_stop_on_signals(), timeout=timeout)
 
@@ -141,14 +155,16 @@ def archive(
 def relay(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="rows per confirmed batch")] = 500,
     confirm_timeout: Annotated[float, typer.Option(help="seconds to wait for a batch's confirms")] = 10.0,
+    url: UrlOpt = None,
 ) -> None:
     """Run the outbox relay: unsent outbox rows -> resetdesk.events, confirmed in batches."""
     from consumers.amqp.relay import run_relay
 
     with app_context() as app:
-        broker = app.settings.broker_url
+        broker = url or app.settings.broker_url
         if not broker:
-            fail("the relay needs RESETDESK_BROKER_URL (embedded mode relays in-process: `up`)")
+            fail("the relay needs --url amqp://… or RESETDESK_BROKER_URL (embedded mode relays "
+                 "in-process: `up`)")
         typer.echo(f"ResetDesk outbox relay: batches of {batch}, confirm timeout {confirm_timeout:g} s")
         run_relay(db=app.db, broker_url=broker, stop_event=_stop_on_signals(), batch=batch,
                   confirm_timeout=confirm_timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
-from resetdesk.cli_common import fail
+from resetdesk.cli_common import cli_settings, fail, require_database
 from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
 
@@ -50,24 +52,43 @@ def _web(app: App, on_recorded: Any = None) -> Any:
     return create_app(deps)
 
 
+def _public_url(settings: Settings, host: str, port: int) -> str:
+    """$RESETDESK_PUBLIC_URL, else the URL of ``--host``/``--port`` (a wildcard bind is told)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if instance.is_wildcard(host):
+        typer.secho(f"warning: bound to {host!r}, links in emails use {instance.http_url(host, port)}; "
+                    "set RESETDESK_PUBLIC_URL to the address customers can open", err=True,
+                    fg=typer.colors.YELLOW)
+    return instance.http_url(host, port)
+
+
 def up(
-    data_dir: Annotated[Path, typer.Option(help="where the SQLite file and token live")] = Path("."),
+    data_dir: Annotated[Path | None, typer.Option(
+        help="where the SQLite file, token and resetdesk.json live (default: $RESETDESK_DATA_DIR "
+             "or .)")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Run everything in one process on SQLite: intake, workers, notifications."""
     import uvicorn
 
+    data_dir = data_dir or Settings().data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("RESETDESK_DATA_DIR", str(data_dir))
+    os.environ["RESETDESK_DATA_DIR"] = str(data_dir)
     settings = Settings(data_dir=data_dir, host=host, port=port)
     if not settings.embedded:
         fail("`up` is the embedded mode: unset RESETDESK_BROKER_URL, or run serve/consume/relay")
+    public = _public_url(settings, host, port)
+    settings = settings.model_copy(update={"public_url": public})
     app = bootstrap(settings)
     app.ensure_secret_key(data_dir)
     url = settings.resolved_database_url()
     migrate.upgrade(url)
     token_path = _local_token(app, data_dir)
+    base = instance.http_url(host, port)
+    instance_path = instance.write(data_dir, instance.Instance(
+        public_url=public, local_url=base, host=host, port=port))
     runtime = app.embedded_runtime()
     runtime.start()
     from schedulers.runner import start_in_background
@@ -75,17 +96,19 @@ def up(
     scheduler = start_in_background(db_url=url, retention=timedelta(days=settings.retention_days),
                                     attachment_retention=timedelta(days=settings.attachment_retention_days),
                                     db=app.db, config=app.scheduler_config(), clock=app.clock)
-    base = f"http://{host}:{port}"
     typer.echo("ResetDesk is up (embedded mode: SQLite is the store and the queue)")
     typer.echo(f"  database      {url}")
     typer.echo(f"  intake        POST {base}/events  (producer '{LOCAL_PRODUCER}', source "
                f"{LOCAL_SOURCE}, token in {token_path})")
+    typer.echo(f"  links         {public}  (recorded in {instance_path})")
     mail = (f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host
             else f"{(data_dir / 'mail').resolve()}/*.eml (set RESETDESK_SMTP_HOST to send)")
     typer.echo(f"  workers       {settings.workers} inbox workers, relay, notifications -> {mail}")
     typer.echo(f"  scheduler     SLA scan every {settings.scheduler_interval_seconds:g} s, purge daily "
                f"(calendar: {settings.calendar_path or 'packaged default'})")
-    typer.echo(f"  try it        uv run resetdesk publish --sample --data-dir {data_dir}")
+    where = shlex.quote(str(data_dir))
+    typer.echo(f"  try it        uv run resetdesk publish --sample --data-dir {where} --url {base}")
+    typer.echo(f"  tickets       uv run resetdesk tickets list --data-dir {where}")
     typer.echo("  stop          Ctrl-C")
     sys.stdout.flush()
     try:
@@ -100,7 +123,9 @@ def scheduler() -> None:
     """Run the SLA scheduler (one leader among any number of these; PostgreSQL advisory lock)."""
     from schedulers.runner import run_scheduler
 
-    app = bootstrap()
+    settings = cli_settings()
+    require_database(settings)
+    app = bootstrap(settings)
     c = app.scheduler_config()
     typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
                f"{c.interval_seconds:g} s, purge daily at {c.purge_hour_local:02d}:00")
@@ -117,7 +142,9 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
     """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
     from consumers.amqp.main import consume_main
 
-    app = bootstrap()
+    settings = cli_settings()
+    require_database(settings)
+    app = bootstrap(settings)
     try:
         consume_main(app, queue)
     except ValueError as err:
@@ -133,11 +160,13 @@ def serve(
     """Run the HTTP side alone (production: beside the consumers and the relay)."""
     import uvicorn
 
-    app = bootstrap(Settings(host=host, port=port))
-    if app.settings.embedded:
+    settings = cli_settings(Settings(host=host, port=port))
+    if settings.embedded:
         fail("`serve` is the production HTTP side: set RESETDESK_BROKER_URL (requests accepted "
              "over HTTP reach the verification consumers through `resetdesk relay`), or run "
              "`resetdesk up` for everything in one process on SQLite")
+    require_database(settings)
+    app = bootstrap(settings)
     try:
         web = _web(app)
     except ValueError as err:
@@ -164,27 +193,53 @@ def _publish_amqp(url: str, event: dict[str, Any], binary: bool) -> None:
     typer.echo(json.dumps({"published": True, "id": event["id"], "source": event["source"]}))
 
 
+def _intake_url(url: str | None, data_dir: Path) -> str:
+    """--url, else where the ``up`` of ``data_dir`` listens, else the configured host and port."""
+    if url:
+        return url
+    recorded = instance.read(data_dir)
+    if recorded is not None:
+        return recorded.local_url
+    s = Settings()
+    return instance.http_url(s.host, s.port)
+
+
 def publish(
     file: Annotated[Path | None, typer.Argument(help="a structured-mode CloudEvent JSON file")] = None,
     sample: Annotated[bool, typer.Option("--sample", help="send a valid sample request")] = False,
+    serial: Annotated[str | None, typer.Option(
+        help="--sample: this device serial (default: a fresh one each time, so no duplicate)")] = None,
     print_only: Annotated[bool, typer.Option("--print", help="print the event, send nothing")] = False,
     url: Annotated[str | None, typer.Option(
-        help="http(s)://host:port of the intake, or amqp://user:pass@host/vhost")] = None,
+        help="http(s)://host:port of the intake, or amqp://user:pass@host/vhost "
+             "(default: where `up` in --data-dir listens)")] = None,
     token: Annotated[str | None, typer.Option(help="producer token (default: producer.token)")] = None,
-    data_dir: Annotated[Path, typer.Option(help="where `up` wrote producer.token")] = Path("."),
+    data_dir: Annotated[Path | None, typer.Option(
+        help="where `up` wrote producer.token and resetdesk.json (default: $RESETDESK_DATA_DIR "
+             "or .)")] = None,
     binary: Annotated[bool, typer.Option(help="binary content mode (ce- headers)")] = False,
 ) -> None:
     """Send one request to a running ResetDesk; never writes the database itself."""
-    from schemas.sample import sample_request
+    from schemas.sample import SAMPLE_MODEL, full_serial, sample_request, unique_serial
 
     if (file is None) == (not sample):
         fail("give a FILE or --sample")
-    event: dict[str, Any] = (sample_request(source=LOCAL_SOURCE) if sample
-                             else json.loads(Path(file).read_text(encoding="utf-8")))  # type: ignore[arg-type]
+    if serial is not None and not sample:
+        fail("--serial goes with --sample")
+    data_dir = data_dir or Settings().data_dir
+    event: dict[str, Any]
+    if sample:
+        try:
+            device_serial = full_serial(SAMPLE_MODEL, serial) if serial else unique_serial()
+        except ValueError as err:
+            fail(str(err))
+        event = sample_request(source=LOCAL_SOURCE, data__device__serial_number=device_serial)
+    else:
+        event = json.loads(Path(file).read_text(encoding="utf-8"))  # type: ignore[arg-type]
     if print_only:
         typer.echo(json.dumps(event, indent=2, ensure_ascii=False))
         return
-    target = url or f"http://{Settings().host}:{Settings().port}"
+    target = _intake_url(url, data_dir)
     if target.startswith(("amqp://", "amqps://")):
         _publish_amqp(target, event, binary)
         return
@@ -195,6 +250,10 @@ def publish(
         if not token_file.exists():
             fail(f"no --token and no {token_file}: start `resetdesk up` first or pass --token")
         token = token_file.read_text(encoding="utf-8").strip()
+    _post(target, event, token, binary)
+
+
+def _post(target: str, event: dict[str, Any], token: str, binary: bool) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     if binary:
         data = event.pop("data")

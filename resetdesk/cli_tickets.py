@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from resetdesk import cli_sla
 from resetdesk.cli_common import app_context, echo_json, fail
 from workflow.adapters import queries
 from workflow.domain.states import State, WaitingOn
@@ -36,19 +37,22 @@ def list_(
                                         limit=limit)
         except ValueError as err:
             fail(str(err))
+        slas, now, book = queries.sla_of(app.db, [r.id for r in rows]), app.clock.now(), app.sla_book
+    flags = {r.id: cli_sla.flag(cli_sla.clock_views(slas.get(r.id), book, now)) for r in rows}
     if as_json:
-        echo_json([r.as_json() for r in rows], queries.dumps)
+        echo_json([r.as_json() | {"sla_flag": flags[r.id].lower() or None} for r in rows],
+                  queries.dumps)
         return
     if not rows:
         typer.echo("no tickets")
         return
     typer.echo(f"{'REFERENCE':<13} {'STATE':<17} {'OUTCOME/WAITING':<22} {'ASSIGNEE':<12} "
-               f"{'CREATED':<18} FIRST REPLY DUE")
+               f"{'CREATED':<18} {'FIRST REPLY DUE':<18} SLA")
     for r in rows:
         extra = r.outcome or r.waiting_on or ""
         due = f"{r.first_reply_due_at:%Y-%m-%d %H:%M}Z" if r.first_reply_due_at else "-"
         typer.echo(f"{r.reference:<13} {r.state:<17} {extra:<22} {r.assignee or '':<12} "
-                   f"{r.created_at:%Y-%m-%d %H:%M}Z  {due}")
+                   f"{r.created_at:%Y-%m-%d %H:%M}Z  {due:<18} {flags[r.id]}".rstrip())
 
 
 @tickets.command()
@@ -59,12 +63,17 @@ def show(
     """State, data and history of one ticket."""
     with app_context() as app:
         details = queries.ticket_details(app.db, ticket)
+        book, now = app.sla_book, app.clock.now()
     if as_json:
         echo_json(details, queries.dumps)
         return
     typer.echo(f"{details['reference']}  ({details['id']})  version {details['version']}")
     typer.echo(f"state: {details['state']}  outcome: {details['outcome'] or '-'}  "
                f"waiting on: {details['waiting_on'] or '-'}  assignee: {details['assignee'] or '-'}")
+    views = cli_sla.clock_views(details["sla"], book, now)
+    typer.echo("SLA: " + (f"cycle {details['sla']['cycle']}" if views else "none (never queued)"))
+    for view in views:
+        typer.echo(cli_sla.describe(view, book))
     typer.echo("data:")
     typer.echo(queries.dumps(details["data"]))
     typer.echo("history:")

@@ -8,6 +8,7 @@ an override of `DELETE` removes the field, so a test can build a message that la
 from __future__ import annotations
 
 import base64
+import secrets
 import uuid
 from typing import Any, Final
 
@@ -38,6 +39,13 @@ def full_serial(model: str, serial: str) -> str:
     return serial if serial.startswith(model) else model + serial
 
 
+def unique_serial(model: str = SAMPLE_MODEL) -> str:
+    """A full serial of ``model`` that the serial rule accepts, with a random 9-digit number:
+    requests built with it are never duplicates of an open ticket."""
+    digits = "".join(secrets.choice("0123456789") for _ in range(9))
+    return full_serial(model, f"0820200115CCRR{digits}WCVU")
+
+
 def _apply(target: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     for key, value in overrides.items():
         *parents, leaf = key.split("__")
@@ -52,7 +60,10 @@ def _apply(target: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def sample_request_data(**overrides: Any) -> dict[str, Any]:
-    """The `data` of a valid request: a US installer, an NVR, reset via SADP, no export."""
+    """The `data` of a valid request: a US installer, an NVR, reset via SADP, no export.
+
+    Its serial is fixed (use `unique_serial()` for one per request) and its human-check token
+    starts with ``pass``, which the default (local) verifier accepts."""
     data: dict[str, Any] = {
         "requester": {
             "name": "Dana Whitfield",

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from schemas.sample import SAMPLE_MODEL, full_serial, sample_request
+from schemas.sample import SAMPLE_MODEL, sample_request, unique_serial
+
+__all__ = ["LOCAL_SOURCE", "request", "unique_serial"]
 
 LOCAL_SOURCE = "urn:resetdesk:local"
-
-
-def unique_serial(model: str = SAMPLE_MODEL) -> str:
-    digits = "".join(secrets.choice("0123456789") for _ in range(9))
-    return full_serial(model, f"0820200115CCRR{digits}WCVU")
 
 
 def request(**overrides: Any) -> dict[str, Any]:

@@ -93,5 +93,14 @@ def ticket_details(db: Database, ticket_id_or_reference: str) -> dict[str, Any]:
     }
 
 
+def sla_of(db: Database, ticket_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored SLA clocks (``ticket_sla.to_dict`` form) of some tickets, by id."""
+    if not ticket_ids:
+        return {}
+    with db.reader.begin() as conn:
+        rows = conn.execute(select(TICKET.c.id, TICKET.c.sla).where(TICKET.c.id.in_(ticket_ids)))
+        return {row.id: json.loads(row.sla) if row.sla else None for row in rows}
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
