@@ -20,13 +20,14 @@ from console.auth import deps
 from console.deps import WebDeps
 from workflow.adapters import links
 from workflow.adapters.artifact_store import AesGcmSealer, store_for
+from workflow.domain.actors import CUSTOMER
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.reset_keys import utc_text
+from workflow.service.commands import ReportKey
 from workflow.service.reset_keys import (
     AnswerResult,
     KeyAnswer,
     KeyView,
-    answer_key,
     view_key,
 )
 
@@ -140,7 +141,8 @@ def _answered(d: WebDeps, token: str, action: str, worked: bool) -> HTMLResponse
     if ticket_id is None:
         return _bad_link()
     try:
-        result: AnswerResult = answer_key(d.uow(), d.clock, store_for, ticket_id, worked=worked)
+        result: AnswerResult = d.handle(ReportKey(actor=CUSTOMER, ticket_id=ticket_id,
+                                                  worked=worked))
     except TicketNotFound:
         return _bad_link()
     t = _t(result.language)
@@ -203,7 +205,7 @@ api = APIRouter(prefix="/api/v1/customer/key", tags=["customer"])
 def _answer_json(d: WebDeps, token: str, action: str, worked: bool) -> JSONResponse:
     ticket_id = _ticket_id(d, token, action)
     try:
-        result = answer_key(d.uow(), d.clock, store_for, ticket_id, worked=worked) \
+        result = d.handle(ReportKey(actor=CUSTOMER, ticket_id=ticket_id, worked=worked)) \
             if ticket_id else None
     except TicketNotFound:
         result = None
