@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import typer
 
 from resetdesk.bootstrap import App, bootstrap
+from workflow.domain.actors import Actor
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
 
 
@@ -30,6 +31,16 @@ def app_context() -> Iterator[App]:
         fail(str(err), 2 if err.transient else 1)
     finally:
         app.close()
+
+
+def staff(app: App, login: str) -> Actor:
+    """``--as LOGIN`` as an actor: an existing, enabled agent, its kind from its role."""
+    from workflow.adapters.accounts import agent_role
+
+    role = agent_role(app.db, login)
+    if role is None:
+        fail(f"--as {login}: no enabled agent with this login (see `resetdesk agents add`)")
+    return Actor.staff(login, role)
 
 
 def echo_json(value: Any, dumps: Callable[[Any], str]) -> None:
