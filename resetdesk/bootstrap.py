@@ -65,7 +65,8 @@ class App:
         s = self.settings
         return RequestHandler(db=self.db, uow=self.uow, clock=self.clock, rules=self.rules,
                               verifier=self.verifier, max_attempts=s.max_attempts,
-                              retry_delays=s.retry_delays_seconds)
+                              retry_delays=s.retry_delays_seconds,
+                              bus=self.bus)
 
     @cached_property
     def bus(self) -> MessageBus:
@@ -78,7 +79,8 @@ class App:
         if not s.secret_key and not self._file_key and (s.data_dir / "secret.key").exists():
             self.ensure_secret_key(s.data_dir)
         return sql_bus(self.db, self.uow, self.clock, secret_key=self._secret_or_empty(),
-                       public_url=s.public_url, options=self.options)
+                       public_url=s.public_url, options=self.options,
+                       rules=lambda: self.rules)
 
     def _secret_or_empty(self) -> bytes:
         try:
@@ -99,7 +101,7 @@ class App:
         escalation = EscalationHandler(self.uow, self.clock,
                                        policy=CallbackPolicy.from_options(self.options),
                                        secret_key=self.secret_key,
-                                       public_url=self.settings.public_url)
+                                       public_url=self.settings.public_url, bus=self.bus)
         return [notification_subscriber(self), escalation]
 
     def leader_jobs(self) -> tuple[LeaderJob, ...]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from resetdesk.cli import app as cli
 from tests.factories import satisfying

@@ -20,7 +20,7 @@ from workflow.service.reset_keys import KeyDesk
 
 def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret_key: bytes,
             public_url: str | None, options: Mapping[str, Any],
-            rules: RuleBook | None = None) -> MessageBus:
+            rules: Callable[[], RuleBook] | None = None) -> MessageBus:
     """``public_url`` is where customer links point; a key sent without one uses the command's
     ``link_base`` (the address the agent's request came to, or the CLI's server address)."""
 

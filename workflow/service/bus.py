@@ -41,7 +41,8 @@ class HandlerContext:
     uow: Callable[[], UnitOfWork]
     clock: Clock
     agents: AgentDirectory | None = None
-    rules: RuleBook | None = None
+    #: the verification rules, loaded when the first request is recorded
+    rules: Callable[[], RuleBook] | None = None
     callback_store: Callable[[UnitOfWork], CallbackStore] | None = None
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)
     callback_links: LinkMaker | None = None

@@ -129,7 +129,7 @@ def end_session(cmd: c.EndRemoteSession, ctx: HandlerContext) -> Ticket:
 
 
 def record_request(cmd: c.RecordRequest, ctx: HandlerContext) -> Processed:
-    rules = HandlerContext.need(ctx.rules, "the verification rules")
+    rules = HandlerContext.need(ctx.rules, "the verification rules")()
     return process_request(ctx.uow(), ctx.clock, rules, ProcessRequest(
         cmd.source, cmd.event_id, cmd.reference, cmd.producer, cmd.human_check_passed,
         cmd.request, cmd.accepted_at, cmd.new_entry))
