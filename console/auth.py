@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from console import throttling
 from console.deps import WebDeps
 from workflow.adapters import accounts, agent_sessions
+from workflow.domain.actors import Actor
 
 SESSION_TTL = timedelta(hours=12)
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -30,6 +31,18 @@ def current_agent(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> str
         raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
                             headers={"WWW-Authenticate": 'Bearer realm="resetdesk-agents"'})
     return login
+
+
+def current_actor(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> Actor:
+    """The signed-in agent as an actor, its kind from its role: the only source of who acts
+    over HTTP (a body or query never names the actor)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    staff = (agent_sessions.staff_for(d.db, token.strip(), d.clock.now())
+             if scheme.lower() == "bearer" and token.startswith("rda_") else None)
+    if staff is None:
+        raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
+                            headers={"WWW-Authenticate": 'Bearer realm="resetdesk-agents"'})
+    return Actor.staff(*staff)
 
 
 class Credentials(BaseModel):

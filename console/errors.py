@@ -22,13 +22,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.adapters.links import InvalidLink
 from workflow.domain.errors import (
+    ActorRefused,
     ConcurrencyConflict,
+    DedicatedMove,
     GuardRefused,
     IllegalTransition,
     NotFound,
     TicketNotFound,
     WorkflowError,
 )
+from workflow.service.bus import NotConfigured
 
 log = logging.getLogger("resetdesk.http")
 
@@ -102,6 +105,12 @@ def _workflow_error(err: WorkflowError) -> JSONResponse:
     status = 422
     if isinstance(err, (TicketNotFound, NotFound)):
         status = 404
+    elif isinstance(err, ActorRefused):
+        status, body["allowed_actors"] = 403, list(err.allowed)
+    elif isinstance(err, DedicatedMove):
+        status, body["command"] = 400, err.command
+    elif isinstance(err, NotConfigured):
+        status = 500
     elif isinstance(err, ConcurrencyConflict):
         status, body["error"] = 409, "conflict"
     elif isinstance(err, IllegalTransition):

@@ -17,15 +17,19 @@ from pydantic import ValidationError
 
 from schemas.events_v1 import SLA_BREACHED_V1, SlaRaised
 from workflow.adapters.callback_store import link_maker, sql_store
+from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
-from workflow.service.callbacks import CallbackDesk, EscalateBreach, escalate_breach
+from workflow.service.bus import HandlerContext, MessageBus
+from workflow.service.command_handlers import build_bus
+from workflow.service.commands import EscalateBreach
 from workflow.service.ports import Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 #: a twin that lost on the version check re-reads the ticket, which then says "skipped"
 _TRIES: Final = 3
+ACTOR: Final = Actor.system("escalation")
 
 
 class EscalationRefused(WorkflowError):
@@ -44,9 +48,12 @@ class EscalationHandler:
 
     def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, *,
                  policy: CallbackPolicy | None = None, secret_key: bytes = b"",
-                 public_url: str | None = None) -> None:
-        self.desk = CallbackDesk(uow, clock, sql_store, policy or CallbackPolicy(),
-                                 link_maker(secret_key, public_url))
+                 public_url: str | None = None, bus: MessageBus | None = None) -> None:
+        """``bus``: the process's own (bootstrap's); without one, a bus for this handler."""
+        self.bus = bus or build_bus(HandlerContext(
+            uow=uow, clock=clock, callback_store=sql_store,
+            callback_policy=policy or CallbackPolicy(),
+            callback_links=link_maker(secret_key, public_url)))
 
     def handle(self, envelope: dict[str, Any]) -> str:
         """Escalate one structured-mode CloudEvent; returns ``booked`` or ``skipped: <why>``."""
@@ -56,10 +63,11 @@ class EscalationHandler:
             data = SlaRaised.model_validate(envelope.get("data"))
         except ValidationError:
             raise EscalationRefused(f"malformed SLA breach {envelope.get('id')!r}") from None
-        cmd = EscalateBreach(data.ticket_id, data.clock, data.cycle)
+        cmd = EscalateBreach(actor=ACTOR, ticket_id=data.ticket_id, clock=data.clock,
+                             cycle=data.cycle)
         for _ in range(_TRIES):
             try:
-                outcome = escalate_breach(self.desk, cmd)
+                outcome = self.bus.handle(cmd)
             except ConcurrencyConflict:
                 continue
             log.info("sla breach %s of ticket %s: %s", data.clock, data.ticket_id, outcome)

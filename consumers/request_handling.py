@@ -13,16 +13,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from schemas.errors import ContractError
 from schemas.registry import decode_structured
 from workflow.adapters import inbox
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import HumanCheckVerifier
+from workflow.domain.actors import Actor
 from workflow.domain.errors import WorkflowError
 from workflow.domain.rules import RuleBook
+from workflow.service.bus import HandlerContext, MessageBus
+from workflow.service.command_handlers import build_bus
+from workflow.service.commands import RecordRequest
 from workflow.service.ports import Clock, UnitOfWork
-from workflow.service.verification import ProcessRequest, process_request
+from workflow.service.verification import Processed
+
+#: who makes the intake moves (verify, enqueue, reject, mark_duplicate)
+VERIFIER = Actor.system("verification")
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,15 @@ class RequestHandler:
     verifier: HumanCheckVerifier
     max_attempts: int
     retry_delays: Sequence[float]
+    #: the process's bus (bootstrap's); None: one for this handler, built on first use
+    bus: MessageBus | None = None
+
+    def record(self, **request: Any) -> Processed:
+        """One request becomes one ticket, through the bus (``RecordRequest``)."""
+        if self.bus is None:
+            self.bus = build_bus(HandlerContext(uow=self.uow, clock=self.clock,
+                                                rules=lambda: self.rules))
+        return self.bus.handle(RecordRequest(actor=VERIFIER, **request))
 
     def delay_after(self, attempts: int) -> timedelta:
         delays = self.retry_delays or [1.0]
@@ -115,10 +132,10 @@ class RequestHandler:
                                    self.clock.now())
             human = "passed" if result.passed else "failed"
             inbox.set_human_check(self.db, claimed.key, human)
-        done = process_request(self.uow(), self.clock, self.rules, ProcessRequest(
+        done = self.record(
             source=claimed.key.source, event_id=claimed.key.event_id,
             reference=claimed.reference, producer=claimed.producer,
             human_check_passed=human == "passed", request=event.data,
-            accepted_at=claimed.received_at))
+            accepted_at=claimed.received_at)
         return Outcome(Disposition.DONE, "applied" if done.applied else "already processed",
                        done.reference)

@@ -21,6 +21,7 @@ from workflow.adapters.sla_book import build_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.rules import RuleBook
 from workflow.domain.ticket_sla import SlaBook
+from workflow.service.bus import MessageBus
 from workflow.service.ports import Clock, SystemClock, UnitOfWork
 
 
@@ -64,7 +65,28 @@ class App:
         s = self.settings
         return RequestHandler(db=self.db, uow=self.uow, clock=self.clock, rules=self.rules,
                               verifier=self.verifier, max_attempts=s.max_attempts,
-                              retry_delays=s.retry_delays_seconds)
+                              retry_delays=s.retry_delays_seconds,
+                              bus=self.bus)
+
+    @cached_property
+    def bus(self) -> MessageBus:
+        """The one message bus of this process; every entry point hands its commands here.
+        Customer links need the secret key: the configured one, or the one ``up`` keeps in
+        the data directory (never created from here)."""
+        from workflow.adapters.bus_wiring import sql_bus
+
+        s = self.settings
+        if not s.secret_key and not self._file_key and (s.data_dir / "secret.key").exists():
+            self.ensure_secret_key(s.data_dir)
+        return sql_bus(self.db, self.uow, self.clock, secret_key=self._secret_or_empty(),
+                       public_url=s.public_url, options=self.options,
+                       rules=lambda: self.rules)
+
+    def _secret_or_empty(self) -> bytes:
+        try:
+            return self.secret_key
+        except ValueError:
+            return b""
 
     @property
     def options(self) -> dict[str, Any]:
@@ -79,7 +101,7 @@ class App:
         escalation = EscalationHandler(self.uow, self.clock,
                                        policy=CallbackPolicy.from_options(self.options),
                                        secret_key=self.secret_key,
-                                       public_url=self.settings.public_url)
+                                       public_url=self.settings.public_url, bus=self.bus)
         return [notification_subscriber(self), escalation]
 
     def leader_jobs(self) -> tuple[LeaderJob, ...]:

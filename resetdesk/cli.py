@@ -121,6 +121,19 @@ def agents_add(
     typer.echo(f"agent {login} added")
 
 
+@agents.command("role")
+def agents_role(
+    login: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Argument(help="agent | supervisor")],
+) -> None:
+    """Set an agent's role; only supervisors may take over or reassign a ticket."""
+    if role not in accounts.ROLES:
+        fail(f"a role is {' or '.join(accounts.ROLES)}, not {role!r}")
+    with app_context() as ctx:
+        accounts.set_agent_role(ctx.db, login, role)
+    typer.echo(f"agent {login} is now {role}")
+
+
 @docs_cli.command("diagram")
 def docs_diagram(
     out: Annotated[Path, typer.Option(help="file to write")] = Path("docs/state-machine.md"),

@@ -8,18 +8,12 @@ from typing import Annotated
 import typer
 
 from resetdesk.bootstrap import App
-from resetdesk.cli_common import app_context, fail
+from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
 from workflow.adapters.callback_store import link_maker, sql_store
 from workflow.domain.callback_slots import ATTEMPT_RESULTS, CallbackPolicy, PreferredWindow
-from workflow.service.callbacks import (
-    Booked,
-    CallbackDesk,
-    RecordAttempt,
-    RequestCallback,
-    record_attempt,
-    request_callback,
-)
+from workflow.service.callbacks import Booked, CallbackDesk
+from workflow.service.commands import RecordCallResult, RequestCallback
 
 WINDOW_HELP = "preferred window 'YYYY-MM-DD HH:MM-HH:MM' in the calendar's zone"
 
@@ -67,9 +61,10 @@ def callback(
     email the customer the time."""
     preferred = _window(window)
     with app_context() as app:
+        actor = staff(app, as_agent)
         ticket_id = queries.ticket_details(app.db, ticket)["id"]
-        done = request_callback(callback_desk(app), RequestCallback(
-            ticket_id, f"agent:{as_agent}", preferred, expected_version=expected_version))
+        done = app.bus.handle(RequestCallback(actor=actor, ticket_id=ticket_id, window=preferred,
+                                              expected_version=expected_version))
     _echo(done, "request_callback")
 
 
@@ -87,7 +82,9 @@ def callback_result(
         fail(f"unknown result {result!r}; use one of: {', '.join(ATTEMPT_RESULTS)}")
     preferred = _window(window)
     with app_context() as app:
+        actor = staff(app, as_agent)
         ticket_id = queries.ticket_details(app.db, ticket)["id"]
-        done = record_attempt(callback_desk(app), RecordAttempt(
-            ticket_id, as_agent, result, note, preferred, expected_version))
+        done = app.bus.handle(RecordCallResult(actor=actor, ticket_id=ticket_id, result=result,
+                                               note=note, window=preferred,
+                                               expected_version=expected_version))
     _echo(done, f"callback_result {result} ({done.step})")

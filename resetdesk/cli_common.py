@@ -23,6 +23,7 @@ from typer.models import CommandInfo
 from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
 from resetdesk.settings import Settings
+from workflow.domain.actors import Actor
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
 
 DATA_DIR_HELP = "where the database and resetdesk.json live (default: $RESETDESK_DATA_DIR or .)"
@@ -145,6 +146,16 @@ def app_context() -> Iterator[App]:
         fail(f"database: {str(err.orig).splitlines()[0] if err.orig else err}")
     finally:
         app.close()
+
+
+def staff(app: App, login: str) -> Actor:
+    """``--as LOGIN`` as an actor: an existing, enabled agent, its kind from its role."""
+    from workflow.adapters.accounts import agent_role
+
+    role = agent_role(app.db, login)
+    if role is None:
+        fail(f"--as {login}: no enabled agent with this login (see `resetdesk agents add`)")
+    return Actor.staff(login, role)
 
 
 def echo_json(value: Any, dumps: Callable[[Any], str]) -> None:

@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from resetdesk.cli_common import app_context, fail
+from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
-from workflow.adapters.artifact_store import key_desk
-from workflow.domain.reset_keys import KINDS, new_artifact
-from workflow.service.reset_keys import SendKey, send_key
+from workflow.domain.reset_keys import KINDS, KeyPolicy, new_artifact
+from workflow.service.commands import SendKey
 
 
 def send_key_command(
@@ -37,20 +36,22 @@ def send_key_command(
         if s.embedded:
             app.ensure_secret_key(s.data_dir)
         try:
-            desk = key_desk(app.secret_key, s.public_url or f"http://{s.host}:{s.port}",
-                            s.model_dump())
+            app.secret_key  # noqa: B018 -- refuse early, with the setting to set
         except ValueError as err:
             fail(str(err))
+        actor = staff(app, as_agent)
+        policy = KeyPolicy.from_options(app.options)
         if file is not None:
-            if file.stat().st_size > desk.policy.max_file_bytes:
-                fail(f"the file is larger than {desk.policy.max_file_bytes} bytes")
+            if file.stat().st_size > policy.max_file_bytes:
+                fail(f"the file is larger than {policy.max_file_bytes} bytes")
             artifact = new_artifact(kind, content=file.read_bytes(), filename=file.name,
                                     media_type=mimetypes.guess_type(file.name)[0],
-                                    max_file_bytes=desk.policy.max_file_bytes)
+                                    max_file_bytes=policy.max_file_bytes)
         else:
             artifact = new_artifact(kind, text=text)
         ticket_id = queries.ticket_details(app.db, ticket)["id"]
-        result = send_key(app.uow(), app.clock, desk,
-                          SendKey(ticket_id, as_agent, artifact, expected_version))
+        result = app.bus.handle(SendKey(
+            actor=actor, ticket_id=ticket_id, artifact=artifact, expected_version=expected_version,
+            link_base=f"http://{s.host}:{s.port}"))
     waiting = result.waiting_on.value if result.waiting_on else "-"
     typer.echo(f"{result.reference}: {kind} sent, waiting on {waiting} (version {result.version})")

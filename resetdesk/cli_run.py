@@ -46,7 +46,7 @@ def _web(app: App, on_recorded: Any = None) -> Any:
 
     deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
                    secret_key=app.secret_key, public_url=app.settings.public_url,
-                   options=app.options, relay_intake=not app.settings.embedded)
+                   options=app.options, relay_intake=not app.settings.embedded, bus=app.bus)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
     return create_app(deps)

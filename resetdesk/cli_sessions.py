@@ -8,12 +8,9 @@ from typing import Annotated
 import typer
 
 from resetdesk.bootstrap import App
-from resetdesk.cli_common import app_context, fail
+from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
-from workflow.adapters.session_store import store_for
-from workflow.domain.session_codes import OPTION_NAMES, SessionPolicy
-from workflow.service.remote_sessions import end_session as end_remote_session
-from workflow.service.remote_sessions import issue_code
+from workflow.service.commands import EndRemoteSession, OfferRemoteCode
 
 
 def _secret(app: App) -> bytes:
@@ -26,11 +23,6 @@ def _secret(app: App) -> bytes:
         fail(str(err))
 
 
-def _policy(app: App) -> SessionPolicy:
-    values = app.settings.model_dump()
-    return SessionPolicy.from_options({k: values[k] for k in OPTION_NAMES if k in values})
-
-
 def remote_code(
     ticket: Annotated[str, typer.Argument(help="ticket id or reference (RD-XXXX-XXXX)")],
     as_agent: Annotated[str, typer.Option("--as", help="agent login (must hold the ticket)")],
@@ -38,10 +30,11 @@ def remote_code(
 ) -> None:
     """Issue a one-time remote-session code (any older one is revoked); it is shown only here."""
     with app_context() as app:
+        _secret(app)  # before the bus is built: it signs with this key
+        actor = staff(app, as_agent)
         ticket_id = queries.ticket_details(app.db, ticket)["id"]
-        issued = issue_code(app.uow(), app.clock, store_for, ticket_id=ticket_id,
-                            agent=as_agent, secret=_secret(app), policy=_policy(app),
-                            expected_version=expected_version)
+        issued = app.bus.handle(OfferRemoteCode(actor=actor, ticket_id=ticket_id,
+                                                expected_version=expected_version))
     typer.echo(f"{issued.ticket.reference}: remote-session code {issued.code}")
     typer.echo(f"valid until {issued.expires_at:%Y-%m-%d %H:%M}Z, once; it is not stored in "
                "clear and cannot be shown again")
@@ -59,11 +52,11 @@ def end_session(
     if not reason.strip():
         fail("--reason must not be empty")
     with app_context() as app:
+        actor = staff(app, as_agent)
         ticket_id = queries.ticket_details(app.db, ticket)["id"]
-        result = end_remote_session(app.uow(), app.clock, store_for, ticket_id=ticket_id,
-                                    actor=f"agent:{as_agent}", resolved=resolved,
-                                    reason=reason.strip()[:500],
-                                    expected_version=expected_version)
+        result = app.bus.handle(EndRemoteSession(
+            actor=actor, ticket_id=ticket_id, resolved=resolved, reason=reason.strip()[:500],
+            expected_version=expected_version))
     typer.echo(f"{result.reference}: end_remote_session -> {result.state.value}"
                + (f" ({result.outcome.value})" if result.outcome else "")
                + f" (version {result.version})")

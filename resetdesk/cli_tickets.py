@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from resetdesk import cli_sla
-from resetdesk.cli_common import app_context, echo_json, fail
+from resetdesk.bootstrap import App
+from resetdesk.cli_common import app_context, echo_json, fail, staff
 from workflow.adapters import queries
 from workflow.domain.states import State, WaitingOn
-from workflow.service.handlers import ActOnTicket, act
+from workflow.service import commands as c
 
 tickets = typer.Typer(help="List, show and act on tickets.", no_args_is_help=True)
 
@@ -86,16 +87,17 @@ def show(
 @tickets.command("act")
 def act_(
     ticket: Annotated[str, typer.Argument(help="ticket id or reference")],
-    trigger: Annotated[str, typer.Argument(help="e.g. claim, reply, resolve, abandon, reopen")],
+    trigger: Annotated[str, typer.Argument(help="e.g. claim, release, take_over, resolve, "
+                                                "abandon, reopen")],
     as_agent: Annotated[str, typer.Option("--as", help="agent login")],
     reason: Annotated[str | None, typer.Option(help="why (kept in the audit trail)")] = None,
     expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
 ) -> None:
-    """Fire one trigger as an agent."""
+    """Fire one plain move (moves that create a key, a booking or a code have their own)."""
     with app_context() as app:
-        ticket_id = queries.ticket_details(app.db, ticket)["id"]
-        result = act(app.uow(), app.clock, ActOnTicket(
-            ticket_id, trigger, f"agent:{as_agent}", expected_version, reason))
+        result = app.bus.handle(c.FireTrigger(
+            actor=staff(app, as_agent), ticket_id=_ticket_id(app, ticket), trigger=trigger,
+            expected_version=expected_version, reason=reason))
     typer.echo(f"{result.reference}: {trigger} -> {result.state.value} (version {result.version})")
 
 
@@ -103,30 +105,43 @@ AsAgent = Annotated[str, typer.Option("--as", help="agent login")]
 TicketArg = Annotated[str, typer.Argument(help="ticket id or reference")]
 
 
-def _ticket_id(app: object, ticket: str) -> str:
-    return str(queries.ticket_details(app.db, ticket)["id"])  # type: ignore[attr-defined]
+def _ticket_id(app: App, ticket: str) -> str:
+    return str(queries.ticket_details(app.db, ticket)["id"])
 
 
 @tickets.command()
 def claim(ticket: TicketArg, as_agent: AsAgent,
-          take_over: Annotated[bool, typer.Option(help="take it from another agent")] = False,
+          take_over: Annotated[bool, typer.Option(
+              help="take it from another agent (supervisors only)")] = False,
           ) -> None:
     """Take a ticket (one agent at a time)."""
     with app_context() as app:
-        result = act(app.uow(), app.clock, ActOnTicket(
-            _ticket_id(app, ticket), "claim", f"agent:{as_agent}", take_over=take_over))
+        kind = c.TakeOver if take_over else c.ClaimTicket
+        result = app.bus.handle(kind(actor=staff(app, as_agent),
+                                     ticket_id=_ticket_id(app, ticket)))
     typer.echo(f"{result.reference}: claimed by {result.assignee} (version {result.version})")
+
+
+@tickets.command()
+def reassign(ticket: TicketArg, as_agent: AsAgent,
+             to: Annotated[str, typer.Option("--to", help="the agent's login")],
+             reason: Annotated[str | None, typer.Option(help="kept in the audit trail")] = None,
+             ) -> None:
+    """Hand a ticket to another agent (supervisors only)."""
+    with app_context() as app:
+        result = app.bus.handle(c.Reassign(actor=staff(app, as_agent),
+                                           ticket_id=_ticket_id(app, ticket), to_agent=to,
+                                           reason=reason))
+    typer.echo(f"{result.reference}: assigned to {result.assignee} (version {result.version})")
 
 
 @tickets.command()
 def reply(ticket: TicketArg, as_agent: AsAgent,
           message: Annotated[str, typer.Option(help="the text the customer receives")]) -> None:
     """Write to the customer (their language's template); stops the first-reply clock."""
-    from workflow.service.replies import ReplyToTicket, reply_to_ticket
-
     with app_context() as app:
-        result = reply_to_ticket(app.uow(), app.clock, ReplyToTicket(
-            _ticket_id(app, ticket), as_agent, message))
+        result = app.bus.handle(c.Reply(actor=staff(app, as_agent),
+                                        ticket_id=_ticket_id(app, ticket), message=message))
     typer.echo(f"{result.reference}: reply queued for the customer")
 
 
@@ -136,12 +151,12 @@ def close(ticket: TicketArg, as_agent: AsAgent,
           reason: Annotated[str | None, typer.Option(help="kept in the audit trail")] = None,
           ) -> None:
     """Close a ticket you hold as resolved or abandoned."""
-    triggers = {"resolved": "resolve", "abandoned": "abandon"}
-    if outcome not in triggers:
+    kinds = {"resolved": c.Resolve, "abandoned": c.Abandon}
+    if outcome not in kinds:
         fail("--outcome must be resolved or abandoned")
     with app_context() as app:
-        result = act(app.uow(), app.clock, ActOnTicket(
-            _ticket_id(app, ticket), triggers[outcome], f"agent:{as_agent}", reason=reason))
+        result = app.bus.handle(kinds[outcome](actor=staff(app, as_agent),
+                                               ticket_id=_ticket_id(app, ticket), reason=reason))
     typer.echo(f"{result.reference}: closed {result.outcome.value if result.outcome else ''}")
 
 
@@ -149,8 +164,7 @@ def close(ticket: TicketArg, as_agent: AsAgent,
 def note(ticket: TicketArg, as_agent: AsAgent,
          body: Annotated[str, typer.Option(help="internal; never shown to the customer")]) -> None:
     """Add an internal note."""
-    from workflow.service.notes import AddNote, add_note
-
     with app_context() as app:
-        add_note(app.uow(), app.clock, AddNote(_ticket_id(app, ticket), as_agent, body))
+        app.bus.handle(c.AddNote(actor=staff(app, as_agent), ticket_id=_ticket_id(app, ticket),
+                                 body=body))
     typer.echo("note added")

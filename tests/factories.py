@@ -36,6 +36,10 @@ def satisfying(move: Move, source: State) -> tuple[Ticket, TriggerContext]:
             ctx["link"] = "0" * 32
         elif guard == "is_assignee":
             ticket.assignee = "alice"
+        elif guard == "claimed_by_other":
+            ticket.assignee = "bob"
+        elif guard == "names_agent":
+            ctx["assign_to"] = "carol"
         elif guard == "waiting_key":
             ticket.waiting_on = WaitingOn.KEY_CONFIRMATION
         elif guard == "waiting_callback_moved":

@@ -1,7 +1,9 @@
 """The agents' JSON API: read tickets, fire triggers, reply, add internal notes.
 
-Triggers that need more than a move (a reset key, a session code, a callback slot) have their
-own endpoints, registered before the generic ``/{trigger}`` route; the generic route refuses them.
+Each route decodes its body, builds a command with the signed-in actor and hands it to the bus,
+which asks the transitions declaration who may fire what. Moves that need more than a move (a
+reset key, a session code, a callback slot) have their own endpoints, registered before the
+generic ``/{trigger}`` route; the declaration (``Move.command``) makes the generic one refuse them.
 """
 
 from __future__ import annotations
@@ -12,39 +14,33 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from console.auth import current_agent, deps
+from console.auth import current_actor, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version
 from workflow.adapters import queries
+from workflow.domain.actors import Actor, may_fire
 from workflow.domain.guards import TriggerContext
 from workflow.domain.machine import allowed_triggers
 from workflow.domain.ticket import Ticket
-from workflow.service.handlers import ActOnTicket, act
-from workflow.service.notes import AddNote, add_note
-from workflow.service.replies import ReplyToTicket, reply_to_ticket
+from workflow.service import commands as c
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents"])
-Agent = Annotated[str, Depends(current_agent)]
+Staff = Annotated[Actor, Depends(current_actor)]
 Deps = Annotated[WebDeps, Depends(deps)]
 
-#: moves that only their own services may make (they store codes, keys, slots …)
-DEDICATED = frozenset({"send_key", "key_failed", "offer_remote_session", "start_remote_session",
-                       "end_remote_session", "request_callback", "move_callback", "book_callback",
-                       "callback_result", "reply", "verify", "reject", "mark_duplicate",
-                       "enqueue"})
 
-
-def summary(ticket: Ticket, agent: str) -> dict[str, Any]:
-    ctx = TriggerContext(f"agent:{agent}", ticket.updated_at)
+def summary(ticket: Ticket, actor: Actor) -> dict[str, Any]:
+    """The ticket and the moves this actor may make on it now (the console's buttons)."""
+    ctx = TriggerContext(actor.label, ticket.updated_at)
     return {"id": ticket.id, "reference": ticket.reference, "state": ticket.state.value,
             "outcome": ticket.outcome.value if ticket.outcome else None,
             "waiting_on": ticket.waiting_on.value if ticket.waiting_on else None,
             "assignee": ticket.assignee, "version": ticket.version,
-            "allowed": allowed_triggers(ticket, ctx)}
+            "allowed": [t for t in allowed_triggers(ticket, ctx) if may_fire(actor, t)]}
 
 
 @router.get("")
-def list_tickets(d: Deps, agent: Agent, state: Annotated[str | None, Query(max_length=40)] = None,
+def list_tickets(d: Deps, agent: Staff, state: Annotated[str | None, Query(max_length=40)] = None,
                  sort: Annotated[str, Query(max_length=20)] = "due",
                  limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100) -> list[dict[str, Any]]:
     try:
@@ -55,7 +51,7 @@ def list_tickets(d: Deps, agent: Agent, state: Annotated[str | None, Query(max_l
 
 
 @router.get("/{ticket_id}")
-def show(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
+def show(ticket_id: TicketId, d: Deps, agent: Staff) -> dict[str, Any]:
     details = queries.ticket_details(d.db, ticket_id)
     with d.uow() as uow:
         details["notes"] = [{"at": at.isoformat(), "author": who, "body": body}
@@ -67,7 +63,14 @@ def show(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
 class Move(BaseModel):
     expected_version: Version = None
     reason: str | None = Field(default=None, max_length=500)
+    #: claim a ticket someone else holds: the take_over move (supervisors only)
     take_over: bool = False
+
+
+class Handover(BaseModel):
+    to: str = Field(min_length=1, max_length=64, description="the agent's login")
+    expected_version: Version = None
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class Reply(BaseModel):
@@ -87,24 +90,37 @@ def _id(d: WebDeps, ticket: str) -> str:
 
 
 @router.post("/{ticket_id}/reply")
-async def reply(ticket_id: TicketId, body: Reply, d: Deps, agent: Agent) -> dict[str, Any]:
-    ticket = await run_in_threadpool(reply_to_ticket, d.uow(), d.clock, ReplyToTicket(
-        _id(d, ticket_id), agent, body.message, expected_version=body.expected_version))
-    return summary(ticket, agent)
+async def reply(ticket_id: TicketId, body: Reply, d: Deps, actor: Staff) -> dict[str, Any]:
+    ticket = await run_in_threadpool(d.handle, c.Reply(
+        actor=actor, ticket_id=_id(d, ticket_id), message=body.message,
+        expected_version=body.expected_version))
+    return summary(ticket, actor)
 
 
 @router.post("/{ticket_id}/notes", status_code=201)
-async def note(ticket_id: TicketId, body: Note, d: Deps, agent: Agent) -> dict[str, str]:
-    await run_in_threadpool(add_note, d.uow(), d.clock, AddNote(_id(d, ticket_id), agent, body.body))
+async def note(ticket_id: TicketId, body: Note, d: Deps, actor: Staff) -> dict[str, str]:
+    await run_in_threadpool(d.handle, c.AddNote(actor=actor, ticket_id=_id(d, ticket_id),
+                                                body=body.body))
     return {"status": "added"}
 
 
+@router.post("/{ticket_id}/reassign")
+async def reassign(ticket_id: TicketId, body: Handover, d: Deps, actor: Staff) -> dict[str, Any]:
+    """A supervisor hands the ticket to another agent."""
+    ticket = await run_in_threadpool(d.handle, c.Reassign(
+        actor=actor, ticket_id=_id(d, ticket_id), to_agent=body.to,
+        expected_version=body.expected_version, reason=body.reason))
+    return summary(ticket, actor)
+
+
 @router.post("/{ticket_id}/{trigger}")
-async def fire_trigger(ticket_id: TicketId, trigger: Annotated[str, Path(max_length=40)], body: Move, d: Deps,
-                       agent: Agent) -> dict[str, Any]:
-    if trigger in DEDICATED:
-        raise HTTPException(400, f"{trigger} has its own endpoint or is not an agent's move")
-    ticket = await run_in_threadpool(act, d.uow(), d.clock, ActOnTicket(
-        _id(d, ticket_id), trigger, f"agent:{agent}", body.expected_version, body.reason,
-        take_over=body.take_over))
-    return summary(ticket, agent)
+async def fire_trigger(ticket_id: TicketId, trigger: Annotated[str, Path(max_length=40)],
+                       body: Move, d: Deps, actor: Staff) -> dict[str, Any]:
+    """A plain move; the bus refuses a move the actor may not make (403) or one that has its
+    own endpoint (400, naming it)."""
+    if trigger == "claim" and body.take_over:
+        trigger = "take_over"
+    ticket = await run_in_threadpool(d.handle, c.FireTrigger(
+        actor=actor, ticket_id=_id(d, ticket_id), trigger=trigger,
+        expected_version=body.expected_version, reason=body.reason))
+    return summary(ticket, actor)

@@ -12,26 +12,21 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from console.auth import current_agent, deps
+from console.auth import current_actor, current_agent, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version, sane_day
 from console.routes.agent_api import summary
 from workflow.adapters.callback_store import link_maker, sql_store
+from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import Booking, CallbackPolicy, PreferredWindow
 from workflow.domain.errors import WorkflowError
-from workflow.service.callbacks import (
-    Booked,
-    CallbackDesk,
-    RecordAttempt,
-    RequestCallback,
-    record_attempt,
-    request_callback,
-    view,
-)
+from workflow.service import commands as c
+from workflow.service.callbacks import Booked, CallbackDesk, view
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents", "callbacks"])
 Agent = Annotated[str, Depends(current_agent)]
 Deps = Annotated[WebDeps, Depends(deps)]
+Staff = Annotated[Actor, Depends(current_actor)]
 Window = Annotated[str | None, Field(max_length=40,
                                      description="'YYYY-MM-DD HH:MM-HH:MM', calendar's zone")]
 
@@ -59,8 +54,8 @@ def booking_json(b: Booking | None) -> dict[str, Any] | None:
             "seat": b.seat, "status": b.status, "requested_by": b.requested_by}
 
 
-def _answer(done: Booked, agent: str) -> dict[str, Any]:
-    return {**summary(done.ticket, agent), "callback": booking_json(done.booking),
+def _answer(done: Booked, actor: Actor) -> dict[str, Any]:
+    return {**summary(done.ticket, actor), "callback": booking_json(done.booking),
             "result": done.step}
 
 
@@ -78,20 +73,21 @@ class CallbackOutcome(BaseModel):
 
 
 @router.post("/{ticket_id}/request_callback")
-async def ask_callback(ticket_id: TicketId, body: CallbackAsk, d: Deps, agent: Agent) -> dict[str, Any]:
-    done = await run_in_threadpool(request_callback, callback_desk(d), RequestCallback(
-        ticket_id, f"agent:{agent}", parse_window(body.preferred),
+async def ask_callback(ticket_id: TicketId, body: CallbackAsk, d: Deps,
+                       actor: Staff) -> dict[str, Any]:
+    done = await run_in_threadpool(d.handle, c.RequestCallback(
+        actor=actor, ticket_id=ticket_id, window=parse_window(body.preferred),
         expected_version=body.expected_version))
-    return _answer(done, agent)
+    return _answer(done, actor)
 
 
 @router.post("/{ticket_id}/callback_result")
 async def callback_result(ticket_id: TicketId, body: CallbackOutcome, d: Deps,
-                          agent: Agent) -> dict[str, Any]:
-    done = await run_in_threadpool(record_attempt, callback_desk(d), RecordAttempt(
-        ticket_id, agent, body.result, body.note, parse_window(body.preferred),
-        body.expected_version))
-    return _answer(done, agent)
+                          actor: Staff) -> dict[str, Any]:
+    done = await run_in_threadpool(d.handle, c.RecordCallResult(
+        actor=actor, ticket_id=ticket_id, result=body.result, note=body.note,
+        window=parse_window(body.preferred), expected_version=body.expected_version))
+    return _answer(done, actor)
 
 
 @router.get("/{ticket_id}/callback")

@@ -15,17 +15,19 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from console.auth import current_agent, deps
+from console.auth import current_actor, deps
 from console.deps import WebDeps
 from console.errors import refuse, validation_errors
 from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
 from workflow.adapters.artifact_store import key_desk
+from workflow.domain.actors import Actor
 from workflow.domain.reset_keys import KINDS, MAX_TEXT, KeyPolicy, NewArtifact, new_artifact
-from workflow.service.reset_keys import KeyDesk, SendKey, send_key
+from workflow.service.commands import SendKey
+from workflow.service.reset_keys import KeyDesk
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents"])
-Agent = Annotated[str, Depends(current_agent)]
+Staff = Annotated[Actor, Depends(current_actor)]
 Deps = Annotated[WebDeps, Depends(deps)]
 #: room for the multipart framing and the small fields around the file
 FORM_OVERHEAD = 64 * 1024
@@ -90,12 +92,13 @@ async def _from_json(request: Request) -> tuple[NewArtifact, int | None]:
 
 @router.post("/{ticket_id}/send_key")
 async def send_key_endpoint(ticket_id: TicketId, request: Request, d: Deps,
-                            agent: Agent) -> dict[str, Any]:
+                            actor: Staff) -> dict[str, Any]:
     desk = desk_for(d, request)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         artifact, version = await _from_form(request, desk.policy)
     else:
         artifact, version = await _from_json(request)
-    ticket = await run_in_threadpool(send_key, d.uow(), d.clock, desk,
-                                     SendKey(ticket_id, agent, artifact, version))
-    return summary(ticket, agent)
+    ticket = await run_in_threadpool(d.handle, SendKey(
+        actor=actor, ticket_id=ticket_id, artifact=artifact, expected_version=version,
+        link_base=str(request.base_url)))
+    return summary(ticket, actor)

@@ -13,17 +13,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from console.auth import current_agent, deps
+from console.auth import current_actor, current_agent, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
 from workflow.adapters.session_store import store_for
-from workflow.domain.session_codes import SessionPolicy
+from workflow.domain.actors import Actor
+from workflow.service import commands as c
 from workflow.service import remote_sessions as rs
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents"])
 Agent = Annotated[str, Depends(current_agent)]
 Deps = Annotated[WebDeps, Depends(deps)]
+Staff = Annotated[Actor, Depends(current_actor)]
 
 
 class Offer(BaseModel):
@@ -31,14 +33,12 @@ class Offer(BaseModel):
 
 
 @router.post("/{ticket_id}/offer_remote_session", status_code=201)
-async def offer(ticket_id: TicketId, body: Offer, d: Deps, agent: Agent) -> JSONResponse:
+async def offer(ticket_id: TicketId, body: Offer, d: Deps, actor: Staff) -> JSONResponse:
     """Issue a one-time code for the customer; it is in this answer only (read it to them)."""
-    issued = await run_in_threadpool(
-        rs.issue_code, d.uow(), d.clock, store_for, ticket_id=ticket_id, agent=agent,
-        secret=d.secret_key, policy=SessionPolicy.from_options(d.options),
-        expected_version=body.expected_version)
+    issued = await run_in_threadpool(d.handle, c.OfferRemoteCode(
+        actor=actor, ticket_id=ticket_id, expected_version=body.expected_version))
     return JSONResponse({"code": issued.code, "expires_at": issued.expires_at.isoformat(),
-                         "ticket": summary(issued.ticket, agent)},
+                         "ticket": summary(issued.ticket, actor)},
                         status_code=201, headers={"Cache-Control": "no-store"})
 
 
@@ -49,13 +49,12 @@ class End(BaseModel):
 
 
 @router.post("/{ticket_id}/end_remote_session")
-async def end(ticket_id: TicketId, body: End, d: Deps, agent: Agent) -> dict[str, Any]:
+async def end(ticket_id: TicketId, body: End, d: Deps, actor: Staff) -> dict[str, Any]:
     """End the session: closed resolved, or back to the queue; the reason is audited."""
-    ticket = await run_in_threadpool(
-        rs.end_session, d.uow(), d.clock, store_for, ticket_id=ticket_id,
-        actor=f"agent:{agent}", resolved=body.resolved, reason=body.reason.strip(),
-        expected_version=body.expected_version)
-    return summary(ticket, agent)
+    ticket = await run_in_threadpool(d.handle, c.EndRemoteSession(
+        actor=actor, ticket_id=ticket_id, resolved=body.resolved, reason=body.reason.strip(),
+        expected_version=body.expected_version))
+    return summary(ticket, actor)
 
 
 class Step(BaseModel):
@@ -64,11 +63,10 @@ class Step(BaseModel):
 
 
 @router.post("/{ticket_id}/session/steps", status_code=201)
-async def propose(ticket_id: TicketId, body: Step, d: Deps, agent: Agent) -> dict[str, Any]:
+async def propose(ticket_id: TicketId, body: Step, d: Deps, actor: Staff) -> dict[str, Any]:
     """Record a change to the customer's equipment or network; the customer answers it."""
-    step_id = await run_in_threadpool(
-        rs.propose_step, d.uow(), d.clock, store_for, ticket_id=ticket_id, agent=agent,
-        kind=body.kind, description=body.description)
+    step_id = await run_in_threadpool(d.handle, c.ProposeSessionStep(
+        actor=actor, ticket_id=ticket_id, kind=body.kind, description=body.description))
     return {"id": step_id, "kind": body.kind, "decision": "pending"}
 
 

@@ -24,18 +24,12 @@ from console.errors import link_refused, refuse
 from console.inputs import MAX_FORM_BYTES, form_fields, parse_instant, sane_day
 from console.routes.agent_callback import callback_desk, parse_window
 from workflow.adapters import links
+from workflow.domain.actors import CUSTOMER
 from workflow.domain.callback_slots import Slot, describe_slot
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.states import State
-from workflow.service.callbacks import (
-    CallbackView,
-    MoveCallback,
-    NoFreeSlot,
-    RequestCallback,
-    move_callback,
-    request_callback,
-    view,
-)
+from workflow.service.callbacks import CallbackView, NoFreeSlot, view
+from workflow.service.commands import MoveCallback, RequestCallback
 
 router = APIRouter(prefix="/customer/callback", tags=["customers"], include_in_schema=False)
 Deps = Annotated[WebDeps, Depends(deps)]
@@ -142,13 +136,13 @@ async def act(token: str, request: Request, d: Deps) -> Response:
     form = await _form(request)
     slot = parse_instant(form["slot"]) if form.get("slot") else None
     window = parse_window(form.get("preferred"))
-    desk = callback_desk(d)
     try:
         if claim.action == "request_callback":
-            await run_in_threadpool(request_callback, desk, RequestCallback(
-                claim.ticket_id, "customer", window, slot))
+            await run_in_threadpool(d.handle, RequestCallback(
+                actor=CUSTOMER, ticket_id=claim.ticket_id, window=window, slot_start=slot))
         else:
-            await run_in_threadpool(move_callback, desk, MoveCallback(claim.ticket_id, slot, window))
+            await run_in_threadpool(d.handle, MoveCallback(
+                actor=CUSTOMER, ticket_id=claim.ticket_id, slot_start=slot, window=window))
     except NoFreeSlot as err:
         return await _render(request, d, claim.ticket_id, claim.action, status=409,
                              message=str(err))

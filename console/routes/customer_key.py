@@ -21,12 +21,13 @@ from console.auth import deps
 from console.deps import WebDeps
 from workflow.adapters import links
 from workflow.adapters.artifact_store import AesGcmSealer, store_for
+from workflow.domain.actors import CUSTOMER
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.reset_keys import utc_text
+from workflow.service.commands import ReportKey
 from workflow.service.reset_keys import (
     AnswerResult,
     KeyView,
-    answer_key,
     view_key,
 )
 
@@ -70,7 +71,8 @@ def _answered(request: Request, d: WebDeps, token: str, action: str,
     if ticket_id is None:
         return rendering.link_refused(request)
     try:
-        result: AnswerResult = answer_key(d.uow(), d.clock, store_for, ticket_id, worked=worked)
+        result: AnswerResult = d.handle(ReportKey(actor=CUSTOMER, ticket_id=ticket_id,
+                                                  worked=worked))
     except TicketNotFound:
         return rendering.link_refused(request)
     return rendering.render(request, "key_answer.html", result.language,
@@ -127,7 +129,7 @@ api = APIRouter(prefix="/api/v1/customer/key", tags=["customer"])
 def _answer_json(d: WebDeps, token: str, action: str, worked: bool) -> JSONResponse:
     ticket_id = _ticket_id(d, token, action)
     try:
-        result = answer_key(d.uow(), d.clock, store_for, ticket_id, worked=worked) \
+        result = d.handle(ReportKey(actor=CUSTOMER, ticket_id=ticket_id, worked=worked)) \
             if ticket_id else None
     except TicketNotFound:
         result = None

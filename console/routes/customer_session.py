@@ -23,7 +23,9 @@ from console.deps import WebDeps
 from console.inputs import RowId
 from workflow.adapters import links
 from workflow.adapters.session_store import TERMS_LANGUAGES, load_terms, store_for
+from workflow.domain.actors import CUSTOMER
 from workflow.domain.session_codes import SessionPolicy
+from workflow.service import commands as c
 from workflow.service import remote_sessions as rs
 
 router = APIRouter(prefix="/api/v1/customer/session", tags=["customer"])
@@ -109,11 +111,10 @@ async def agree(body: AgreeBody, request: Request, d: Deps) -> JSONResponse:
     language = fields[1] if len(fields) > 1 and fields[1] in TERMS_LANGUAGES else "en"
     policy = _policy(d)
     try:
-        session_id, ticket = await run_in_threadpool(
-            rs.start_session, d.uow(), d.clock, store_for, ticket_id=ticket_id,
-            code_id=int(fields[0]), terms_version=body.terms_version,
-            current_terms=load_terms(language).version, language=language,
-            source_addr=_addr(request))
+        session_id, ticket = await run_in_threadpool(d.handle, c.StartRemoteSession(
+            actor=CUSTOMER, ticket_id=ticket_id, code_id=int(fields[0]),
+            terms_version=body.terms_version, current_terms=load_terms(language).version,
+            language=language, source_addr=_addr(request)))
     except rs.CodeRefused:
         raise HTTPException(409, "this code is no longer valid (used, replaced or expired): "
                                  "ask the agent for a new one") from None
@@ -144,9 +145,9 @@ class Decision(BaseModel):
 @router.post("/steps/{step_id}")
 async def decide(step_id: RowId, body: Decision, session: Session, d: Deps) -> dict[str, Any]:
     ticket_id, session_id = session
-    step = await _call(rs.decide_step, uow=d.uow(), clock=d.clock, stores=store_for,
-                       ticket_id=ticket_id, session_id=session_id, step_id=step_id,
-                       decision=body.decision)
+    step = await _call(d.handle, cmd=c.AnswerSessionStep(
+        actor=CUSTOMER, ticket_id=ticket_id, session_id=session_id, step_id=step_id,
+        decision=body.decision))
     return {"id": step.id, "kind": step.kind, "decision": step.decision}
 
 
@@ -163,7 +164,7 @@ async def ping(session: Session, d: Deps) -> Response:
 async def end(session: Session, d: Deps) -> dict[str, Any]:
     """The customer ends the session; the ticket goes back to the agent's queue."""
     ticket_id, session_id = session
-    ticket = await _call(rs.end_session, uow=d.uow(), clock=d.clock, stores=store_for,
-                         ticket_id=ticket_id, actor="customer", resolved=False,
-                         reason="customer ended the session", session_id=session_id)
+    ticket = await _call(d.handle, cmd=c.EndRemoteSession(
+        actor=CUSTOMER, ticket_id=ticket_id, resolved=False,
+        reason="customer ended the session", session_id=session_id))
     return {"reference": ticket.reference, "state": ticket.state.value}

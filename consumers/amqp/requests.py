@@ -31,7 +31,6 @@ from workflow.adapters.accounts import Producer
 from workflow.domain.errors import NotFound
 from workflow.domain.ticket import new_reference
 from workflow.service.ports import AlreadyRecorded, InboxEntry
-from workflow.service.verification import ProcessRequest, process_request
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +79,10 @@ class VerificationConsumer:
         entry = InboxEntry(event.type, producer.name, event.content_digest,
                            inbox.canonical_payload(event.to_structured()), human)
         try:
-            done = process_request(h.uow(), h.clock, h.rules, ProcessRequest(
+            done = h.record(
                 source=event.source, event_id=event.id, reference=new_reference(),
                 producer=producer.name, human_check_passed=result.passed, request=event.data,
-                accepted_at=now, new_entry=entry))
+                accepted_at=now, new_entry=entry)
         except AlreadyRecorded:
             return None
         return Verdict.ack("applied" if done.applied else "already processed")

@@ -48,7 +48,8 @@ def test_illegal_move_names_state_and_allowed_moves(db: Database) -> None:
     assert r.status_code == 409
     assert r.json()["state"] == "queued" and "claim" in r.json()["allowed"]
     r = client.post(f"/api/v1/tickets/{tid}/verify", json={}, headers=alice)
-    assert r.status_code == 400 and "not an agent's move" in r.json()["reason"]
+    assert r.status_code == 403 and r.json()["reason"] == "agent:alice may not verify; only: system"
+    assert r.json()["allowed_actors"] == ["system"]
 
 
 def test_reply_emails_the_customer_and_stops_the_first_reply_clock(db: Database) -> None:

@@ -381,6 +381,7 @@ def test_cli_issues_a_code_the_customer_can_use_and_ends_the_session(
     from typer.testing import CliRunner
 
     from resetdesk.cli_sessions import end_session, remote_code
+    from workflow.adapters import accounts
 
     monkeypatch.setenv("RESETDESK_DATABASE_URL", db.url)
     monkeypatch.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
@@ -388,6 +389,9 @@ def test_cli_issues_a_code_the_customer_can_use_and_ends_the_session(
     cli.command("remote-code")(remote_code)
     cli.command("end-session")(end_session)
     tid, ref = claimed_ticket(db)
+    refused = CliRunner().invoke(cli, ["remote-code", ref, "--as", "alice"])
+    assert refused.exit_code == 1 and "--as alice: no enabled agent" in refused.output
+    accounts.add_agent(db, "alice", "alice-password-123")
     out = CliRunner().invoke(cli, ["remote-code", ref, "--as", "alice"])
     assert out.exit_code == 0, out.output
     code = out.output.split("remote-session code ")[1].split()[0]

@@ -31,7 +31,7 @@ from resetdesk.cli_keys import send_key_command
 from schedulers.key_jobs import remind_and_close_silent
 from tests.factories import make_ticket
 from tests.web import SECRET, agent_headers
-from workflow.adapters import links
+from workflow.adapters import accounts, links
 from workflow.adapters.artifact_store import AesGcmSealer, key_desk, purge_artifacts, store_for
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier
@@ -313,6 +313,7 @@ def test_the_cli_sends_a_key(db: Database, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
     monkeypatch.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
     tid = _claimed(db, "en")
+    accounts.add_agent(db, "alice", "alice-password-123")
     cli = Typer()
     cli.command("send-key")(send_key_command)
     cli.command("noop")(lambda: None)  # two commands: Typer keeps the sub-command name

@@ -114,7 +114,7 @@ def test_stale_expected_version_is_refused(db: Database) -> None:
     act(SqlUnitOfWork(db), SystemClock(), ActOnTicket(tid, "claim", "agent:alice", 1))
     with pytest.raises(ConcurrencyConflict, match="reload"):
         act(SqlUnitOfWork(db), SystemClock(),
-            ActOnTicket(tid, "claim", "agent:bob", 1, take_over=True))
+            ActOnTicket(tid, "take_over", "supervisor:bob", 1))
 
 
 def test_second_open_ticket_for_a_serial_is_refused_by_the_database(db: Database) -> None:

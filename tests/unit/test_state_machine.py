@@ -80,8 +80,25 @@ def test_second_claim_by_another_agent_is_refused() -> None:
 
 def test_supervisor_can_take_over_a_claimed_ticket() -> None:
     ticket = make_ticket(State.QUEUED, assignee="alice")
-    fire(ticket, "claim", TriggerContext("agent:bob", T0, take_over=True))
+    with pytest.raises(GuardRefused, match="a supervisor may take it over"):
+        fire(ticket, "claim", TriggerContext("supervisor:bob", T0))
+    fire(ticket, "take_over", TriggerContext("supervisor:bob", T0))
     assert ticket.assignee == "bob"
+    fire(ticket, "reply", TriggerContext("supervisor:bob", T0))  # a supervisor holds it like anyone
+
+
+def test_take_over_needs_someone_else_holding_it() -> None:
+    ticket = make_ticket(State.QUEUED)
+    with pytest.raises(GuardRefused, match="nobody else holds it"):
+        fire(ticket, "take_over", TriggerContext("supervisor:bob", T0))
+
+
+def test_reassign_hands_the_ticket_to_the_named_agent() -> None:
+    ticket = make_ticket(State.QUEUED, assignee="alice")
+    fire(ticket, "reassign", TriggerContext("supervisor:bob", T0, assign_to="carol"))
+    assert ticket.assignee == "carol"
+    with pytest.raises(GuardRefused, match="already carol's"):
+        fire(ticket, "reassign", TriggerContext("supervisor:bob", T0, assign_to="carol"))
 
 
 def test_only_the_assignee_can_reply() -> None:

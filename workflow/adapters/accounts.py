@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from workflow.adapters.credentials import hash_password, new_token, password_matches, token_hash
 from workflow.adapters.db import Database
 from workflow.adapters.tables import AGENT, PRODUCER
-from workflow.domain.errors import AlreadyExists, NotFound
+from workflow.domain.errors import AlreadyExists, NotFound, WorkflowError
+from workflow.service.ports import AgentDirectory
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,32 @@ def rotate_token(db: Database, name: str) -> str:
     if not done:
         raise NotFound(f"no producer {name!r}")
     return token
+
+
+ROLES = ("agent", "supervisor")
+
+
+def agent_role(db: Database, login: str) -> str | None:
+    """The role of an existing, enabled agent; None for an unknown or disabled login."""
+    with db.reader.begin() as conn:
+        return conn.execute(select(AGENT.c.role).where(
+            AGENT.c.login == login, AGENT.c.active.is_(True))).scalar()
+
+
+def set_agent_role(db: Database, login: str, role: str) -> None:
+    if role not in ROLES:
+        raise WorkflowError(f"a role is {' or '.join(ROLES)}, not {role!r}")
+    with db.writer.begin() as conn:
+        done = conn.execute(update(AGENT).where(AGENT.c.login == login).values(role=role)).rowcount
+    if not done:
+        raise NotFound(f"no agent {login!r}")
+
+
+class SqlAgentDirectory(AgentDirectory):
+    """The agent table, read at each question (a role change applies at once)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def role_of(self, login: str) -> str | None:
+        return agent_role(self.db, login)

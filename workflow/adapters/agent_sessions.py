@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 
 from workflow.adapters.credentials import token_hash
 from workflow.adapters.db import Database
+from workflow.adapters.tables import AGENT
 from workflow.adapters.tables_resolution import AGENT_SESSION
 
 
@@ -26,6 +27,16 @@ def agent_for(db: Database, token: str, now: datetime) -> str | None:
         return conn.execute(select(AGENT_SESSION.c.login).where(
             AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.expires_at > now,
             AGENT_SESSION.c.revoked_at.is_(None))).scalar()
+
+
+def staff_for(db: Database, token: str, now: datetime) -> tuple[str, str] | None:
+    """(login, role) of the enabled agent a live token belongs to: the HTTP API's actor."""
+    with db.reader.begin() as conn:
+        row = conn.execute(select(AGENT.c.login, AGENT.c.role).join(
+            AGENT_SESSION, AGENT_SESSION.c.login == AGENT.c.login).where(
+            AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.expires_at > now,
+            AGENT_SESSION.c.revoked_at.is_(None), AGENT.c.active.is_(True))).first()
+    return (row.login, row.role) if row else None
 
 
 def close_session(db: Database, token: str, now: datetime) -> None:

@@ -225,6 +225,9 @@ class AgentRow(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     active: bool = Field(default=True)
+    #: agent | supervisor (a supervisor may also take over and reassign tickets)
+    role: str = Field(default="agent", max_length=16,
+                      sa_column_kwargs={"server_default": "agent"})
 
 
 METADATA = SQLModel.metadata

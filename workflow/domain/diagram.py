@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflow.domain.states import TRANSITIONS, State
+from workflow.domain.states import TRANSITIONS, TRIGGERS, State, actors_of, command_of
 
 
 def _node(state: State) -> str:
@@ -28,11 +28,24 @@ def mermaid() -> str:
     return "\n".join(lines) + "\n"
 
 
+def who_may() -> str:
+    """The declaration's actors per trigger, and the command that carries a dedicated move."""
+    rows = ["| trigger | who may fire it | carried by |", "|---|---|---|"]
+    for trigger in TRIGGERS:
+        command = command_of(trigger)
+        rows.append(f"| `{trigger}` | {', '.join(actors_of(trigger))} | "
+                    f"{command or '`tickets act` / `POST …/{trigger}`'} |")
+    return "\n".join(rows) + "\n"
+
+
 def document() -> str:
     return (
         "# Ticket state machine\n\n"
         "Generated from `workflow/domain/states.py` by `resetdesk docs diagram`; a test fails when "
         "this file is stale. Self-loops are internal moves: the state stays, the ticket's fields "
         "change (assignee, `waiting_on`, first reply).\n\n"
-        "```mermaid\n" + mermaid() + "```\n"
+        "```mermaid\n" + mermaid() + "```\n\n"
+        "## Who may fire what\n\n"
+        "The message bus refuses any other actor (HTTP 403); a move carried by a dedicated "
+        "command cannot be fired through the generic one.\n\n" + who_may()
     )

@@ -65,3 +65,24 @@ class StorageUnavailable(WorkflowError):
     """The database could not be reached or was busy; the work may be retried."""
 
     transient = True
+
+
+class ActorRefused(WorkflowError):
+    """The declaration does not let this kind of actor fire this move (or run this command)."""
+
+    def __init__(self, what: str, actor: str, allowed: tuple[str, ...]) -> None:
+        self.what = what
+        self.actor = actor
+        self.allowed = allowed
+        who = ", ".join(allowed) if allowed else "nobody"
+        super().__init__(f"{actor} may not {what}; only: {who}")
+
+
+class DedicatedMove(WorkflowError):
+    """A move that must create something (a key, a booking, a code …) fired through the generic
+    command; ``command`` names the one that carries it."""
+
+    def __init__(self, trigger: str, command: str) -> None:
+        self.trigger = trigger
+        self.command = command
+        super().__init__(f"{trigger} has its own command: resetdesk {command}")

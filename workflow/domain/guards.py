@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflow.domain.states import REOPENABLE, Outcome, WaitingOn
+from workflow.domain.states import REOPENABLE, STAFF, Outcome, WaitingOn
 from workflow.domain.ticket import Ticket
 
 
@@ -28,13 +28,14 @@ class TriggerContext:
     #: end_remote_session: True closes resolved, False goes back to queued
     resolved: bool = False
     verdict_ok: bool = False
-    #: claim: take a ticket another agent holds (supervisor takeover)
-    take_over: bool = False
+    #: reassign: the login the ticket goes to (a supervisor's move)
+    assign_to: str | None = None
 
     @property
     def agent(self) -> str | None:
+        """The login of an agent or supervisor acting (both hold tickets), else None."""
         kind, _, name = self.actor.partition(":")
-        return name if kind == "agent" and name else None
+        return name if kind in STAFF and name else None
 
 
 Guard = Callable[[Ticket, TriggerContext], str | None]
@@ -52,8 +53,17 @@ GUARDS: dict[str, Guard] = {
     ),
     "has_link": lambda t, c: _need(c.link is not None, "a duplicate must name the open ticket"),
     "claimable": lambda t, c: _need(
-        c.agent is not None and (t.assignee in (None, c.agent) or c.take_over),
-        f"already claimed by {t.assignee}" if t.assignee else "only an agent can claim",
+        c.agent is not None and t.assignee in (None, c.agent),
+        f"already claimed by {t.assignee} (a supervisor may take it over)" if t.assignee
+        else "only an agent can claim",
+    ),
+    "claimed_by_other": lambda t, c: _need(
+        c.agent is not None and t.assignee not in (None, c.agent),
+        "nobody else holds it: claim it" if c.agent else "only a supervisor can take over",
+    ),
+    "names_agent": lambda t, c: _need(
+        c.assign_to is not None and c.assign_to != t.assignee,
+        f"it is already {t.assignee}'s" if c.assign_to else "name the agent to reassign it to",
     ),
     "is_assignee": lambda t, c: _need(
         c.agent is not None and t.assignee == c.agent,
@@ -130,6 +140,7 @@ EFFECTS: dict[str, Callable[[Ticket, TriggerContext], None]] = {
     "close_unreachable": lambda t, c: _close(t, c, Outcome.UNREACHABLE),
     "close_abandoned": lambda t, c: _close(t, c, Outcome.ABANDONED),
     "assign": _assign,
+    "reassign": lambda t, c: setattr(t, "assignee", c.assign_to),
     "unassign": _set("assignee", None),
     "replied": _replied,
     "wait_key": _set("waiting_on", WaitingOn.KEY_CONFIRMATION),

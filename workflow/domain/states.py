@@ -51,6 +51,10 @@ WAITING_ALLOWED_IN = frozenset({State.QUEUED, State.AWAITING_CALLBACK})
 OPEN_STATES = frozenset(s for s in State if s is not State.CLOSED)
 REOPENABLE = frozenset({Outcome.RESOLVED, Outcome.UNREACHABLE, Outcome.ABANDONED})
 ACTIVE = [State.QUEUED, State.AWAITING_CALLBACK]
+#: who may act on a ticket: an agent, or a supervisor (who may also take over and reassign)
+STAFF = ("agent", "supervisor")
+#: every kind of actor the declaration names (``system`` may be narrowed to ``system:<process>``)
+ACTOR_KINDS = ("agent", "supervisor", "customer", "producer", "system")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,10 @@ class Move:
     guards: tuple[str, ...] = ()
     effect: str | None = None
     label: str = ""
-    actors: tuple[str, ...] = field(default=("agent",))
+    actors: tuple[str, ...] = field(default=STAFF)
+    #: the dedicated CLI command that carries this move (it must create a key, a booking, a
+    #: code …); the generic ``tickets act`` / ``POST …/{trigger}`` refuse such a move
+    command: str | None = None
 
 
 def _m(
@@ -77,54 +84,81 @@ def _m(
     dest: State | None,
     *guards: str,
     effect: str | None = None,
-    actors: tuple[str, ...] = ("agent",),
+    actors: tuple[str, ...] = STAFF,
+    command: str | None = None,
 ) -> Move:
     src = tuple(source) if isinstance(source, list) else (source,)
-    return Move(trigger, src, dest, tuple(guards), effect, actors=actors)
+    return Move(trigger, src, dest, tuple(guards), effect, actors=actors, command=command)
 
 
 S = State
 STAY = None  # an internal move: the state does not change, only the ticket's fields
+INTAKE = "publish (or POST /events): the verification worker makes this move"
+KEY_LINK = "the customer's key links (it worked / it did not)"
+CALLBACK_LINK = "the customer's callback link"
+CALL_RESULT = "tickets callback-result"
+END_SESSION = "tickets end-session"
 # Order matters: for one trigger, the first row whose guards pass is taken.
 TRANSITIONS: tuple[Move, ...] = (
-    _m("verify", S.SUBMITTED, S.VERIFIED, "verdict_ok", actors=("system",)),
+    _m("verify", S.SUBMITTED, S.VERIFIED, "verdict_ok", actors=("system",), command=INTAKE),
     _m("reject", [S.SUBMITTED, S.VERIFIED], S.CLOSED, "has_rejection", effect="close_rejected",
-       actors=("system",)),
+       actors=("system",), command=INTAKE),
     _m("mark_duplicate", S.SUBMITTED, S.CLOSED, "has_link", effect="close_duplicate",
-       actors=("system",)),
-    _m("enqueue", S.VERIFIED, S.QUEUED, actors=("system",)),
+       actors=("system",), command=INTAKE),
+    _m("enqueue", S.VERIFIED, S.QUEUED, actors=("system",), command=INTAKE),
     _m("claim", ACTIVE, STAY, "claimable", effect="assign"),
+    _m("take_over", ACTIVE, STAY, "claimed_by_other", effect="assign", actors=("supervisor",)),
+    _m("reassign", ACTIVE, STAY, "names_agent", effect="reassign", actors=("supervisor",),
+       command="tickets reassign"),
     _m("release", ACTIVE, STAY, "is_assignee", effect="unassign"),
-    _m("reply", ACTIVE, STAY, "is_assignee", effect="replied"),
-    _m("send_key", ACTIVE, STAY, "is_assignee", effect="wait_key"),
+    _m("reply", ACTIVE, STAY, "is_assignee", effect="replied", command="tickets reply"),
+    _m("send_key", ACTIVE, STAY, "is_assignee", effect="wait_key", command="tickets send-key"),
     _m("key_failed", ACTIVE, STAY, "waiting_key", effect="stop_waiting",
-       actors=("customer", "system")),
+       actors=("customer", "system"), command=KEY_LINK),
     _m("request_callback", S.QUEUED, S.AWAITING_CALLBACK, effect="stop_waiting",
-       actors=("agent", "customer", "system")),
+       actors=(*STAFF, "customer", "system"), command="tickets callback"),
     _m("move_callback", S.AWAITING_CALLBACK, STAY, effect="wait_callback_moved",
-       actors=("customer",)),
+       actors=("customer",), command=CALLBACK_LINK),
     _m("book_callback", S.AWAITING_CALLBACK, STAY, "waiting_callback_moved", effect="stop_waiting",
-       actors=("customer", "agent")),
-    _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_answered", effect="stop_waiting"),
+       actors=("customer", *STAFF), command=CALLBACK_LINK),
+    _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_answered", effect="stop_waiting",
+       command=CALL_RESULT),
     _m("callback_result", S.AWAITING_CALLBACK, S.CLOSED, "result_give_up",
-       effect="close_unreachable"),
-    _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_requeue", effect="stop_waiting"),
-    _m("callback_result", S.AWAITING_CALLBACK, STAY, "result_retry", effect="stop_waiting"),
-    _m("offer_remote_session", ACTIVE, STAY, "is_assignee", effect="wait_code"),
+       effect="close_unreachable", command=CALL_RESULT),
+    _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_requeue", effect="stop_waiting",
+       command=CALL_RESULT),
+    _m("callback_result", S.AWAITING_CALLBACK, STAY, "result_retry", effect="stop_waiting",
+       command=CALL_RESULT),
+    _m("offer_remote_session", ACTIVE, STAY, "is_assignee", effect="wait_code",
+       command="tickets remote-code"),
     _m("start_remote_session", ACTIVE, S.REMOTE_SESSION, "waiting_code", effect="stop_waiting",
-       actors=("customer",)),
+       actors=("customer",), command="the customer's remote-session page (code, then Agree)"),
     _m("end_remote_session", S.REMOTE_SESSION, S.CLOSED, "session_resolved",
-       effect="close_resolved", actors=("agent", "customer", "system")),
+       effect="close_resolved", actors=(*STAFF, "customer", "system"), command=END_SESSION),
     _m("end_remote_session", S.REMOTE_SESSION, S.QUEUED, effect="stop_waiting",
-       actors=("agent", "customer", "system")),
+       actors=(*STAFF, "customer", "system"), command=END_SESSION),
     # a remote session ends through end_remote_session, which also closes the session record
-    _m("resolve", ACTIVE, S.CLOSED, effect="close_resolved", actors=("agent", "customer")),
-    _m("abandon", ACTIVE, S.CLOSED, effect="close_abandoned", actors=("agent", "system")),
+    _m("resolve", ACTIVE, S.CLOSED, effect="close_resolved", actors=(*STAFF, "customer")),
+    _m("abandon", ACTIVE, S.CLOSED, effect="close_abandoned", actors=(*STAFF, "system")),
     _m("reopen", S.CLOSED, S.QUEUED, "reopenable", effect="reopened",
-       actors=("agent", "customer")),
+       actors=(*STAFF, "customer")),
 )
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(m.trigger for m in TRANSITIONS))
+
+
+def moves_of(trigger: str) -> tuple[Move, ...]:
+    return tuple(m for m in TRANSITIONS if m.trigger == trigger)
+
+
+def actors_of(trigger: str) -> tuple[str, ...]:
+    """Who may fire ``trigger``: the union over its rows, in declaration order."""
+    return tuple(dict.fromkeys(a for m in moves_of(trigger) for a in m.actors))
+
+
+def command_of(trigger: str) -> str | None:
+    """The dedicated command that carries ``trigger``, if it has one."""
+    return next((m.command for m in moves_of(trigger) if m.command), None)
 
 
 def triggers_from(state: State) -> list[str]:

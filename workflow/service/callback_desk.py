@@ -93,6 +93,8 @@ class RecordAttempt:
     #: asked_to_move: the window the customer asked for on the phone
     window: PreferredWindow | None = None
     expected_version: int | None = None
+    #: agent | supervisor: how the audit trail names who called
+    role: str = "agent"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ class MoveCallback:
     ticket_id: str
     slot_start: datetime | None = None
     window: PreferredWindow | None = None
+    actor: str = "customer"
+    #: only book a slot for a callback already given back (never release the current one)
+    book_only: bool = False
 
 
 @dataclass(frozen=True)

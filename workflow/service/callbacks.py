@@ -177,7 +177,7 @@ def record_attempt(desk: CallbackDesk, cmd: RecordAttempt) -> Booked:
                      if a.cycle == cycle and a.result in FAILED_RESULTS)
         failed += int(cmd.result in FAILED_RESULTS)
         step = policy.next_step(cmd.result, failed)
-        actor = f"agent:{cmd.agent}"
+        actor = f"{cmd.role}:{cmd.agent}"
         transition(uow, ticket, "callback_result", TriggerContext(
             actor, now, result=step, reason=f"callback attempt: {cmd.result} ({failed} failed)"))
         current = store.active_booking(ticket.id)
@@ -214,18 +214,18 @@ def move_callback(desk: CallbackDesk, cmd: MoveCallback) -> Booked:
         choosing = cmd.slot_start is not None or cmd.window is not None
         if ticket.waiting_on is WaitingOn.CALLBACK_MOVED and not choosing:
             return Booked(ticket, None)  # released already (a second click): nothing to do
-        if ticket.waiting_on is not WaitingOn.CALLBACK_MOVED:
-            transition(uow, ticket, "move_callback", TriggerContext("customer", now))
+        if ticket.waiting_on is not WaitingOn.CALLBACK_MOVED and not cmd.book_only:
+            transition(uow, ticket, "move_callback", TriggerContext(cmd.actor, now))
             current = store.active_booking(ticket.id)
             if current is not None:
                 store.release(current.id, "moved", now)
         booking = None
         if choosing:
-            booking = _book(uow, store, desk.policy, ticket, now, "customer",
-                            window=cmd.window, slot_start=cmd.slot_start)
-            # the table has no dedicated row yet: a retry result is the move that clears the wait
+            # the move first: a ticket not waiting on a new slot books nothing
             transition(uow, ticket, "book_callback", TriggerContext(
-                "customer", now, reason="customer picked a new callback slot"))
+                cmd.actor, now, reason=f"{cmd.actor.partition(':')[0]} picked a new callback slot"))
+            booking = _book(uow, store, desk.policy, ticket, now, cmd.actor,
+                            window=cmd.window, slot_start=cmd.slot_start)
             _email_booked(desk, uow, ticket, booking, now, missed=0)
         uow.tickets.save(ticket)
         uow.commit()

@@ -23,7 +23,8 @@ UowFactory = Callable[[], UnitOfWork]
 
 @dataclass(frozen=True)
 class ActOnTicket:
-    """Fire ``trigger`` on a ticket as ``actor`` (``agent:<login>``, ``customer``, ``system:<p>``).
+    """Fire ``trigger`` on a ticket as ``actor`` (``agent:<login>``, ``supervisor:<login>``,
+    ``customer``, ``system:<p>``); who may is settled by the message bus before this runs.
 
     ``expected_version`` is the version the actor saw: when given and stale, nothing changes and
     ``ConcurrencyConflict`` tells the actor to reload (two agents, one ticket: one wins).
@@ -36,8 +37,9 @@ class ActOnTicket:
     reason: str | None = None
     result: str | None = None
     resolved: bool = False
-    take_over: bool = False
     outcome: Outcome | None = None
+    #: reassign: the login the ticket goes to
+    assign_to: str | None = None
 
 
 def transition(uow: UnitOfWork, ticket: Ticket, trigger: str, ctx: TriggerContext) -> Ticket:
@@ -60,7 +62,7 @@ def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket) -> Ticket:
             raise ConcurrencyConflict(ticket.id, cmd.expected_version)
         ctx = TriggerContext(
             actor=cmd.actor, at=clock.now(), reason=cmd.reason, result=cmd.result,
-            resolved=cmd.resolved, take_over=cmd.take_over, outcome=cmd.outcome,
+            resolved=cmd.resolved, outcome=cmd.outcome, assign_to=cmd.assign_to,
         )
         transition(uow, ticket, cmd.trigger, ctx)
         uow.tickets.save(ticket)

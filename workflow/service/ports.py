@@ -171,3 +171,11 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def rollback(self) -> None:
         """Undo whatever was not committed; harmless after a commit."""
+
+
+class AgentDirectory(abc.ABC):
+    """Who the staff are: the CLI's ``--as`` and a reassignment must name one of them."""
+
+    @abc.abstractmethod
+    def role_of(self, login: str) -> str | None:
+        """``agent`` or ``supervisor`` for an existing, enabled agent; None otherwise."""

@@ -16,7 +16,7 @@ from workflow.domain import session_codes as codes
 from workflow.domain.errors import ConcurrencyConflict, GuardRefused, TicketNotFound, WorkflowError
 from workflow.domain.events import NotificationRequested
 from workflow.domain.guards import TriggerContext
-from workflow.domain.states import State, WaitingOn
+from workflow.domain.states import STAFF, State, WaitingOn
 from workflow.domain.throttle import throttle_key
 from workflow.domain.ticket import Ticket
 from workflow.service.handlers import UowFactory, transition
@@ -62,7 +62,7 @@ def _check_version(ticket: Ticket, expected: int | None) -> None:
 
 def issue_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str, agent: str,
                secret: bytes, policy: codes.SessionPolicy,
-               expected_version: int | None = None) -> IssuedCode:
+               expected_version: int | None = None, role: str = "agent") -> IssuedCode:
     """Offer a remote session: the ticket waits on the code (its SLA clocks pause), any older code
     is revoked, and the new code is returned once, never stored in clear."""
     code = codes.new_code()
@@ -72,10 +72,10 @@ def issue_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: st
         now = clock.now()
         expires = now + policy.code_ttl
         transition(uow, ticket, "offer_remote_session", TriggerContext(
-            f"agent:{agent}", now, reason=f"session code valid {_minutes(policy.code_ttl)} min"))
+            f"{role}:{agent}", now, reason=f"session code valid {_minutes(policy.code_ttl)} min"))
         uow.tickets.save(ticket)
         stores(uow).issue_code(ticket.id, codes.code_hash(secret, ticket.id, code),
-                               f"agent:{agent}", now, expires)
+                               f"{role}:{agent}", now, expires)
         uow.commit()
     return IssuedCode(code, expires, ticket)
 
@@ -157,7 +157,7 @@ def _running(store: SessionStore, ticket_id: str, session_id: int | None) -> Ses
 
 
 def propose_step(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str, agent: str,
-                 kind: str, description: str) -> int:
+                 kind: str, description: str, role: str = "agent") -> int:
     """Record a change the agent proposes to the customer's equipment or network."""
     text = description.strip()
     if kind not in STEP_KINDS or not text or len(text) > MAX_STEP:
@@ -169,7 +169,7 @@ def propose_step(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: 
             raise GuardRefused("propose_step", ticket.state.value,
                                "only the assigned agent, during a remote session")
         session = _running(store, ticket_id, None)
-        step_id = store.add_step(ticket_id, session.id, kind, text, f"agent:{agent}", now)
+        step_id = store.add_step(ticket_id, session.id, kind, text, f"{role}:{agent}", now)
         store.touch(session.id, now)
         uow.commit()
     return step_id
@@ -245,7 +245,7 @@ def end_session(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: s
         _remind(ticket, now, resolved)
         uow.tickets.save(ticket)
         kind = actor.partition(":")[0]
-        code = f"agent-{'resolved' if resolved else 'unresolved'}" if kind == "agent" else kind
+        code = f"agent-{'resolved' if resolved else 'unresolved'}" if kind in STAFF else kind
         if session is not None:
             store.end_session(session.id, now, code, actor)
         uow.commit()

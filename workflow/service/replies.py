@@ -22,6 +22,8 @@ class ReplyToTicket:
     message: str
     agent_name: str = ""
     expected_version: int | None = None
+    #: agent | supervisor: how the audit trail names who replied
+    role: str = "agent"
 
 
 def reply_to_ticket(uow: UnitOfWork, clock: Clock, cmd: ReplyToTicket) -> Ticket:
@@ -33,7 +35,7 @@ def reply_to_ticket(uow: UnitOfWork, clock: Clock, cmd: ReplyToTicket) -> Ticket
         if cmd.expected_version is not None and ticket.version != cmd.expected_version:
             raise ConcurrencyConflict(ticket.id, cmd.expected_version)
         now = clock.now()
-        transition(uow, ticket, "reply", TriggerContext(f"agent:{cmd.agent}", now))
+        transition(uow, ticket, "reply", TriggerContext(f"{cmd.role}:{cmd.agent}", now))
         ticket.raise_event(NotificationRequested(
             ticket.id, now, "reply", ticket.language,
             {"reference": ticket.reference, "message": message,

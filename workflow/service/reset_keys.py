@@ -126,6 +126,8 @@ class SendKey:
     agent: str
     artifact: NewArtifact
     expected_version: int | None = None
+    #: agent | supervisor: how the audit trail names who sent it
+    role: str = "agent"
 
 
 def send_key(uow: UnitOfWork, clock: Clock, desk: KeyDesk, cmd: SendKey) -> Ticket:
@@ -139,11 +141,11 @@ def send_key(uow: UnitOfWork, clock: Clock, desk: KeyDesk, cmd: SendKey) -> Tick
         now = clock.now()
         until = desk.policy.valid_until(art.kind, now)
         transition(uow, ticket, "send_key", TriggerContext(
-            f"agent:{cmd.agent}", now, reason=f"{art.kind} valid until {utc_text(until)}"))
+            f"{cmd.role}:{cmd.agent}", now, reason=f"{art.kind} valid until {utc_text(until)}"))
         store = desk.store(uow)
         store.supersede_pending(ticket.id, now)
         sealed = desk.sealer.seal(art.plaintext, seal_context(ticket.id, art.kind))
-        store.add(ticket.id, art, sealed, f"agent:{cmd.agent}", now, until)
+        store.add(ticket.id, art, sealed, f"{cmd.role}:{cmd.agent}", now, until)
         ticket.raise_event(NotificationRequested(ticket.id, now, "reset_key", ticket.language, {
             "reference": ticket.reference, "kind": art.kind,
             "valid_hours": round(desk.policy.validity[art.kind] / timedelta(hours=1)),

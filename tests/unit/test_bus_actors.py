@@ -1,0 +1,176 @@
+"""The bus lets an actor fire a move exactly when the transitions declaration says so.
+
+Generated from the declaration: for every (trigger, actor kind) pair, the command that carries
+the trigger goes through the bus. Plain moves run their real handler over an in-memory unit of
+work (allowed: the ticket moved, audited under the actor; refused: ``ActorRefused``, nothing
+changed); dedicated moves run a recording handler (their real ones need stores of their own and
+are exercised through the entries in tests/integration/test_bus_entries.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from schemas.requests_v1 import RequestSubmittedV1
+from schemas.sample import sample_request_data
+from tests.factories import T0, make_ticket, satisfying
+from tests.fakes import FakeAgents, FakeUnitOfWork, Store
+from workflow.domain.actors import Actor, may_fire
+from workflow.domain.errors import ActorRefused, DedicatedMove
+from workflow.domain.reset_keys import new_artifact
+from workflow.domain.states import (
+    ACTOR_KINDS,
+    TRANSITIONS,
+    TRIGGERS,
+    Outcome,
+    State,
+    actors_of,
+    command_of,
+    moves_of,
+)
+from workflow.service import commands as c
+from workflow.service.bus import HandlerContext, MessageBus
+from workflow.service.command_handlers import build_bus
+from workflow.service.ports import Clock
+
+ACTORS = {"agent": Actor("agent", "alice"), "supervisor": Actor("supervisor", "alice"),
+          "customer": Actor("customer"), "producer": Actor("producer", "webform"),
+          "system": Actor("system", "test")}
+REQUEST = RequestSubmittedV1.model_validate(sample_request_data())
+Make = Callable[[Actor, str], c.Command[Any]]
+
+
+def _intake(actor: Actor, tid: str) -> c.Command[Any]:
+    return c.RecordRequest(actor=actor, source="urn:test", event_id=tid, reference="RD-TEST-0001",
+                           producer="webform", human_check_passed=True, request=REQUEST)
+
+
+#: the command that carries each trigger (the rest go through FireTrigger)
+CARRIER: dict[str, Make] = {
+    "verify": _intake, "mark_duplicate": _intake, "enqueue": _intake,
+    "reject": lambda a, t: c.RejectTicket(actor=a, ticket_id=t, outcome=Outcome.REJECTED_OTHER),
+    "take_over": lambda a, t: c.TakeOver(actor=a, ticket_id=t),
+    "reassign": lambda a, t: c.Reassign(actor=a, ticket_id=t, to_agent="carol"),
+    "reply": lambda a, t: c.Reply(actor=a, ticket_id=t, message="hello"),
+    "send_key": lambda a, t: c.SendKey(actor=a, ticket_id=t,
+                                       artifact=new_artifact("key", text="K-1")),
+    "key_failed": lambda a, t: c.ReportKey(actor=a, ticket_id=t, worked=False),
+    "request_callback": lambda a, t: c.RequestCallback(actor=a, ticket_id=t),
+    "move_callback": lambda a, t: c.MoveCallback(actor=a, ticket_id=t),
+    "book_callback": lambda a, t: c.BookCallback(actor=a, ticket_id=t),
+    "callback_result": lambda a, t: c.RecordCallResult(actor=a, ticket_id=t, result="answered"),
+    "offer_remote_session": lambda a, t: c.OfferRemoteCode(actor=a, ticket_id=t),
+    "start_remote_session": lambda a, t: c.StartRemoteSession(
+        actor=a, ticket_id=t, code_id=1, terms_version="1", current_terms="1", language="en"),
+    "end_remote_session": lambda a, t: c.EndRemoteSession(actor=a, ticket_id=t, resolved=True,
+                                                          reason="done"),
+}
+#: commands whose real handler needs stores of their own (keys, slots, codes, the inbox): a
+#: recording handler stands in; the real ones run through the entries in test_bus_entries.py
+SPIED = (c.SendKey, c.ReportKey, c.RequestCallback, c.MoveCallback, c.BookCallback,
+         c.RecordCallResult, c.OfferRemoteCode, c.StartRemoteSession, c.EndRemoteSession,
+         c.RecordRequest)
+PAIRS = [pytest.param(trigger, kind, id=f"{trigger}-{kind}")
+         for trigger in TRIGGERS for kind in ACTOR_KINDS]
+
+
+class FixedClock(Clock):
+    def now(self) -> datetime:
+        return T0
+
+
+def _bus(store: Store, spy: list[c.Command[Any]]) -> MessageBus:
+    bus = build_bus(HandlerContext(uow=lambda: FakeUnitOfWork(store), clock=FixedClock(),
+                                   agents=FakeAgents(alice="agent", carol="agent")))
+    for kind in SPIED:
+        bus._handlers[kind] = lambda cmd, ctx: spy.append(cmd)
+    return bus
+
+
+def _stored(store: Store, trigger: str) -> str:
+    """A ticket on which the trigger's first row can be taken."""
+    move = moves_of(trigger)[0]
+    ticket, _ = satisfying(move, move.source[0])
+    ticket.version = 1
+    store.tickets[ticket.id] = ticket
+    return ticket.id
+
+
+def test_the_declaration_names_only_known_actor_kinds() -> None:
+    for move in TRANSITIONS:
+        assert move.actors and all(a.partition(":")[0] in ACTOR_KINDS for a in move.actors)
+        assert "agent" not in move.actors or "supervisor" in move.actors, move.trigger
+
+
+@pytest.mark.parametrize(("trigger", "kind"), PAIRS)
+def test_bus_allows_exactly_what_the_declaration_says(trigger: str, kind: str) -> None:
+    store, spy = Store(), list[c.Command[Any]]()
+    bus, actor = _bus(store, spy), ACTORS[kind]
+    allowed = kind in actors_of(trigger)
+    assert may_fire(actor, trigger) is allowed
+    tid = _stored(store, trigger)
+    before = store.tickets[tid]
+    make = CARRIER.get(trigger)
+    cmd = make(actor, tid) if make else c.FireTrigger(actor=actor, ticket_id=tid, trigger=trigger)
+    if not allowed:
+        with pytest.raises(ActorRefused, match=f"{actor.label} may not "):
+            bus.handle(cmd)
+        assert store.tickets[tid] is before and not spy and not store.audit
+        return
+    result = bus.handle(cmd)
+    if isinstance(cmd, SPIED):
+        assert spy == [cmd]
+        return
+    [entry] = store.audit
+    assert (entry.trigger, entry.actor, result.version) == (trigger, actor.label, 2)
+
+
+@pytest.mark.parametrize("trigger", [t for t in TRIGGERS if command_of(t)])
+def test_a_dedicated_move_is_refused_through_the_generic_command(trigger: str) -> None:
+    store = Store()
+    bus = _bus(store, [])
+    actor = ACTORS[actors_of(trigger)[0].partition(":")[0]]
+    tid = _stored(store, trigger)
+    with pytest.raises(DedicatedMove) as refused:
+        bus.handle(c.FireTrigger(actor=actor, ticket_id=tid, trigger=trigger))
+    assert str(refused.value) == f"{trigger} has its own command: resetdesk {command_of(trigger)}"
+    assert not store.audit
+
+
+def test_send_key_names_its_cli_command() -> None:
+    store = Store()
+    tid = _stored(store, "send_key")
+    with pytest.raises(DedicatedMove, match="send_key has its own command: resetdesk tickets "
+                                            "send-key"):
+        _bus(store, []).handle(c.FireTrigger(actor=ACTORS["agent"], ticket_id=tid,
+                                             trigger="send_key"))
+
+
+def test_an_agent_cannot_take_over_a_supervisor_can() -> None:
+    store = Store()
+    bus = _bus(store, [])
+    ticket = make_ticket(State.QUEUED, assignee="bob")
+    ticket.version = 1
+    store.tickets[ticket.id] = ticket
+    with pytest.raises(ActorRefused, match="agent:carol may not take_over; only: supervisor"):
+        bus.handle(c.TakeOver(actor=Actor("agent", "carol"), ticket_id=ticket.id))
+    done = bus.handle(c.TakeOver(actor=Actor("supervisor", "sue"), ticket_id=ticket.id))
+    assert done.assignee == "sue" and store.audit[-1].actor == "supervisor:sue"
+    moved = bus.handle(c.Reassign(actor=Actor("supervisor", "sue"), ticket_id=ticket.id,
+                                  to_agent="carol"))
+    assert moved.assignee == "carol"
+
+
+def test_notes_are_for_staff_only() -> None:
+    store = Store()
+    ticket = make_ticket(State.QUEUED)
+    store.tickets[ticket.id] = ticket
+    bus = _bus(store, [])
+    with pytest.raises(ActorRefused):
+        bus.handle(c.AddNote(actor=Actor("customer"), ticket_id=ticket.id, body="hi"))
+    bus.handle(c.AddNote(actor=Actor("supervisor", "sue"), ticket_id=ticket.id, body="hi"))
+    assert [(n[1], n[3]) for n in store.notes] == [("sue", "hi")]

@@ -1,0 +1,91 @@
+"""The message bus: every entry point decodes its input, builds a command and hands it here.
+
+One handler per command type, one shape: ``handler(cmd, ctx) -> result``, where ``ctx`` carries
+the unit-of-work factory, the clock and the policies and stores the handlers need. Before any
+handler runs the bus asks the transitions declaration whether the command's actor may fire the
+moves it names (``ActorRefused``), and refuses a dedicated move sent as a plain ``FireTrigger``
+(``DedicatedMove``) — so no entry point keeps a list of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from workflow.domain.actors import authorize, authorize_kinds
+from workflow.domain.callback_slots import CallbackPolicy
+from workflow.domain.errors import WorkflowError
+from workflow.domain.rules import RuleBook
+from workflow.domain.session_codes import SessionPolicy
+from workflow.service.callback_desk import CallbackStore, LinkMaker
+from workflow.service.commands import Command, FireTrigger
+from workflow.service.ports import AgentDirectory, Clock, UnitOfWork
+from workflow.service.reset_keys import KeyDesk
+from workflow.service.reset_keys import StoreFor as KeyStoreFor
+from workflow.service.session_ports import StoreFor as SessionStoreFor
+
+R = TypeVar("R")
+C = TypeVar("C", bound=Command[Any])
+T = TypeVar("T")
+
+
+class NotConfigured(WorkflowError):
+    """The bus was built without what this command needs (a secret key, a store …)."""
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What handlers may use; built once by the composition root."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    agents: AgentDirectory | None = None
+    #: the verification rules, loaded when the first request is recorded
+    rules: Callable[[], RuleBook] | None = None
+    callback_store: Callable[[UnitOfWork], CallbackStore] | None = None
+    callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)
+    callback_links: LinkMaker | None = None
+    #: the key desk, given the base URL of the customer's links (None: the configured one)
+    keys: Callable[[str | None], KeyDesk] | None = None
+    key_store: KeyStoreFor | None = None
+    session_store: SessionStoreFor | None = None
+    session_secret: bytes = b""
+    session_policy: SessionPolicy = field(default_factory=SessionPolicy)
+
+    @staticmethod
+    def need(value: T | None, what: str) -> T:
+        if value is None:
+            raise NotConfigured(f"{what} is not configured here")
+        return value
+
+
+Handler = Callable[[C, HandlerContext], R]
+
+
+def check_actor(cmd: Command[Any]) -> None:
+    """The declaration's verdict on ``cmd``'s actor; raises, or returns when it may run."""
+    if cmd.actors:
+        authorize_kinds(cmd.actor, type(cmd).__name__, cmd.actors)
+    authorize(cmd.actor, cmd.fires(), generic=isinstance(cmd, FireTrigger))
+
+
+class MessageBus:
+    def __init__(self, ctx: HandlerContext) -> None:
+        self.ctx = ctx
+        self._handlers: dict[type[Command[Any]], Callable[[Any, HandlerContext], Any]] = {}
+
+    def register(self, kind: type[C], handler: Callable[[C, HandlerContext], Any]) -> None:
+        if kind in self._handlers:
+            raise ValueError(f"{kind.__name__} has a handler already")
+        self._handlers[kind] = handler
+
+    def handles(self, kind: type[Command[Any]]) -> bool:
+        return kind in self._handlers
+
+    def handle(self, cmd: Command[R]) -> R:
+        handler = self._handlers.get(type(cmd))
+        if handler is None:
+            raise NotConfigured(f"no handler for {type(cmd).__name__}")
+        check_actor(cmd)
+        return cast(R, handler(cmd, self.ctx))

@@ -1,0 +1,238 @@
+"""Typed commands: one per user intent, each carried by the message bus to its one handler.
+
+Every command names its ``actor`` and, through ``triggers``, the moves it may fire: the bus
+checks the actor against the transitions declaration before the handler runs. A command that
+fires no move (a note, a session step) names its own ``actors`` instead. ``R`` is what the
+handler returns, so ``bus.handle(cmd)`` is typed end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Generic, TypeVar
+
+from schemas.requests_v1 import RequestSubmittedV1
+from workflow.domain.actors import Actor
+from workflow.domain.callback_slots import PreferredWindow
+from workflow.domain.reset_keys import NewArtifact
+from workflow.domain.states import STAFF, Outcome
+from workflow.domain.ticket import Ticket
+from workflow.service.callback_desk import Booked
+from workflow.service.ports import InboxEntry
+from workflow.service.remote_sessions import IssuedCode
+from workflow.service.reset_keys import AnswerResult
+from workflow.service.session_ports import StepRecord
+from workflow.service.verification import Processed
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command(Generic[R]):
+    actor: Actor
+    #: the moves this command may fire (all are checked against the declaration)
+    triggers: ClassVar[tuple[str, ...]] = ()
+    #: for commands that fire no move: who may run them
+    actors: ClassVar[tuple[str, ...]] = ()
+
+    def fires(self) -> tuple[str, ...]:
+        return self.triggers
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCommand(Command[R]):
+    ticket_id: str
+    #: the version the actor saw; stale: nothing changes, ``ConcurrencyConflict``
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FireTrigger(TicketCommand[Ticket]):
+    """A plain move (no key, booking or code to create); dedicated moves are refused."""
+
+    trigger: str
+    reason: str | None = None
+
+    def fires(self) -> tuple[str, ...]:
+        return (self.trigger,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimTicket(TicketCommand[Ticket]):
+    triggers = ("claim",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseTicket(TicketCommand[Ticket]):
+    triggers = ("release",)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeOver(TicketCommand[Ticket]):
+    """A supervisor takes a ticket another agent holds."""
+
+    triggers = ("take_over",)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reassign(TicketCommand[Ticket]):
+    """A supervisor hands a ticket to another (existing, enabled) agent."""
+
+    triggers = ("reassign",)
+    to_agent: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolve(TicketCommand[Ticket]):
+    triggers = ("resolve",)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Abandon(TicketCommand[Ticket]):
+    triggers = ("abandon",)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reopen(TicketCommand[Ticket]):
+    triggers = ("reopen",)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectTicket(TicketCommand[Ticket]):
+    triggers = ("reject",)
+    outcome: Outcome
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply(TicketCommand[Ticket]):
+    triggers = ("reply",)
+    message: str
+    agent_name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNote(TicketCommand[None]):
+    actors = STAFF
+    body: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendKey(TicketCommand[Ticket]):
+    triggers = ("send_key",)
+    artifact: NewArtifact
+    #: where the customer's links point when no public URL is configured (the request's base)
+    link_base: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportKey(TicketCommand[AnswerResult]):
+    """The customer's answer to a reset key: it worked (resolve) or it did not (key_failed)."""
+
+    triggers = ("resolve", "key_failed")
+    worked: bool
+
+    def fires(self) -> tuple[str, ...]:
+        return ("resolve",) if self.worked else ("key_failed",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestCallback(TicketCommand[Booked]):
+    triggers = ("request_callback",)
+    window: PreferredWindow | None = None
+    slot_start: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveCallback(TicketCommand[Booked]):
+    """The customer gives the booked slot back; with a slot or window, books the new one too."""
+
+    triggers = ("move_callback", "book_callback")
+    slot_start: datetime | None = None
+    window: PreferredWindow | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookCallback(TicketCommand[Booked]):
+    """A new slot for a callback the customer gave back (waiting on callback-moved)."""
+
+    triggers = ("book_callback",)
+    slot_start: datetime | None = None
+    window: PreferredWindow | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCallResult(TicketCommand[Booked]):
+    triggers = ("callback_result",)
+    result: str
+    note: str | None = None
+    window: PreferredWindow | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalateBreach(TicketCommand[str]):
+    triggers = ("request_callback",)
+    clock: str
+    cycle: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferRemoteCode(TicketCommand[IssuedCode]):
+    triggers = ("offer_remote_session",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartRemoteSession(TicketCommand[tuple[int, Ticket]]):
+    """The customer proved the code and agreed to the terms."""
+
+    triggers = ("start_remote_session",)
+    code_id: int
+    terms_version: str
+    current_terms: str
+    language: str
+    source_addr: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposeSessionStep(TicketCommand[int]):
+    actors = STAFF
+    kind: str
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerSessionStep(TicketCommand[StepRecord]):
+    actors = ("customer",)
+    session_id: int
+    step_id: int
+    decision: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndRemoteSession(TicketCommand[Ticket]):
+    triggers = ("end_remote_session",)
+    resolved: bool
+    reason: str
+    session_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRequest(Command[Processed]):
+    """Intake: one recorded request becomes one ticket (verify, enqueue or reject)."""
+
+    triggers = ("verify", "reject", "mark_duplicate", "enqueue")
+    source: str
+    event_id: str
+    reference: str
+    producer: str
+    human_check_passed: bool
+    request: RequestSubmittedV1
+    accepted_at: datetime | None = None
+    new_entry: InboxEntry | None = None
