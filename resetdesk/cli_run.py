@@ -14,6 +14,7 @@ import typer
 
 from resetdesk.bootstrap import App, bootstrap
 from resetdesk.cli_common import fail
+from resetdesk.logs import configure_logging, uvicorn_options
 from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
 
@@ -61,6 +62,7 @@ def up(
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RESETDESK_DATA_DIR", str(data_dir))
     settings = Settings(data_dir=data_dir, host=host, port=port)
+    configure_logging(settings, "up")
     if not settings.embedded:
         fail("`up` is the embedded mode: unset RESETDESK_BROKER_URL, or run serve/consume/relay")
     app = bootstrap(settings)
@@ -89,7 +91,7 @@ def up(
     typer.echo("  stop          Ctrl-C")
     sys.stdout.flush()
     try:
-        uvicorn.run(_web(app, runtime.wake), host=host, port=port, log_level="warning")
+        uvicorn.run(_web(app, runtime.wake), host=host, port=port, **uvicorn_options(settings))
     finally:
         scheduler.stop()
         runtime.stop()
@@ -100,6 +102,7 @@ def scheduler() -> None:
     """Run the SLA scheduler (one leader among any number of these; PostgreSQL advisory lock)."""
     from schedulers.runner import run_scheduler
 
+    configure_logging(Settings(), "scheduler")
     app = bootstrap()
     c = app.scheduler_config()
     typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
@@ -117,6 +120,7 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
     """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
     from consumers.amqp.main import consume_main
 
+    configure_logging(Settings(), f"consume:{queue}")
     app = bootstrap()
     try:
         consume_main(app, queue)
@@ -133,6 +137,7 @@ def serve(
     """Run the HTTP side alone (production: beside the consumers and the relay)."""
     import uvicorn
 
+    configure_logging(Settings(), "serve")
     app = bootstrap(Settings(host=host, port=port))
     if app.settings.embedded:
         fail("`serve` is the production HTTP side: set RESETDESK_BROKER_URL (requests accepted "
@@ -144,7 +149,7 @@ def serve(
         fail(str(err))
     typer.echo(f"ResetDesk HTTP on http://{host}:{port} (database {app.settings.resolved_database_url()})")
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        uvicorn.run(web, host=host, port=port, **uvicorn_options(app.settings))
     finally:
         app.close()
 
