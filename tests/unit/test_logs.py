@@ -45,6 +45,7 @@ def capture() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
         if h not in before:
             root.removeHandler(h)
     root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 def lines(out: io.StringIO) -> list[str]:
@@ -205,3 +206,33 @@ def test_settings_read_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("RESETDESK_LOG_ACCESS", "false")
     s = Settings()
     assert (s.log_format, s.log_level, s.log_access) == ("json", "DEBUG", False)
+
+
+def test_each_http_request_has_its_own_scope_in_sync_and_async_routes(capture) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from console.log_scope import LogScope
+
+    out, _ = capture
+    configure_logging(LogSettings(log_format="json"), "serve", stream=out)
+    log = logging.getLogger("console.test")
+    app = FastAPI()
+    app.add_middleware(LogScope)
+
+    @app.get("/sync/{ticket_id}")
+    def sync_route(ticket_id: str) -> dict[str, str | None]:
+        bind(ticket_id=ticket_id)  # as the repository does when it loads the ticket
+        log.info("sync")
+        return {"seen": current()[0]}
+
+    @app.get("/async")
+    async def async_route() -> dict[str, str | None]:
+        log.info("async")
+        return {"seen": current()[0]}
+
+    with TestClient(app) as client:
+        assert client.get("/sync/t-1").json() == {"seen": "t-1"}
+        assert client.get("/async").json() == {"seen": None}, "nothing left from the last request"
+    assert [(e["msg"], e["ticket_id"]) for e in map(json.loads, lines(out))] == [
+        ("sync", "t-1"), ("async", None)]
