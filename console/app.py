@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from console import auth, errors, rendering, throttling
 from console.deps import WebDeps
+from console.log_scope import LogScope
 from console.routes import (
     agent_api,
     agent_callback,
@@ -36,6 +37,7 @@ LIMITS = {id(intake.router): [Depends(throttling.limit_intake)],
 def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="ResetDesk", version="1", docs_url="/docs", redoc_url=None)
     app.state.deps = deps
+    app.add_middleware(LogScope)
     errors.install(app)
     throttling.install(app)
     rendering.install(app)  # after the handlers it turns into pages

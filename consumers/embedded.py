@@ -18,6 +18,7 @@ from consumers.request_handling import RequestHandler
 from workflow.adapters import deliveries, inbox
 from workflow.adapters.db import Database
 from workflow.domain.errors import WorkflowError
+from workflow.logcontext import bind, log_context
 from workflow.service.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class EmbeddedRuntime:
     def _inbox_step(self) -> int:
         claimed = inbox.claim(self.db, limit=self.batch, lease=self.lease, now=self.clock.now())
         for c in claimed:
-            self.handler.handle_claimed(c)
+            with log_context(message_id=c.key.event_id):
+                self.handler.handle_claimed(c)
         if claimed:
             self._relay_wake.set()
         return len(claimed)
@@ -114,9 +116,15 @@ class EmbeddedRuntime:
         return step
 
     def _deliver(self, sub: Subscriber, d: deliveries.Delivery) -> None:
+        with log_context(message_id=d.event_id):
+            self._deliver_one(sub, d)
+
+    def _deliver_one(self, sub: Subscriber, d: deliveries.Delivery) -> None:
         now = self.clock.now()
         try:
-            sub.handle(json.loads(d.payload))
+            envelope = json.loads(d.payload)
+            bind(ticket_id=envelope.get("subject"))  # outgoing events name their ticket there
+            sub.handle(envelope)
         except Exception as err:  # unexpected errors are retried like transient ones, bounded
             if not isinstance(err, WorkflowError):
                 log.exception("subscriber %s failed on event %s", sub.name, d.event_id)

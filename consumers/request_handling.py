@@ -90,6 +90,8 @@ class RequestHandler:
         except Exception as err:  # a bug or an outage: retry with back-off, never crash the worker
             log.exception("request %s failed", claimed.reference)
             return self._retry(claimed, f"{type(err).__name__}: {err}", now)
+        log.info("request %s (attempt %d): %s: %s", claimed.reference, claimed.attempts,
+                 outcome.disposition.value, outcome.detail)
         return outcome
 
     def handle_delivered(self, key: inbox.InboxKey, *, attempt: int, max_attempts: int,

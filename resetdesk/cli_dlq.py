@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from resetdesk.cli_common import app_context, echo_json, fail
+from resetdesk.logs import configure_logging
+from resetdesk.settings import Settings
 from workflow.adapters import dead_letters
 from workflow.adapters.queries import dumps
 
@@ -144,6 +146,7 @@ def archive(
     """Run the archiver: every consumer's <queue>.dlq into the dead-letter table, until stopped."""
     from consumers.amqp.dlq import run_archiver
 
+    configure_logging(Settings(), "dlq-archive")
     with app_context() as app:
         broker = url or app.settings.broker_url
         if not broker:
@@ -160,6 +163,7 @@ def relay(
     """Run the outbox relay: unsent outbox rows -> resetdesk.events, confirmed in batches."""
     from consumers.amqp.relay import run_relay
 
+    configure_logging(Settings(), "relay")
     with app_context() as app:
         broker = url or app.settings.broker_url
         if not broker:

@@ -16,6 +16,7 @@ import typer
 from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
 from resetdesk.cli_common import cli_settings, fail, require_database
+from resetdesk.logs import configure_logging, uvicorn_options
 from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
 
@@ -77,6 +78,7 @@ def up(
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["RESETDESK_DATA_DIR"] = str(data_dir)
     settings = Settings(data_dir=data_dir, host=host, port=port)
+    configure_logging(settings, "up")
     if not settings.embedded:
         fail("`up` is the embedded mode: unset RESETDESK_BROKER_URL, or run serve/consume/relay")
     public = _public_url(settings, host, port)
@@ -112,7 +114,7 @@ def up(
     typer.echo("  stop          Ctrl-C")
     sys.stdout.flush()
     try:
-        uvicorn.run(_web(app, runtime.wake), host=host, port=port, log_level="warning")
+        uvicorn.run(_web(app, runtime.wake), host=host, port=port, **uvicorn_options(settings))
     finally:
         scheduler.stop()
         runtime.stop()
@@ -124,6 +126,7 @@ def scheduler() -> None:
     from schedulers.runner import run_scheduler
 
     settings = cli_settings()
+    configure_logging(settings, "scheduler")
     require_database(settings)
     app = bootstrap(settings)
     c = app.scheduler_config()
@@ -143,6 +146,7 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
     from consumers.amqp.main import consume_main
 
     settings = cli_settings()
+    configure_logging(settings, f"consume:{queue}")
     require_database(settings)
     app = bootstrap(settings)
     try:
@@ -161,6 +165,7 @@ def serve(
     import uvicorn
 
     settings = cli_settings(Settings(host=host, port=port))
+    configure_logging(settings, "serve")
     if settings.embedded:
         fail("`serve` is the production HTTP side: set RESETDESK_BROKER_URL (requests accepted "
              "over HTTP reach the verification consumers through `resetdesk relay`), or run "
@@ -173,7 +178,7 @@ def serve(
         fail(str(err))
     typer.echo(f"ResetDesk HTTP on http://{host}:{port} (database {app.settings.resolved_database_url()})")
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        uvicorn.run(web, host=host, port=port, **uvicorn_options(app.settings))
     finally:
         app.close()
 

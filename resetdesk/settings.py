@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     intake_rate_per_minute: int = 6000
     intake_status_rate_per_minute: int = 6000
 
+    # logging (resetdesk/logs.py): human | json lines on stderr; uvicorn's access log on or off
+    log_format: str = Field(default="human", description="human | json")
+    log_level: str = "INFO"
+    log_access: bool = True
+
     # personal data
     retention_days: int = 90
     attachment_retention_days: int = 30

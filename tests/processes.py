@@ -9,8 +9,8 @@ PostgreSQL database of their own, with each process's output kept in a log file.
   the topology, a tap queue on ``resetdesk.events`` for the ``ticket.queued`` events, the
   processes, and read-only views of the database and the queues.
 
-The ``resetdesk`` CLI configures no logging, so a process's log holds what it prints and its
-WARNING-and-above records (Python's last-resort handler): reconnects are logged at WARNING.
+A process's log holds what it prints and its log lines (``resetdesk/logs.py``: INFO and above,
+human-readable unless ``RESETDESK_LOG_FORMAT=json``): reconnects are logged at WARNING.
 
 Use from a test module: ``from tests.processes import amqp_users, desk  # noqa: F401``.
 """

@@ -21,6 +21,7 @@ from schemas.registry import MAX_HEADER_BYTES, decode
 from workflow.adapters import accounts, inbox
 from workflow.adapters.accounts import Producer
 from workflow.adapters.queries import ticket_details
+from workflow.logcontext import bind
 
 MAX_BODY = MAX_BODY_BYTES
 STATUS_FOR_CODE = {Code.OVERSIZE: 413, Code.UNSUPPORTED_CONTENT_TYPE: 415}
@@ -88,6 +89,7 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
     except ContractError as err:
         return _error(STATUS_FOR_CODE.get(Code(err.code), 400), err.code, err.reason,
                       path=getattr(err, "path", None))
+    bind(message_id=event.id)
     if event.source != who.source:
         return _error(403, "wrong_source",
                       f"producer {who.name} may only send events with source {who.source}")

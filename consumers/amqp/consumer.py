@@ -43,6 +43,7 @@ from consumers.amqp.properties import install as lenient_properties
 from consumers.amqp.retry import PublishFailed, Republisher, dead_letter_copy, next_delay, retry_copy
 from consumers.amqp.threads import DeepPool, allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue, declare_all
+from workflow.logcontext import log_context
 
 if TYPE_CHECKING:
     from consumers.amqp.main import AmqpApp
@@ -275,6 +276,11 @@ class AmqpConsumer:
 
     def _settle(self, channel: Any, republisher: Republisher, work: _Work,
                 verdict: Verdict) -> None:
+        with log_context(message_id=_text(work.delivery.properties.get("message_id"))):
+            self._settle_one(channel, republisher, work, verdict)
+
+    def _settle_one(self, channel: Any, republisher: Republisher, work: _Work,
+                    verdict: Verdict) -> None:
         d = work.delivery
         message_id = d.properties.get("message_id")
         if verdict.action == "retry":
@@ -323,17 +329,27 @@ class AmqpConsumer:
     def _run_handler(self, delivery: Delivery) -> Verdict:
         if delivery.problem:  # never reaches a handler: dead-lettered with what was wrong
             return Verdict.dead(delivery.problem, INVALID)
-        try:
-            return self.handler(delivery)
-        except Exception as err:  # a bug or an outage: bounded retries, never a dead consumer
-            log.exception("consumer %s: handler failed on message %s", self.queue.name,
-                          delivery.properties.get("message_id"))
-            return Verdict.retry(f"{type(err).__name__}: {err}")
+        message_id = delivery.properties.get("message_id")
+        with log_context(message_id=_text(message_id)):
+            try:
+                verdict = self.handler(delivery)
+            except Exception as err:  # a bug or an outage: bounded retries, never a dead consumer
+                log.exception("consumer %s: handler failed on message %s", self.queue.name,
+                              message_id)
+                return Verdict.retry(f"{type(err).__name__}: {err}")
+            log.info("consumer %s: message %s handled: %s (%s)", self.queue.name, message_id,
+                     verdict.action, verdict.reason)
+            return verdict
 
     def _finished(self, work: _Work) -> None:
         self._done.put(work)
         with contextlib.suppress(OSError):
             self._wake_w.send(b"!")
+
+
+def _text(value: Any) -> str | None:
+    """A message id as log text (a property may hold bytes or be missing)."""
+    return None if value is None else str(value)
 
 
 def run_consumer(queue_name: str | ConsumerQueue, *, broker_url: str,

@@ -15,6 +15,7 @@ from consumers.amqp.consumer import Delivery, Verdict
 from schemas.errors import ContractError
 from schemas.jsonstrict import loads_object
 from workflow.domain.errors import WorkflowError
+from workflow.logcontext import bind
 
 _CE_PREFIX = "ce-"
 
@@ -50,6 +51,7 @@ class NotificationConsumer:
             envelope = event_envelope(delivery)
         except ContractError as err:
             return Verdict.dead(err.reason, err.code)
+        bind(ticket_id=str(envelope.get("subject") or "") or None)  # outgoing events: the ticket id
         try:
             result = self.notifier.handle(envelope)
         except WorkflowError as err:

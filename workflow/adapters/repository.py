@@ -18,6 +18,7 @@ from workflow.domain import ticket_sla
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.domain.ticket import AuditEntry, Ticket
+from workflow.logcontext import bind
 from workflow.service.ports import OpenSerialTaken, TicketRepository
 
 
@@ -100,6 +101,7 @@ class SqlTicketRepository(TicketRepository):
         row = self.conn.execute(select(TICKET).where(TICKET.c.id == ticket_id)).first()
         if row is None:
             raise TicketNotFound(ticket_id)
+        bind(ticket_id=ticket_id)  # the lines logged from here on name this ticket
         return self._load(row)
 
     def by_reference(self, reference: str) -> Ticket:
@@ -108,6 +110,7 @@ class SqlTicketRepository(TicketRepository):
         ).first()
         if row is None:
             raise TicketNotFound(reference)
+        bind(ticket_id=row.id)
         return self._load(row)
 
     def due_for_alarm(self, now: datetime, limit: int) -> list[Ticket]:
@@ -134,6 +137,7 @@ class SqlTicketRepository(TicketRepository):
     def add(self, ticket: Ticket) -> None:
         """Insert; the open-serial unique key decides "a second open request for this serial"
         with ON CONFLICT DO NOTHING, so the transaction stays usable without a savepoint."""
+        bind(ticket_id=ticket.id)
         ticket.version = 1
         values = {
             "id": ticket.id, "reference": ticket.reference, "language": ticket.language,
