@@ -49,6 +49,11 @@ CONSUMER_RIGHTS = r"^(resetdesk\..*|events\.unrouted|verification.*|notification
 Ctl = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
+#: how long a ResetDesk process may take to come up: each imports the whole app (seconds of CPU),
+#: which on a loaded 2-core machine can take far longer than on a quiet one
+PROCESS_START = 90.0
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -108,7 +113,7 @@ class Proc:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
 
 
-def wait_answering(proc: Proc, base: str, timeout: float = 60.0) -> None:
+def wait_answering(proc: Proc, base: str, timeout: float = PROCESS_START) -> None:
     """Until ``base``/healthz answers 200; fails at once with the log if ``proc`` died."""
     import httpx
 

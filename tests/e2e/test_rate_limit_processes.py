@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from schemas.sample import SAMPLE_SOURCE, sample_request
-from tests.processes import Proc, process_env, wait_for
+from tests.processes import PROCESS_START, Proc, process_env, wait_for
 from workflow.adapters import accounts
 from workflow.adapters.db import open_database
 
@@ -45,7 +45,7 @@ def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]]:
             proc.start()
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url, proc in zip(urls, procs, strict=True):
-            wait_for(f"{proc.name} to answer", partial(_healthy, url), timeout=60)
+            wait_for(f"{proc.name} to answer", partial(_healthy, url), timeout=PROCESS_START)
         yield urls, token
     finally:
         for proc in procs:

@@ -70,7 +70,8 @@ def test_requests_from_the_client_and_the_sdk_become_one_queued_ticket_each_with
     desk.register_producer(SOURCE)
     desk.start("consumer", "consume", "verification")
     desk.start("relay", "relay")
-    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 30)
+    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
+             processes.PROCESS_START)
 
     events = [request(source=SOURCE) for _ in range(4)]
     t0 = time.monotonic()

@@ -165,7 +165,8 @@ def test_a_consumer_killed_between_commit_and_ack_makes_no_duplicate(desk: Desk)
     try:
         with RequestPublisher(desk.url("producer")) as publisher:
             for _ in range(ROUNDS):
-                wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 30)
+                wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
+             processes.PROCESS_START)
                 desk.wait_drained()  # what the last kill returned is acked (as already done)
                 batch = [request(source=SOURCE) for _ in range(BATCH)]
                 for event in batch:
@@ -179,7 +180,8 @@ def test_a_consumer_killed_between_commit_and_ack_makes_no_duplicate(desk: Desk)
                          lambda: not desk.consumers_on("verification"), 15)
                 in_window.append(len(waiting_message_ids(desk) & ids))
                 consumer.start()
-        wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 30)
+        wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
+             processes.PROCESS_START)
         desk.wait_drained()
     finally:
         consumer.stop()
@@ -295,7 +297,8 @@ def test_a_broker_restarted_mid_traffic_loses_and_duplicates_nothing(
     shared_before = _shared_node_pid()
     desk.register_producer(SOURCE)
     procs = [desk.start("consumer", "consume", "verification"), desk.start("relay", "relay")]
-    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 30)
+    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
+             processes.PROCESS_START)
 
     traffic = Traffic(desk.url("producer"), total=60, gap=0.05)
     traffic.start()

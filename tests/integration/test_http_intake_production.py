@@ -108,7 +108,8 @@ def test_reserved_headers_and_forged_replays_from_a_producer_are_dead_lettered(d
     desk.register_producer(SOURCE)
     desk.start("consumer", "consume", "verification")
     desk.start("archiver", "dlq", "archive")
-    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 30)
+    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
+             processes.PROCESS_START)
     forged_replay, reserved, fine = (request(source=SOURCE) for _ in range(3))
     _publish(desk, forged_replay, {"x-resetdesk-replay-of": 1})
     _publish(desk, reserved, {"x-resetdesk-reason": "looks official"})
@@ -128,7 +129,8 @@ def test_a_system_user_copy_without_an_inbox_row_is_not_taken_as_accepted(desk: 
     it the message is judged like any producer's: here the system user is no producer."""
     desk.start("consumer", "consume", "verification")
     desk.start("archiver", "dlq", "archive")
-    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 30)
+    wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
+             processes.PROCESS_START)
     event = request(source=SOURCE)
     _publish(desk, event, {}, who="consumer")
     [letter] = wait_for("the dead letter", desk.dead_letter_rows, 30)
