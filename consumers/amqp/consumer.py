@@ -14,6 +14,10 @@ delivery is built without raising (:mod:`consumers.amqp.delivery`; a bad one is 
 (:mod:`consumers.amqp.threads`), and properties that are not UTF-8 do not stop py-amqp's frame
 reader (:mod:`consumers.amqp.properties`).
 
+The concerns live apart: this module is the connection loop; :mod:`consumers.amqp.settling`
+acks, rejects and republishes; :mod:`consumers.amqp.workers` runs the handlers. It knows no
+handler: :mod:`consumers.amqp.main` picks one per queue (:mod:`consumers.amqp.routing`).
+
 A lost connection (broker restart, forced close, missed heartbeats) is re-opened with back-off;
 deliveries of the old channel that were not acked come back from the broker, and results of work
 still running for them are dropped. ``stop_event`` stops cleanly: cancel the subscription, return
@@ -25,63 +29,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue as queue_mod
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kombu.connection import Connection
 
-from consumers.amqp.delivery import INVALID, Delivery, MessageHandler, Verdict, delivery_from_message
+from consumers.amqp.connection import Backoff, open_connection
+from consumers.amqp.delivery import Delivery, MessageHandler, Verdict, delivery_from_message
 from consumers.amqp.properties import install as lenient_properties
-from consumers.amqp.retry import PublishFailed, Republisher, dead_letter_copy, next_delay, retry_copy
-from consumers.amqp.threads import DeepPool, allow_tables, run_deep
+from consumers.amqp.retry import Republisher
+from consumers.amqp.settling import Settler, Work
+from consumers.amqp.threads import allow_tables, run_deep
+from consumers.amqp.workers import Workers
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue, declare_all
-from workflow.logcontext import log_context
-
-if TYPE_CHECKING:
-    from consumers.amqp.main import AmqpApp
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AmqpConsumer", "Delivery", "MessageHandler", "Verdict", "consume_main", "run_consumer"]
-
-
-class _Lost(Exception):
-    """The connection must be re-opened."""
-
-
-@dataclass
-class _Work:
-    session: int
-    tag: int
-    message: Any  # amqp.Message
-    delivery: Delivery
-    future: Future[Verdict] | None = None
-
-
-@dataclass
-class _Backoff:
-    first: float = 0.5
-    cap: float = 30.0
-    current: float = field(default=0.0)
-
-    def next(self) -> float:
-        self.current = self.first if not self.current else min(self.current * 2, self.cap)
-        return self.current
-
-    def reset(self) -> None:
-        self.current = 0.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["AmqpConsumer", "Delivery", "MessageHandler", "Verdict", "run_consumer"]
 
 
 class AmqpConsumer:
@@ -105,15 +71,11 @@ class AmqpConsumer:
         self.confirm_timeout = confirm_timeout
         self.connection_name = connection_name or f"resetdesk-consumer-{queue.name}"
         self.tick = min(0.25, heartbeat / 4) if heartbeat else 0.25  # also how soon a stop is seen
-        self._backoff = _Backoff(cap=max_backoff)
+        self._backoff = Backoff(cap=max_backoff)
         self.workers = workers
-        self._pool: DeepPool | None = None
-        self._done: queue_mod.SimpleQueue[_Work] = queue_mod.SimpleQueue()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._workers: Workers | None = None
+        self._settler = Settler(queue)
         self._session = 0
-        self._inflight: dict[int, _Work] = {}
         self._stopping = False
         #: connections opened so far (tests and logs read it)
         self.connections = 0
@@ -133,7 +95,7 @@ class AmqpConsumer:
         run_deep(self._run, f"amqp-{self.queue.name}")
 
     def _run(self) -> None:
-        pool = self._pool = DeepPool(self.workers, f"amqp-{self.queue.name}-worker")
+        workers = self._workers = Workers(self.queue.name, self.handler, self.workers)
         try:
             while not self.stop_event.is_set():
                 try:
@@ -150,25 +112,18 @@ class AmqpConsumer:
                                 self.queue.name, type(err).__name__, err, delay)
                     self.stop_event.wait(delay)
         finally:
-            pool.shutdown()
-            self._wake_r.close()
-            self._wake_w.close()
+            workers.close()
 
     def _open(self) -> Connection:
-        conn = Connection(self.url, heartbeat=self.heartbeat, connect_timeout=self.connect_timeout,
-                          transport_options={
-                              "confirm_publish": True,
-                              "write_timeout": self.confirm_timeout,
-                              "client_properties": {"connection_name": self.connection_name},
-                          })
-        conn.connect()
+        conn = open_connection(self.url, heartbeat=self.heartbeat,
+                               connect_timeout=self.connect_timeout,
+                               confirm_timeout=self.confirm_timeout, name=self.connection_name)
         self.connections += 1
-        allow_tables(conn.connection.frame_max)  # what the broker negotiated, before any delivery
         return conn
 
     def _serve(self) -> None:
         self._session += 1
-        self._inflight.clear()
+        self._settler.forget()
         self._stopping = False
         conn = self._open()
         clean = False
@@ -189,10 +144,7 @@ class AmqpConsumer:
             self._loop(conn, channel, main, tag, republisher)
             clean = True
         finally:
-            for work in self._inflight.values():  # unacked: the broker delivers them again
-                if work.future is not None:
-                    work.future.cancel()
-            self._inflight.clear()
+            self._settler.forget()  # unacked: the broker delivers them again
             with contextlib.suppress(Exception):
                 if clean:
                     conn.release()
@@ -204,41 +156,32 @@ class AmqpConsumer:
     def _loop(self, conn: Connection, channel: Any, main: Any, tag: str,
               republisher: Republisher) -> None:
         deadline = 0.0
+        settler = self._settler
         while True:
             self._settle_finished(channel, republisher)
             if self.stop_event.is_set() and not self._stopping:
                 self._stopping = True
                 deadline = time.monotonic() + self.grace
                 main.cancel(tag)
-                self._return_unstarted(channel)
+                settler.return_unstarted(channel)
                 log.info("consumer %s: stopping; %d message(s) in progress",
-                         self.queue.name, len(self._inflight))
+                         self.queue.name, len(settler))
             if self._stopping:
-                if not self._inflight:
+                if not settler.inflight:
                     return
                 if time.monotonic() >= deadline:
-                    for work in list(self._inflight.values()):
-                        log.warning("consumer %s: message %s not finished within %.0f s; "
-                                    "returned to the queue", self.queue.name,
-                                    work.delivery.properties.get("message_id"), self.grace)
-                        self._reject(channel, work, requeue=True)
+                    settler.return_all(channel, self.grace)
                     return
             self._pump(conn)
             conn.heartbeat_check()
 
     def _pump(self, conn: Connection) -> None:
         """Wait up to one tick for broker frames or a finished handler, and read what came."""
-        raw = conn.connection
-        sock = raw.sock
+        assert self._workers is not None
+        sock = conn.connection.sock
         pending = getattr(sock, "pending", None)  # TLS may hold a decrypted frame already
-        if not (pending and pending()):
-            ready, _, _ = select.select([sock, self._wake_r], [], [], self.tick)
-            if self._wake_r in ready:
-                with contextlib.suppress(BlockingIOError):
-                    while self._wake_r.recv(4096):
-                        pass
-            if sock not in ready:
-                return
+        if not (pending and pending()) and not self._workers.wait(sock, self.tick):
+            return
         with contextlib.suppress(TimeoutError):
             conn.drain_events(timeout=min(self.tick, 0.05))
 
@@ -247,109 +190,22 @@ class AmqpConsumer:
         here may raise on a message's content (it would read as a lost connection):
         ``delivery_from_message`` turns any problem into ``Delivery.problem``."""
         tag = message.delivery_info["delivery_tag"]
-        delivery = delivery_from_message(self.queue, message)
-        work = _Work(self._session, tag, message, delivery)
+        work = Work(self._session, tag, message, delivery_from_message(self.queue, message))
         if self._stopping:
-            self._reject(message.channel, work, requeue=True)
+            self._settler.reject(message.channel, work, requeue=True)
             return
-        self._inflight[tag] = work
-        assert self._pool is not None
-        work.future = self._pool.submit(lambda: self._run_handler(delivery))
-        work.future.add_done_callback(lambda _f: self._finished(work))
-
-    def _return_unstarted(self, channel: Any) -> None:
-        for work in list(self._inflight.values()):
-            if work.future is not None and work.future.cancel():
-                self._reject(channel, work, requeue=True)
+        self._settler.track(work)
+        assert self._workers is not None
+        self._workers.submit(work)
 
     def _settle_finished(self, channel: Any, republisher: Republisher) -> None:
-        while True:
-            try:
-                work = self._done.get_nowait()
-            except queue_mod.Empty:
-                return
-            if work.session != self._session or work.tag not in self._inflight:
+        assert self._workers is not None
+        for work in self._workers.finished():
+            if not self._settler.current(work, self._session):
                 continue  # its channel is gone: the broker redelivers that message
             if work.future is None or work.future.cancelled():
                 continue
-            self._settle(channel, republisher, work, work.future.result())
-
-    def _settle(self, channel: Any, republisher: Republisher, work: _Work,
-                verdict: Verdict) -> None:
-        with log_context(message_id=_text(work.delivery.properties.get("message_id"))):
-            self._settle_one(channel, republisher, work, verdict)
-
-    def _settle_one(self, channel: Any, republisher: Republisher, work: _Work,
-                    verdict: Verdict) -> None:
-        d = work.delivery
-        message_id = d.properties.get("message_id")
-        if verdict.action == "retry":
-            delay = next_delay(self.queue, d.attempt - 1)
-            if delay is not None:
-                if not self._republish(channel, republisher, work,
-                                       retry_copy(self.queue, delay, d.headers, verdict.reason)):
-                    return
-                log.info("consumer %s: message %s attempt %d failed (%s); retry in %d s",
-                         self.queue.name, message_id, d.attempt, verdict.reason, delay)
-                self._ack(channel, work)
-                return
-            verdict = Verdict.dead(f"gave up after {d.attempt} attempts; last error: "
-                                   f"{verdict.reason}", "retries_exhausted")
-        if verdict.action == "dead":
-            copy = dead_letter_copy(self.queue, d.headers, reason=verdict.reason,
-                                    code=verdict.code, now=_now())
-            if not self._republish(channel, republisher, work, copy):
-                return
-            log.warning("consumer %s: message %s dead-lettered to %s: %s (%s)", self.queue.name,
-                        message_id, self.queue.dlq_name, verdict.reason, verdict.code)
-        self._ack(channel, work)
-
-    def _republish(self, channel: Any, republisher: Republisher, work: _Work, copy: Any) -> bool:
-        try:
-            republisher.publish(work.delivery.body, work.delivery.properties, copy)
-        except PublishFailed as err:
-            if err.broken:
-                raise _Lost(str(err)) from err
-            log.error("consumer %s: could not publish to %s/%s (%s); message returned to the "
-                      "queue", self.queue.name, copy.exchange, copy.routing_key, err)
-            self._reject(channel, work, requeue=True)
-            return False
-        return True
-
-    def _ack(self, channel: Any, work: _Work) -> None:
-        self._inflight.pop(work.tag, None)
-        channel.basic_ack(work.tag)
-
-    def _reject(self, channel: Any, work: _Work, *, requeue: bool) -> None:
-        self._inflight.pop(work.tag, None)
-        channel.basic_reject(work.tag, requeue)
-
-    # --- worker threads -----------------------------------------------------------------------
-
-    def _run_handler(self, delivery: Delivery) -> Verdict:
-        if delivery.problem:  # never reaches a handler: dead-lettered with what was wrong
-            return Verdict.dead(delivery.problem, INVALID)
-        message_id = delivery.properties.get("message_id")
-        with log_context(message_id=_text(message_id)):
-            try:
-                verdict = self.handler(delivery)
-            except Exception as err:  # a bug or an outage: bounded retries, never a dead consumer
-                log.exception("consumer %s: handler failed on message %s", self.queue.name,
-                              message_id)
-                return Verdict.retry(f"{type(err).__name__}: {err}")
-            log.info("consumer %s: message %s handled: %s (%s)", self.queue.name, message_id,
-                     verdict.action, verdict.reason)
-            return verdict
-
-    def _finished(self, work: _Work) -> None:
-        self._done.put(work)
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"!")
-
-
-def _text(value: Any) -> str | None:
-    """A message id as log text (a property may hold bytes or be missing)."""
-    return None if value is None else str(value)
+            self._settler.settle(channel, republisher, work, work.future.result())
 
 
 def run_consumer(queue_name: str | ConsumerQueue, *, broker_url: str,
@@ -365,13 +221,3 @@ def run_consumer(queue_name: str | ConsumerQueue, *, broker_url: str,
     if on_start is not None:
         on_start(consumer)
     consumer.run()
-
-
-# --- the composition root's way in (consumers/amqp/main.py) --------------------------------------
-
-
-def consume_main(app: AmqpApp, queue: str) -> None:
-    """``resetdesk consume <queue>``: see :func:`consumers.amqp.main.consume_main`."""
-    from consumers.amqp.main import consume_main as main
-
-    main(app, queue)

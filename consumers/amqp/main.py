@@ -10,10 +10,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from consumers.amqp.consumer import MessageHandler, run_consumer
+from consumers.amqp.routing import ByType, is_intake, subscribers_for
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
 
 if TYPE_CHECKING:
-    from consumers.embedded import Subscriber
+    from consumers.amqp.routing import EventSubscriber
     from consumers.request_handling import RequestHandler
 
 log = logging.getLogger("consumers.amqp.consumer")
@@ -41,7 +42,7 @@ class AmqpApp(Protocol):
     def settings(self) -> AmqpSettings: ...
     @property
     def request_handler(self) -> RequestHandler: ...
-    def subscribers(self) -> Sequence[Subscriber]: ...
+    def subscribers(self) -> Sequence[EventSubscriber]: ...
 
 
 def amqp_retry_delays(delays: Sequence[float], max_attempts: int) -> tuple[int, ...]:
@@ -53,18 +54,18 @@ def amqp_retry_delays(delays: Sequence[float], max_attempts: int) -> tuple[int, 
 
 
 def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], MessageHandler]:
+    """The handler for ``queue``, chosen by the event types it is bound to
+    (:mod:`consumers.amqp.routing`); a RoutingError (a ValueError) when nothing handles them."""
     from consumers.amqp.confirms import broker_user
     from consumers.amqp.notifications import NotificationConsumer
     from consumers.amqp.requests import VerificationConsumer
 
-    if queue.name == "verification":
+    if is_intake(queue):
         s = app.settings
         system_user = s.amqp_system_user or (broker_user(s.broker_url) if s.broker_url else None)
         return lambda: VerificationConsumer(app.request_handler, system_user=system_user)
-    for sub in app.subscribers():
-        if sub.name == queue.name:
-            return lambda: NotificationConsumer(sub)
-    raise ValueError(f"no AMQP consumer for queue {queue.name!r} yet")
+    router = ByType(subscribers_for(queue, app.subscribers()))
+    return lambda: NotificationConsumer(router)
 
 
 def consume_main(app: AmqpApp, queue: str) -> None:

@@ -1,5 +1,6 @@
-"""The notifications consumer: ``com.resetdesk.notification.email.v1`` events from the events
-exchange, handed to the same subscriber the embedded delivery workers call (``EmailNotifier``).
+"""The events consumer: events from the events exchange (``com.resetdesk.notification.email.v1``,
+``com.resetdesk.sla.breached.v1``, …), handed to the same subscriber the embedded delivery
+workers call (``EmailNotifier``, ``EscalationHandler``), routed by type (:mod:`.routing`).
 
 A ``WorkflowError`` that is ``transient`` (``NotificationFailed``, storage trouble) goes to the
 retry queue; any other is dead-lettered with its reason; an unexpected exception is retried by
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from consumers.amqp.consumer import Delivery, Verdict
+from consumers.amqp.delivery import Delivery, Verdict
 from schemas.errors import ContractError
 from schemas.jsonstrict import loads_object
 from workflow.domain.errors import WorkflowError
@@ -54,6 +55,8 @@ class NotificationConsumer:
         bind(ticket_id=str(envelope.get("subject") or "") or None)  # outgoing events: the ticket id
         try:
             result = self.notifier.handle(envelope)
+        except ContractError as err:  # e.g. a type this queue's routes do not cover
+            return Verdict.dead(err.reason, err.code)
         except WorkflowError as err:
             reason = f"{type(err).__name__}: {err}"
             if err.transient:

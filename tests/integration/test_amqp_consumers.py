@@ -32,10 +32,10 @@ from consumers.amqp.consumer import (
     Delivery,
     MessageHandler,
     Verdict,
-    consume_main,
     run_consumer,
 )
 from consumers.amqp.dlq import AmqpRepublisher
+from consumers.amqp.main import consume_main
 from consumers.amqp.notifications import NotificationConsumer
 from consumers.amqp.requests import VerificationConsumer
 from consumers.notifications import NotificationFailed
