@@ -13,6 +13,7 @@ from typing import Any
 from consumers.embedded import EmbeddedRuntime, Subscriber
 from consumers.request_handling import RequestHandler
 from resetdesk.settings import Settings
+from resetdesk.wiring import notification_subscriber
 from schedulers.runner import LeaderJob, SchedulerConfig
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
@@ -22,6 +23,7 @@ from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.rules import RuleBook
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.bus import MessageBus
+from workflow.service.callbacks import CallbackDesk
 from workflow.service.ports import Clock, SystemClock, UnitOfWork
 
 
@@ -75,14 +77,26 @@ class App:
         the data directory (never created from here)."""
         from workflow.adapters.bus_wiring import sql_bus
 
+        return sql_bus(self.db, self.uow, self.clock, secret_key=self._link_key(),
+                       public_url=self.settings.public_url, options=self.options,
+                       rules=lambda: self.rules)
+
+    def callback_desk(self) -> CallbackDesk:
+        """The desk from the settings (``callback_*``); emails carry links only when a public
+        URL and a secret key are configured."""
+        from workflow.adapters.callback_store import link_maker, sql_store
+        from workflow.domain.callback_slots import CallbackPolicy
+
+        return CallbackDesk(self.uow, self.clock, sql_store,
+                            CallbackPolicy.from_options(self.options),
+                            link_maker(self._link_key(), self.settings.public_url))
+
+    def _link_key(self) -> bytes:
+        """The configured key, or the one ``up`` keeps in the data directory (never created
+        from here); empty when there is none, and customer links are then left out."""
         s = self.settings
         if not s.secret_key and not self._file_key and (s.data_dir / "secret.key").exists():
             self.ensure_secret_key(s.data_dir)
-        return sql_bus(self.db, self.uow, self.clock, secret_key=self._secret_or_empty(),
-                       public_url=s.public_url, options=self.options,
-                       rules=lambda: self.rules)
-
-    def _secret_or_empty(self) -> bytes:
         try:
             return self.secret_key
         except ValueError:
@@ -95,14 +109,13 @@ class App:
 
     def subscribers(self) -> list[Subscriber]:
         from consumers.escalation import EscalationHandler
-        from resetdesk.wiring import notification_subscriber
         from workflow.domain.callback_slots import CallbackPolicy
 
         escalation = EscalationHandler(self.uow, self.clock,
                                        policy=CallbackPolicy.from_options(self.options),
                                        secret_key=self.secret_key,
                                        public_url=self.settings.public_url, bus=self.bus)
-        return [notification_subscriber(self), escalation]
+        return [notification_subscriber(self.settings, self.db), escalation]
 
     def leader_jobs(self) -> tuple[LeaderJob, ...]:
         """Periodic jobs beside the SLA scan, run by the scheduler's leader only."""
@@ -165,10 +178,9 @@ class App:
 
 
 def _release_orphans(app: App, uow_factory: Callable[[], UnitOfWork]) -> int:
-    from resetdesk.cli_callbacks import callback_desk
     from workflow.service.callbacks import release_orphans
 
-    return release_orphans(callback_desk(app))
+    return release_orphans(app.callback_desk())
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:

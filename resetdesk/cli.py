@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from resetdesk import cli_callbacks, cli_dlq, cli_keys, cli_ops, cli_run, cli_sessions
+from resetdesk import (
+    cli_callbacks,
+    cli_dlq,
+    cli_keys,
+    cli_ops,
+    cli_run,
+    cli_sessions,
+    cli_transport,
+)
 from resetdesk.cli_common import (
     DATA_DIR_HELP,
     add_data_dir_option,
@@ -36,8 +44,8 @@ app.command()(cli_run.up)
 app.command()(cli_run.serve)
 app.command()(cli_run.publish)
 app.command()(cli_run.scheduler)
-app.command()(cli_run.consume)
-app.command()(cli_dlq.relay)
+app.command()(cli_transport.consume)
+app.command()(cli_transport.relay)
 app.add_typer(cli_dlq.dlq, name="dlq")
 tickets.command("send-key")(cli_keys.send_key_command)
 tickets.command("callback")(cli_callbacks.callback)

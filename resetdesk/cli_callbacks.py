@@ -7,33 +7,13 @@ from typing import Annotated
 
 import typer
 
-from resetdesk.bootstrap import App
 from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
-from workflow.adapters.callback_store import link_maker, sql_store
-from workflow.domain.callback_slots import ATTEMPT_RESULTS, CallbackPolicy, PreferredWindow
-from workflow.service.callbacks import Booked, CallbackDesk
+from workflow.domain.callback_slots import ATTEMPT_RESULTS, PreferredWindow
+from workflow.service.callbacks import Booked
 from workflow.service.commands import RecordCallResult, RequestCallback
 
 WINDOW_HELP = "preferred window 'YYYY-MM-DD HH:MM-HH:MM' in the calendar's zone"
-
-
-def _secret(app: App) -> bytes:
-    """The configured key, or the one ``up`` keeps in data_dir (never created from here)."""
-    if not app.settings.secret_key and (app.settings.data_dir / "secret.key").exists():
-        app.ensure_secret_key(app.settings.data_dir)
-    try:
-        return app.secret_key
-    except ValueError:
-        return b""
-
-
-def callback_desk(app: App) -> CallbackDesk:
-    """The desk from the settings (``callback_*``); emails carry links only when a public URL
-    and a secret key are configured."""
-    return CallbackDesk(app.uow, app.clock, sql_store,
-                        CallbackPolicy.from_options(app.settings.model_dump()),
-                        link_maker(_secret(app), app.settings.public_url))
 
 
 def _window(text: str | None) -> PreferredWindow | None:

@@ -7,8 +7,10 @@ import contextlib
 import functools
 import inspect
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -160,3 +162,11 @@ def staff(app: App, login: str) -> Actor:
 
 def echo_json(value: Any, dumps: Callable[[Any], str]) -> None:
     sys.stdout.write(dumps(value) + "\n")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event SIGTERM or SIGINT sets: a long-running command stops cleanly on either."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
 
-from resetdesk.cli_common import app_context, echo_json, fail
+from resetdesk.cli_common import app_context, echo_json, fail, stop_on_signals
 from resetdesk.logs import configure_logging
 from resetdesk.settings import Settings
 from workflow.adapters import dead_letters
@@ -131,13 +129,6 @@ def discard(
     typer.echo(f"dead letter {letter.id} discarded by {letter.acted_by}")
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 @dlq.command("archive")
 def archive(
     timeout: Annotated[float, typer.Option(help="seconds any broker wait may take")] = 10.0,
@@ -152,23 +143,5 @@ def archive(
         if not broker:
             fail("the archiver needs --url amqp://… or RESETDESK_BROKER_URL")
         typer.echo("ResetDesk dead-letter archiver: <queue>.dlq -> dead_letter table (Ctrl-C stops)")
-        run_archiver(db=app.db, broker_url=broker, stop_event=_stop_on_signals(), timeout=timeout)
+        run_archiver(db=app.db, broker_url=broker, stop_event=stop_on_signals(), timeout=timeout)
 
-
-def relay(
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="rows per confirmed batch")] = 500,
-    confirm_timeout: Annotated[float, typer.Option(help="seconds to wait for a batch's confirms")] = 10.0,
-    url: UrlOpt = None,
-) -> None:
-    """Run the outbox relay: unsent outbox rows -> resetdesk.events, confirmed in batches."""
-    from consumers.amqp.relay import run_relay
-
-    configure_logging(Settings(), "relay")
-    with app_context() as app:
-        broker = url or app.settings.broker_url
-        if not broker:
-            fail("the relay needs --url amqp://… or RESETDESK_BROKER_URL (embedded mode relays "
-                 "in-process: `up`)")
-        typer.echo(f"ResetDesk outbox relay: batches of {batch}, confirm timeout {confirm_timeout:g} s")
-        run_relay(db=app.db, broker_url=broker, stop_event=_stop_on_signals(), batch=batch,
-                  confirm_timeout=confirm_timeout)

@@ -140,23 +140,6 @@ def scheduler() -> None:
         app.close()
 
 
-def consume(queue: Annotated[str, typer.Argument(help="verification | notifications | escalation")]
-            ) -> None:
-    """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
-    from consumers.amqp.main import consume_main
-
-    settings = cli_settings()
-    configure_logging(settings, f"consume:{queue}")
-    require_database(settings)
-    app = bootstrap(settings)
-    try:
-        consume_main(app, queue)
-    except ValueError as err:
-        fail(str(err))
-    finally:
-        app.close()
-
-
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,

@@ -1,4 +1,5 @@
-"""Adapters between the consumers and the composition root's settings."""
+"""Adapters between the consumers and the settings, below the composition root (which
+hands them what they need, never itself)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from schemas.events_v1 import NOTIFICATION_EMAIL_V1
 
 if TYPE_CHECKING:
     from consumers.notifications import EmailNotifier
-    from resetdesk.bootstrap import App
+    from resetdesk.settings import Settings
+    from workflow.adapters.db import Database
 
 
 @dataclass
@@ -22,14 +24,14 @@ class NotificationSubscriber:
         return self.notifier.handle(envelope)
 
 
-def notification_subscriber(app: App) -> NotificationSubscriber:
+def notification_subscriber(s: Settings, db: Database) -> NotificationSubscriber:
+    """Email through SMTP when a host is set, else files in ``<data dir>/mail``."""
     from consumers.mail_folder import MailFolderNotifier
     from consumers.notifications import EmailNotifier
 
-    s = app.settings
     if s.smtp_host is None:
         return NotificationSubscriber(MailFolderNotifier(
-            app.db, s.data_dir / "mail", sender=s.smtp_from, public_url=s.public_url))
+            db, s.data_dir / "mail", sender=s.smtp_from, public_url=s.public_url))
     return NotificationSubscriber(EmailNotifier(
-        app.db, smtp_host=s.smtp_host, smtp_port=s.smtp_port, sender=s.smtp_from,
+        db, smtp_host=s.smtp_host, smtp_port=s.smtp_port, sender=s.smtp_from,
         timeout=s.smtp_timeout_seconds, public_url=s.public_url))

@@ -87,7 +87,7 @@ def test_the_request_queue_goes_to_the_intake_without_asking_for_subscribers() -
 
 
 def test_a_queue_whose_types_nobody_handles_is_refused_at_start_naming_the_type() -> None:
-    with pytest.raises(RoutingError, match="escalation.*sla.breached.*no subscriber handles"):
+    with pytest.raises(RoutingError, match=r"escalation.*sla\.breached.*no subscriber handles"):
         handler_factory_for(app(Recorder(frozenset({NOTIFICATION_EMAIL_V1}))), ESCALATION)
     with pytest.raises(ValueError, match="no subscriber handles"):  # before any connection
         consume_main(app(), "notifications")
@@ -99,7 +99,7 @@ def test_a_type_claimed_by_two_subscribers_or_a_queue_mixing_requests_and_events
     with pytest.raises(RoutingError, match="2 subscribers \\(a, b\\)"):
         subscribers_for(NOTIFICATIONS, twice)
     mixed = replace(VERIFICATION, routing_keys=(REQUEST_SUBMITTED_V1, NOTIFICATION_EMAIL_V1))
-    with pytest.raises(RoutingError, match="requests .* and to events"):
+    with pytest.raises(RoutingError, match=r"requests .* and to events"):
         handler_factory_for(app(*twice[:1]), mixed)
 
 
