@@ -18,56 +18,34 @@ Nothing here waits forever:
 All three surface as `PublishTimeout`; the message may or may not have been taken.
 
 The client is not thread-safe (pika's BlockingConnection is not): one publisher per thread.
+The message itself is built in :mod:`schemas.client_message`, pika's gaps are filled in
+:mod:`schemas.client_pika`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final
 
 import pika
 from pika import exceptions as amqp
-from pika.adapters.utils import connection_workflow
 
-from schemas.envelope import JSON_MEDIA_TYPE, STRUCTURED_MEDIA_TYPE
+from schemas.client_message import CE_PREFIX, Mode, RequestMessage, render_request
+from schemas.client_pika import CONNECTION_LOST, TIMEOUTS, causes, deadline, permanent
 from schemas.errors import ContractError
-from schemas.registry import (
-    RESERVED_HEADER_PREFIX,
-    check_header_size,
-    check_no_reserved_headers,
-    decode_structured,
-)
 
 __all__ = [
-    "REQUESTS_EXCHANGE", "ContractError", "NotConfirmed", "PublishError", "PublishTimeout",
-    "RequestPublisher", "Unroutable", "publish_request",
+    "CE_PREFIX", "REQUESTS_EXCHANGE", "ContractError", "Mode", "NotConfirmed", "PublishError",
+    "PublishTimeout", "RequestPublisher", "Unroutable", "publish_request",
 ]
 
 REQUESTS_EXCHANGE: Final = "resetdesk.requests"
-CE_PREFIX: Final = "ce-"
-"""Binary-mode header prefix, as the CloudEvents SDK's RabbitMQ binding writes it."""
 PERSISTENT: Final = 2
-Mode = Literal["structured", "binary"]
 
 _LOG = logging.getLogger(__name__)
-_PERMANENT_REPLY_CODES: Final = frozenset({403, 404, 406, 530})
-_TIMEOUTS: Final = (
-    TimeoutError, amqp.ConnectionBlockedTimeout, amqp.AMQPHeartbeatTimeout,
-    connection_workflow.AMQPConnectorStackTimeout,
-)
-_PERMANENT_CONNECT: Final = (
-    amqp.AuthenticationError, amqp.ProbableAuthenticationError, amqp.ProbableAccessDeniedError,
-    amqp.IncompatibleProtocolError,
-)
-_CONNECTION_LOST: Final = (
-    amqp.AMQPConnectionError, amqp.ChannelClosed, amqp.ChannelWrongStateError,
-    connection_workflow.AMQPConnectorException,
-)
 
 
 class PublishError(Exception):
@@ -91,100 +69,6 @@ class PublishTimeout(PublishError):
 
 class _Retry(Exception):
     """Internal: the connection went away; reconnect and publish again."""
-
-
-class _DeadlineExpired(Exception):
-    """Internal: a deadline tore the connection down."""
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """exc and what it wraps: pika nests the real reason in args, `.exception` and causes."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 16:
-        item = todo.pop()
-        if any(item is s for s in seen):
-            continue
-        seen.append(item)
-        todo.extend(a for a in item.args if isinstance(a, BaseException))
-        for attr in ("exception", "__cause__"):
-            nested = getattr(item, attr, None)
-            if isinstance(nested, BaseException):
-                todo.append(nested)
-    return seen
-
-
-def _reply_code(exc: BaseException) -> int | None:
-    code = getattr(exc, "reply_code", None)
-    return code if isinstance(code, int) else None
-
-
-class _Message(NamedTuple):
-    routing_key: str
-    event_id: str
-    body: bytes
-    properties_kw: dict[str, Any]
-
-
-def _render(event: Mapping[str, Any], mode: Mode,
-            extra_headers: Mapping[str, Any] | None = None) -> _Message:
-    """Validate with the same decoder ResetDesk runs, then build the AMQP message."""
-    if mode not in ("structured", "binary"):
-        raise ValueError(f"mode must be 'structured' or 'binary', not {mode!r}")
-    event = dict(event)
-    structured = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    decoded = decode_structured(structured)
-    headers: dict[str, Any] = dict(extra_headers or {})  # the producer's own (tracing …)
-    check_no_reserved_headers(headers, (RESERVED_HEADER_PREFIX, CE_PREFIX))
-    if mode == "structured":
-        check_header_size(headers)
-        properties: dict[str, Any] = {"content_type": STRUCTURED_MEDIA_TYPE}
-        if headers:
-            properties["headers"] = headers
-        return _Message(decoded.type, decoded.id, structured, properties)
-    for name, value in event.items():
-        if name in ("data", "datacontenttype") or value is None:
-            continue
-        # the SDK binding writes every attribute as a string; an integer or boolean extension
-        # keeps its AMQP type here so that it decodes to the same event as in structured mode
-        headers[CE_PREFIX + name] = value if isinstance(value, bool | int) else str(value)
-    check_header_size(headers)
-    body = json.dumps(event["data"], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    content_type = str(event.get("datacontenttype") or JSON_MEDIA_TYPE)
-    return _Message(decoded.type, decoded.id, body, {"content_type": content_type, "headers": headers})
-
-
-@contextmanager
-def _deadline(connection: Any, seconds: float, expired: list[bool]) -> Iterator[None]:
-    """Tear the connection down if the broker's answer awaited inside the block (channel
-    open-ok, confirm, close-ok) has not arrived after `seconds`; records that in `expired`.
-
-    BlockingConnection offers no timeout on these waits and runs only its I/O loop's own
-    timers while it waits, so the timer goes on that loop, the way pika arms
-    `blocked_connection_timeout`. This reaches into pika internals (`_impl`, three of its
-    methods and `_error`, stable since pika 1.0); should a release drop them, the deadline is
-    skipped and the blocked-connection timeout and heartbeats still bound the wait.
-    """
-    impl: Any = getattr(connection, "_impl", None)
-    call_later = getattr(impl, "_adapter_call_later", None)
-    remove = getattr(impl, "_adapter_remove_timeout", None)
-    terminate = getattr(impl, "_terminate_stream", None)
-    if call_later is None or remove is None or terminate is None:
-        yield
-        return
-
-    def expire() -> None:
-        if impl.is_closed or getattr(impl, "_error", None) is not None:
-            return  # already being torn down (blocked timeout, heartbeat): keep that reason
-        expired.append(True)
-        terminate(_DeadlineExpired(f"no answer from the broker within {seconds} s"))
-
-    handle = call_later(seconds, expire)
-    try:
-        yield
-    finally:
-        if not expired:
-            remove(handle)
 
 
 class RequestPublisher:
@@ -236,7 +120,7 @@ class RequestPublisher:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:
             try:
-                with _deadline(connection, self._confirm_timeout, []):  # a mute peer never closes
+                with deadline(connection, self._confirm_timeout, []):  # a mute peer never closes
                     connection.close()
             except Exception:  # closing a broken connection: nothing left to save
                 _LOG.debug("error while closing the publisher connection", exc_info=True)
@@ -247,7 +131,7 @@ class RequestPublisher:
         producer's own `headers` if any; returns once RabbitMQ confirmed it. Raises
         ContractError (nothing sent; `reserved_header` for an `x-resetdesk-*` or `ce-*` header),
         Unroutable, NotConfirmed, PublishTimeout or PublishError."""
-        message = _render(event, mode, headers)
+        message = render_request(event, mode, headers)
         attempt = 0
         while True:
             try:
@@ -268,7 +152,7 @@ class RequestPublisher:
         if self._connection is not None and self._connection.is_open:
             try:  # notice a close the broker sent while we were idle; nothing is lost yet
                 self._connection.process_data_events(time_limit=0)
-            except _CONNECTION_LOST as exc:
+            except CONNECTION_LOST as exc:
                 _LOG.info("publisher connection was closed while idle (%r); reconnecting", exc)
                 self.close()
         if self._connection is None or not self._connection.is_open:
@@ -276,16 +160,16 @@ class RequestPublisher:
             self._connection = pika.BlockingConnection(self._params)  # bounded by connect_timeout
         return self._connection
 
-    def _publish_once(self, message: _Message) -> None:
+    def _publish_once(self, message: RequestMessage) -> None:
         where = f"event {message.event_id} to {self._exchange!r} key {message.routing_key!r}"
         expired: list[bool] = []
         try:
             connection = self._connect()
             if self._channel is None or not self._channel.is_open:
-                with _deadline(connection, self._confirm_timeout, expired):
+                with deadline(connection, self._confirm_timeout, expired):
                     self._channel = connection.channel()
                     self._channel.confirm_delivery()
-            with _deadline(connection, self._confirm_timeout, expired):
+            with deadline(connection, self._confirm_timeout, expired):
                 self._channel.basic_publish(
                     exchange=self._exchange,
                     routing_key=message.routing_key,
@@ -306,23 +190,20 @@ class RequestPublisher:
             self._raise_for(exc, where, expired=bool(expired))
 
     def _raise_for(self, exc: Exception, where: str, *, expired: bool) -> None:
-        causes = _causes(exc)
-        if expired or any(isinstance(c, _TIMEOUTS) for c in causes):
+        found = causes(exc)
+        if expired or any(isinstance(c, TIMEOUTS) for c in found):
             self.close()
             if expired:
                 why = "no confirm within confirm_timeout"
-            elif any(isinstance(c, amqp.ConnectionBlockedTimeout) for c in causes):
+            elif any(isinstance(c, amqp.ConnectionBlockedTimeout) for c in found):
                 why = "connection blocked by a broker resource alarm for longer than confirm_timeout"
             else:
                 why = "no connection within connect_timeout"
             raise PublishTimeout(f"{where}: {why} ({exc!r})") from exc
-        permanent = any(isinstance(c, _PERMANENT_CONNECT) for c in causes) or any(
-            _reply_code(c) in _PERMANENT_REPLY_CODES for c in causes
-        )
-        if permanent:
+        if permanent(found):
             self.close()
             raise PublishError(f"{where}: refused by the broker ({exc!r})") from exc
-        if isinstance(exc, _CONNECTION_LOST):
+        if isinstance(exc, CONNECTION_LOST):
             raise _Retry from exc
         raise exc
 
