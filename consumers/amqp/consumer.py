@@ -14,9 +14,8 @@ delivery is built without raising (:mod:`consumers.amqp.delivery`; a bad one is 
 (:mod:`consumers.amqp.threads`), and properties that are not UTF-8 do not stop py-amqp's frame
 reader (:mod:`consumers.amqp.properties`).
 
-The concerns live apart: this module is the connection loop; :mod:`consumers.amqp.settling`
-acks, rejects and republishes; :mod:`consumers.amqp.workers` runs the handlers. It knows no
-handler: :mod:`consumers.amqp.main` picks one per queue (:mod:`consumers.amqp.routing`).
+This module is the connection loop; :mod:`.settling` acks, rejects and republishes,
+:mod:`.workers` runs the handlers, and :mod:`.main` picks the handler (:mod:`.routing`).
 
 A lost connection (broker restart, forced close, missed heartbeats) is re-opened with back-off;
 deliveries of the old channel that were not acked come back from the broker, and results of work
@@ -200,13 +199,8 @@ class AmqpConsumer:
 
     def _settle_finished(self, channel: Any, republisher: Republisher) -> None:
         assert self._workers is not None
-        for work in self._workers.finished():
-            if not self._settler.current(work, self._session):
-                continue  # its channel is gone: the broker redelivers that message
-            if work.future is None or work.future.cancelled():
-                continue
-            self._settler.settle(channel, republisher, work, work.future.result())
-
+        self._settler.settle_finished(channel, republisher, self._workers.finished(),
+                                      self._session)
 
 def run_consumer(queue_name: str | ConsumerQueue, *, broker_url: str,
                  handler_factory: Callable[[], MessageHandler], prefetch: int, heartbeat: int,

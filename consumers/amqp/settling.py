@@ -9,6 +9,7 @@ broken publishing channel raises :class:`Lost` so the runtime re-opens the conne
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +82,17 @@ class Settler:
                         "queue", self.queue.name, work.delivery.properties.get("message_id"),
                         grace)
             self.reject(channel, work, requeue=True)
+
+    def settle_finished(self, channel: Any, republisher: Republisher, finished: Iterable[Work],
+                        session: int) -> None:
+        """Settle the work whose handler returned, unless its channel is gone (the broker
+        redelivers that message) or it was cancelled."""
+        for work in finished:
+            if not self.current(work, session):
+                continue
+            if work.future is None or work.future.cancelled():
+                continue
+            self.settle(channel, republisher, work, work.future.result())
 
     def settle(self, channel: Any, republisher: Republisher, work: Work,
                verdict: Verdict) -> None:
