@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import logging
 import os
 import signal
 import sqlite3
@@ -24,6 +25,7 @@ from typer.models import CommandInfo
 
 from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
+from resetdesk.logs import logging_configured
 from resetdesk.settings import Settings
 from workflow.domain.actors import Actor
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
@@ -100,9 +102,12 @@ def cli_settings(settings: Settings | None = None) -> Settings:
     if _invoked and _invoked[0] in LINK_COMMANDS:
         consequence = (f"links in emails will point to {guessed}" if guessed
                        else "emails will go out without customer links")
-        typer.secho(f"warning: no RESETDESK_PUBLIC_URL and no {s.data_dir / instance.INSTANCE_FILE} "
-                    f"(written by `resetdesk up`): {consequence}", err=True,
-                    fg=typer.colors.YELLOW)
+        warning = (f"no RESETDESK_PUBLIC_URL and no {s.data_dir / instance.INSTANCE_FILE} "
+                   f"(written by `resetdesk up`): {consequence}")
+        if logging_configured():  # a long-running process: its configured log says it
+            logging.getLogger("resetdesk.cli").warning(warning)
+        else:
+            typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
     return s.model_copy(update={"public_url": guessed})
 
 

@@ -125,8 +125,8 @@ def scheduler() -> None:
     """Run the SLA scheduler (one leader among any number of these; PostgreSQL advisory lock)."""
     from schedulers.runner import run_scheduler
 
+    configure_logging(Settings(), "scheduler")
     settings = cli_settings()
-    configure_logging(settings, "scheduler")
     require_database(settings)
     app = bootstrap(settings)
     c = app.scheduler_config()
@@ -147,8 +147,8 @@ def serve(
     """Run the HTTP side alone (production: beside the consumers and the relay)."""
     import uvicorn
 
+    configure_logging(Settings(), "serve")
     settings = cli_settings(Settings(host=host, port=port))
-    configure_logging(settings, "serve")
     if settings.embedded:
         fail("`serve` is the production HTTP side: set RESETDESK_BROKER_URL (requests accepted "
              "over HTTP reach the verification consumers through `resetdesk relay`), or run "

@@ -22,8 +22,8 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
     """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
     from consumers.amqp.main import consume_main
 
+    configure_logging(Settings(), f"consume:{queue}")
     settings = cli_settings()
-    configure_logging(settings, f"consume:{queue}")
     require_database(settings)
     app = bootstrap(settings)
     try:

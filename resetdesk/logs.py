@@ -119,6 +119,11 @@ def make_handler(fmt: str, role: str, stream: Any = None) -> logging.Handler:
     return handler
 
 
+def logging_configured() -> bool:
+    """Whether this process installed the one handler (a long-running command did)."""
+    return any(getattr(h, _OURS, False) for h in logging.getLogger().handlers)
+
+
 def configure_logging(settings: LogSettings, role: str, stream: Any = None) -> None:
     """Install the one handler on the root logger (again: replaces it); ``role`` names the
     process in JSON lines (``up``, ``serve``, ``consume:verification``, ``relay`` …)."""
