@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from consumers.request_handling import RequestHandler
 from workflow.adapters import deliveries, inbox
 from workflow.adapters.db import Database
-from workflow.domain.errors import WorkflowError
+from workflow.domain.errors import WorkflowError, brief
 from workflow.logcontext import bind, log_context
 from workflow.service.ports import Clock
 
@@ -129,7 +129,7 @@ class EmbeddedRuntime:
             if not isinstance(err, WorkflowError):
                 log.exception("subscriber %s failed on event %s", sub.name, d.event_id)
             transient = not isinstance(err, WorkflowError) or err.transient
-            error = f"{type(err).__name__}: {err}"
+            error = brief(err)
             if transient and d.attempts < self.max_attempts:
                 delay = self.retry_delays[min(d.attempts, len(self.retry_delays)) - 1]
                 deliveries.finish(self.db, d.id, status="pending", now=now, error=error,

@@ -21,7 +21,7 @@ from workflow.adapters import inbox
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import HumanCheckVerifier
 from workflow.domain.actors import Actor
-from workflow.domain.errors import WorkflowError
+from workflow.domain.errors import WorkflowError, brief
 from workflow.domain.rules import RuleBook
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.command_handlers import build_bus
@@ -89,7 +89,7 @@ class RequestHandler:
             return self._retry(claimed, str(err), now)
         except Exception as err:  # a bug or an outage: retry with back-off, never crash the worker
             log.exception("request %s failed", claimed.reference)
-            return self._retry(claimed, f"{type(err).__name__}: {err}", now)
+            return self._retry(claimed, brief(err), now)
         log.info("request %s (attempt %d): %s: %s", claimed.reference, claimed.attempts,
                  outcome.disposition.value, outcome.detail)
         return outcome

@@ -17,6 +17,7 @@ from typing import Any
 from consumers.amqp.delivery import INVALID, Delivery, MessageHandler, Verdict
 from consumers.amqp.settling import Work, log, message_id_text
 from consumers.amqp.threads import DeepPool
+from workflow.domain.errors import brief
 from workflow.logcontext import log_context
 
 
@@ -65,7 +66,7 @@ class Workers:
             except Exception as err:  # a bug or an outage: bounded retries, never a dead consumer
                 log.exception("consumer %s: handler failed on message %s", self.queue_name,
                               message_id)
-                return Verdict.retry(f"{type(err).__name__}: {err}")
+                return Verdict.retry(brief(err))
             log.info("consumer %s: message %s handled: %s (%s)", self.queue_name, message_id,
                      verdict.action, verdict.reason)
             return verdict

@@ -86,3 +86,11 @@ class DedicatedMove(WorkflowError):
         self.trigger = trigger
         self.command = command
         super().__init__(f"{trigger} has its own command: resetdesk {command}")
+
+
+def brief(err: BaseException, limit: int = 300) -> str:
+    """What to keep of an unexpected error where it is stored or travels (``inbox.last_error``,
+    a retry header): its type and first line. A database error's later lines carry the SQL
+    parameters — personal data — so they never leave the process's (masked) log."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {first}"[:limit]
