@@ -1,8 +1,8 @@
 """The outbox relay against the real RabbitMQ (a vhost of its own) and the test databases.
 
 Time-outs are tested with local fakes, never with a memory alarm (alarms are node-wide and the
-broker is shared): a TCP server that accepts and never answers, and tests/fault_proxy.py in
-front of the real broker, paused towards the client (confirms never come) or injecting
+broker is shared): tests/fault_proxy.py in front of the real broker, paused both ways (a broker
+that accepts and never answers), paused towards the client (confirms never come) or injecting
 ``connection.blocked``.
 """
 
@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -342,34 +341,6 @@ def test_a_relay_killed_mid_batch_loses_and_reorders_nothing(pg_url: str, url: s
 # --- time-outs ----------------------------------------------------------------------------------
 
 
-class SilentServer:
-    """Accepts TCP connections and never says a word."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.clients: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.clients.append(client)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        for c in self.clients:
-            c.close()
-        self.sock.close()
-
-
 def _blocked_frame(reason: bytes = b"low on memory") -> bytes:
     payload = struct.pack(">HHB", 10, 60, len(reason)) + reason
     return struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce"
@@ -377,7 +348,8 @@ def _blocked_frame(reason: bytes = b"low on memory") -> bytes:
 
 @pytest.mark.rabbitmq
 def test_a_broker_that_never_answers_times_out_and_leaves_rows_unsent(db: Database) -> None:
-    server = SilentServer()
+    server = FaultProxy()
+    server.pause()  # a broker that accepts the connection and never says a word
     try:
         fill_outbox(db, tickets=2, per_ticket=3)
         with ConfirmingPublisher(amqp_url("/", server.port), timeout=1.0) as publisher:
