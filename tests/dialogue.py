@@ -2,11 +2,9 @@
 either mode: the embedded ``resetdesk up`` (tests/e2e/test_resolution_paths.py) or the production
 processes on RabbitMQ + PostgreSQL (tests/integration/test_resolution_paths_amqp.py).
 
-A mode implements :class:`DeskDriver`: how a request comes in, how a CLI command runs, where the
-HTTP API answers, where the mail lands and how the consent rows are read. Everything the agent
-and the customer do — over the JSON API, the CLI and the links in their emails — and every
-assertion about it lives here, so both modes prove the same behaviour.
-"""
+A mode implements :class:`DeskDriver` (how a request comes in, how a CLI command runs, where the
+HTTP API answers and the mail lands, how consent rows are read); what the agent and the customer
+do, and every assertion about it, lives here, so both modes prove the same behaviour."""
 
 from __future__ import annotations
 
@@ -42,6 +40,8 @@ SUBJECTS = {
     "reexport_needed": {"en": "We need a new export from your device",
                         "fr": "Nous avons besoin d'un nouvel export de votre appareil"},
 }
+#: the first moves of every ticket, whichever way its request came in
+INTAKE_TRAIL = [("submit", "submitted"), ("verify", "verified"), ("enqueue", "queued")]
 
 
 class DeskDriver(Protocol):
@@ -57,10 +57,8 @@ class DeskDriver(Protocol):
 
     def submit(self, language: str) -> str:
         """Send one valid request the mode's way; the reference once its ticket is queued."""
-
     def cli(self, *args: str) -> str:
         """``resetdesk ARGS`` with the desk's settings; its stdout (fails on a non-zero exit)."""
-
     def consent(self, ticket_id: str) -> list[tuple[str, str]]:
         """The stored consent rows of a ticket: (terms_version, language)."""
 
@@ -130,8 +128,6 @@ def show(desk: DeskDriver, reference: str) -> dict[str, Any]:
     """The ticket and its audit trail as ``resetdesk tickets show --json`` prints them."""
     return json.loads(desk.cli("tickets", "show", reference, "--json"))  # type: ignore[no-any-return]
 
-
-INTAKE_TRAIL = [("submit", "submitted"), ("verify", "verified"), ("enqueue", "queued")]
 
 
 # --- 1. breach → callback → remote session → resolved ----------------------------------------
@@ -266,8 +262,8 @@ def confirm_key_once(desk: DeskDriver) -> dict[str, Any]:
 
     unchanged = show(desk, reference)
     assert (unchanged["version"], unchanged["history"]) == (closed["version"], closed["history"])
-    trail = [(h["trigger"], h["to"], h["actor"]) for h in unchanged["history"]][3:]
     assert [(h["trigger"], h["to"]) for h in unchanged["history"]][:3] == INTAKE_TRAIL
+    trail = [(h["trigger"], h["to"], h["actor"]) for h in unchanged["history"]][3:]
     assert trail == [("claim", "queued", f"agent:{AGENT}"), ("send_key", "queued", f"agent:{AGENT}"),
                      ("resolve", "closed", "customer")], trail
     assert sorted(subject(m).split(" (")[0] for m in mails(desk.smtp, reference)) == sorted([
