@@ -25,7 +25,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from sqlalchemy import func, select
 from consumers.topology import CONSUMER_QUEUES, EVENTS, declare_all
 from schemas.events_v1 import TICKET_QUEUED_V1
 from tests import services
+from tests.waiting import wait_for as wait_for  # the one polling helper, re-exported
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.tables import AUDIT, DEAD_LETTER, INBOX, OUTBOX, TICKET
 
@@ -52,17 +52,6 @@ Ctl = Callable[..., "subprocess.CompletedProcess[str]"]
 #: how long a ResetDesk process may take to come up: each imports the whole app (seconds of CPU),
 #: which on a loaded 2-core machine can take far longer than on a quiet one
 PROCESS_START = 90.0
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 class Proc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 from pika.exceptions import ChannelClosedByBroker
 
 from tests import services
+from tests.waiting import wait_for
 
 
 @dataclass
@@ -81,14 +81,11 @@ class Rabbit:
 
     def get(self, queue: str, timeout: float = 10.0) -> tuple[Any, bytes]:
         """Take one message (properties, body) from ``queue``, waiting up to ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def taken() -> Any:
             got = self.channel_do(lambda ch: ch.basic_get(queue, auto_ack=True))
-            if got[0] is not None:
-                return got[1], got[2]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no message in {queue} within {timeout} s")
-            time.sleep(0.1)
+            return got if got[0] is not None else None
+        got = wait_for(f"a message in {queue}", taken, timeout, every=0.1)
+        return got[1], got[2]
 
 
 @pytest.fixture(scope="session")

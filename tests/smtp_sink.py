@@ -6,7 +6,6 @@ import email
 import email.policy
 import socket
 import threading
-import time
 from email.message import EmailMessage
 from typing import Any
 
@@ -48,11 +47,3 @@ class SmtpSink:
     def messages(self) -> list[EmailMessage]:
         with self._keeper.lock:
             return list(self._keeper.messages)
-
-    def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.messages) >= count:
-                return self.messages
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} emails, got {len(self.messages)}")

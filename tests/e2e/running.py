@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from tests.smtp_sink import free_port
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,16 +46,20 @@ class RunningDesk:
                 [sys.executable, "-m", "resetdesk", "up", "--data-dir", str(self.data_dir),
                  "--port", str(self.port)], cwd=ROOT, env=self.env, stdout=log,
                 stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def answering() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError(f"resetdesk up exited: {self.log.read_text()}")
             try:
-                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(self.base + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"resetdesk up did not answer in {timeout}s: {self.log.read_text()}")
+                return False
+        try:
+            wait_for("resetdesk up to answer /healthz", answering, timeout, every=0.1)
+        except AssertionError as late:
+            raise RuntimeError(f"{late}: {self.log.read_text()}") from None
+        return self
 
     @property
     def token(self) -> str:
@@ -90,13 +94,10 @@ class RunningDesk:
         return r.json()  # type: ignore[no-any-return]
 
     def wait_processed(self, event_id: str, timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def processed() -> dict[str, Any] | None:
             s = self.status(event_id)
-            if s["status"] != "pending":
-                return s
-            time.sleep(0.05)
-        raise AssertionError(f"{event_id} still pending after {timeout}s")
+            return s if s["status"] != "pending" else None
+        return wait_for(f"{event_id} to be processed", processed, timeout)  # type: ignore[no-any-return]
 
     def cli(self, *args: str) -> Any:
         out = subprocess.run([sys.executable, "-m", "resetdesk", *args], cwd=ROOT, env={

@@ -9,7 +9,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from tests.e2e.requests import request
 from tests.e2e.running import ROOT, RunningDesk
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -131,10 +131,6 @@ def test_a_callback_booked_from_the_shell_mails_a_link_to_ups_port(desk: Running
     assert booked.returncode == 0, booked.stderr
     assert "warning" not in booked.stderr  # the URL was found, not guessed
     link = f"{desk.base}/customer/callback/"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        mails = [_text(p) for p in (desk.data_dir / "mail").glob("*.eml")]
-        if any(link in m for m in mails if reference in m):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"no email for {reference} links to {link}")
+    wait_for(f"an email for {reference} that links to {link}", lambda: any(
+        link in m for m in map(_text, (desk.data_dir / "mail").glob("*.eml")) if reference in m),
+        30, every=0.2)

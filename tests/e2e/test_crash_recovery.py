@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.requests import request
 from tests.e2e.running import RunningDesk
 from tests.smtp_sink import SmtpSink
+from tests.waiting import wait_for
 
 POSTERS = 4
 
@@ -67,10 +68,8 @@ def test_sigkill_mid_traffic_loses_nothing_and_applies_nothing_twice(
             response = desk.post(event)
             assert response.status_code == 202, response.text
             accepted[event_id] = event
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _pending(tmp_path):
-            time.sleep(0.2)
-        assert _pending(tmp_path) == 0, "rows stuck in the inbox past their lease"
+        wait_for("every inbox row handled (none stuck past its lease)",
+                 lambda: _pending(tmp_path) == 0, 60, every=0.2)
         _assert_exactly_once(tmp_path, set(accepted))
     finally:
         desk.stop()

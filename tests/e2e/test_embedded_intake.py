@@ -12,6 +12,7 @@ import pytest
 from tests.e2e.requests import LOCAL_SOURCE, request, unique_serial
 from tests.e2e.running import RunningDesk
 from tests.smtp_sink import SmtpSink
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +29,9 @@ def desk(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[R
 
 
 def _mail_for(smtp: SmtpSink, reference: str, timeout: float = 20) -> list:  # type: ignore[type-arg]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [m for m in smtp.messages if reference in m["Subject"] or reference in
-                 m.get_content()]
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no email mentions {reference}")
+    return wait_for(f"an email that mentions {reference}", lambda: [  # type: ignore[no-any-return]
+        m for m in smtp.messages if reference in m["Subject"] or reference in m.get_content()],
+        timeout)
 
 
 @pytest.mark.parametrize("mode", ["structured", "binary"])

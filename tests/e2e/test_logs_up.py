@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.requests import request
 from tests.e2e.running import RunningDesk
+from tests.waiting import wait_for
 
 EMAIL, PHONE = "dana.whitfield@example.com", "+15035550147"
 REFUSE = "CREATE TRIGGER refuse_tickets BEFORE INSERT ON ticket " \
          "BEGIN SELECT RAISE(ABORT, 'ticket inserts refused by the test'); END"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.1)
-    return found
 
 
 def json_lines(log: Path) -> tuple[list[dict[str, Any]], list[str]]:

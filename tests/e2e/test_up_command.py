@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.running import ROOT, RunningDesk
+from tests.waiting import wait_for
 
 
 def test_up_then_publish_sample_gives_a_queued_ticket_and_an_email_file(tmp_path: Path) -> None:
@@ -23,10 +24,8 @@ def test_up_then_publish_sample_gives_a_queued_ticket_and_an_email_file(tmp_path
              "--data-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert '"reference": "RD-' in out.stdout
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not list((tmp_path / "mail").glob("*.eml")):
-            time.sleep(0.1)
-        [eml] = list((tmp_path / "mail").glob("*.eml"))
+        [eml] = wait_for("the acknowledgement in the mail folder",
+                         lambda: list((tmp_path / "mail").glob("*.eml")), 20, every=0.1)
         mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
         assert "dana.whitfield@example.com" in str(mail["To"])
         listed = desk.cli("tickets", "list", "--json")
@@ -52,17 +51,14 @@ def test_up_runs_the_sla_scheduler_inside(tmp_path: Path) -> None:
 
         event = request()
         assert desk.post(event).status_code == 202
-        ticket_id = None
-        deadline = time.monotonic() + 30
-        kinds: list[str] = []
-        while time.monotonic() < deadline:
+
+        def sla_events() -> tuple[list[str], Any] | None:
             with sqlite3.connect(tmp_path / "resetdesk.db") as conn:
                 kinds = [r[0] for r in conn.execute(
                     "SELECT type FROM outbox WHERE type LIKE 'com.resetdesk.sla.%' ORDER BY id")]
                 ticket_id = conn.execute("SELECT id FROM ticket").fetchone()
-            if len(kinds) >= 2:
-                break
-            time.sleep(0.2)
+            return (kinds, ticket_id) if len(kinds) >= 2 else None
+        kinds, ticket_id = wait_for("an at-risk and a breached event", sla_events, 30, every=0.2)
         assert ticket_id is not None
         assert kinds == ["com.resetdesk.sla.at_risk.v1", "com.resetdesk.sla.breached.v1"]
     finally:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import services
 from tests.e2e.requests import request
 from tests.rabbit import Rabbit
+from tests.waiting import wait_for
 from workflow.adapters import accounts, dead_letters
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import LocalVerifier
@@ -68,15 +69,6 @@ QUEUES = (VER, NOTE, ESC)
 VALID = 200
 CE_JSON = "application/cloudevents+json"
 NOT_UTF8 = {"$bytes": base64.b64encode(b"\xff\xfe").decode()}  # see poison_publish.py
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 def nested_arrays(levels: int) -> dict[str, int]:

@@ -47,6 +47,7 @@ from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import services
 from tests.e2e.requests import request
 from tests.rabbit import Rabbit, rabbit  # noqa: F401  (fixture)
+from tests.waiting import wait_for
 from workflow.adapters import accounts, dead_letters, inbox
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckResult, LocalVerifier
@@ -62,17 +63,6 @@ FAST = replace(VERIFICATION, retry_delays=(1, 2))
 FAST_NOTIFY = replace(NOTIFICATIONS, retry_delays=(1,))
 RULES = load_rule_book()
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

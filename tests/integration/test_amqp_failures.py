@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import random
-import select
-import socket
-import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +21,11 @@ from schemas.client import PublishError, RequestPublisher
 from tests import private_rabbit as private_node
 from tests import processes, services
 from tests.e2e.requests import request
+from tests.fault_proxy import FaultProxy
 from tests.integration.test_amqp_end_to_end import SOURCE, assert_queued_with_trail
 from tests.private_rabbit import PrivateRabbit
-from tests.processes import Broker, Desk, assert_log, make_users, wait_for
+from tests.processes import Broker, Desk, assert_log, make_users
+from tests.waiting import wait_for
 from workflow.adapters.tables import AUDIT, INBOX, TICKET
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
@@ -35,90 +33,9 @@ amqp_users, desk = processes.amqp_users, processes.desk  # fixtures
 private_rabbit = private_node.private_rabbit  # fixture
 
 NO_DEAD_LETTERS = {"verification.dlq": 0, "notifications.dlq": 0, "escalation.dlq": 0}
-BASIC_ACK = struct.pack(">HH", 60, 80)
 #: the outbox rows of one queued ticket, in order
 QUEUED_OUTBOX = ("com.resetdesk.ticket.transitioned.v1", "com.resetdesk.ticket.transitioned.v1",
                  "com.resetdesk.ticket.queued.v1", "com.resetdesk.notification.email.v1")
-
-
-def _has_ack(stream: bytes) -> bool:
-    """Whether the client's byte stream (protocol header, then frames) holds a basic.ack."""
-    at = 8
-    while len(stream) - at >= 7:
-        kind, _channel, size = struct.unpack(">BHI", stream[at:at + 7])
-        if len(stream) < at + size + 8:
-            return False
-        if kind == 1 and stream[at + 7:at + 11] == BASIC_ACK:
-            return True
-        at += size + 8
-    return False
-
-
-class AckDelayingProxy:
-    """A TCP proxy from a consumer to the broker. From the consumer's first ``basic.ack`` on,
-    everything it sends is held ``delay`` seconds before it goes on (order kept); when the
-    consumer's side closes — a SIGKILL — what is held is dropped and the broker's side closed.
-    A consumer killed less than ``delay`` after a commit so dies with that message's ack not
-    at the broker: the commit→ack window, held open on purpose, with no hook in the consumer."""
-
-    def __init__(self, port: int, delay: float) -> None:
-        self.delay, self.upstream = delay, (services.AMQP_HOST, port)
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.dropped_bytes = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            thread = threading.Thread(target=self._pump, args=(client,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _pump(self, client: socket.socket) -> None:
-        upstream = socket.create_connection(self.upstream)
-        held: deque[tuple[float, bytes]] = deque()
-        head, holding = b"", False
-        try:
-            while not self._stop.is_set():
-                wait = 0.05 if not held else max(0.0, min(0.05, held[0][0] - time.monotonic()))
-                readable, _, _ = select.select([client, upstream], [], [], wait)
-                if client in readable:
-                    data = client.recv(65536)
-                    if not data:
-                        return
-                    if not holding:
-                        head += data
-                        holding = _has_ack(head)
-                    if holding:
-                        held.append((time.monotonic() + self.delay, data))
-                    else:
-                        upstream.sendall(data)
-                if upstream in readable:
-                    data = upstream.recv(65536)
-                    if not data:
-                        return
-                    client.sendall(data)
-                while held and held[0][0] <= time.monotonic():
-                    upstream.sendall(held.popleft()[1])
-        except OSError:
-            return
-        finally:
-            self.dropped_bytes += sum(len(d) for _, d in held)
-            client.close()
-            upstream.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(2)
-        self.sock.close()
 
 
 def waiting_message_ids(desk: Desk, queue: str = "verification") -> set[str]:
@@ -154,8 +71,12 @@ ROUNDS, BATCH, ACK_DELAY = 3, 30, 1.5
 
 
 def test_a_consumer_killed_between_commit_and_ack_makes_no_duplicate(desk: Desk) -> None:
+    """The consumer reaches the broker through a :class:`FaultProxy`. While a batch is handled,
+    what the consumer sends (its acks) is held ``ACK_DELAY`` seconds, so a SIGKILL soon after the
+    commit lands inside the commit→ack window, held open on purpose with no hook in the
+    consumer: the held acks die with the connection."""
     desk.register_producer(SOURCE)
-    proxy = AckDelayingProxy(desk.broker.port, ACK_DELAY)
+    proxy = FaultProxy((desk.broker.host, desk.broker.port))
     consumer = desk.start("consumer", "consume", "verification",
                           broker_url=desk.url("consumer", port=proxy.port),
                           RESETDESK_AMQP_PREFETCH=str(BATCH + 20))
@@ -166,8 +87,9 @@ def test_a_consumer_killed_between_commit_and_ack_makes_no_duplicate(desk: Desk)
         with RequestPublisher(desk.url("producer")) as publisher:
             for _ in range(ROUNDS):
                 wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
-             processes.PROCESS_START)
+                         processes.PROCESS_START)
                 desk.wait_drained()  # what the last kill returned is acked (as already done)
+                proxy.delay(ACK_DELAY * 1000, "to_upstream")
                 batch = [request(source=SOURCE) for _ in range(BATCH)]
                 for event in batch:
                     publisher.publish_request(event)
@@ -176,12 +98,13 @@ def test_a_consumer_killed_between_commit_and_ack_makes_no_duplicate(desk: Desk)
                 desk.wait_done(ids)  # committed, acks on their way
                 time.sleep(rng.uniform(0, ACK_DELAY / 4))  # a random moment inside the window
                 consumer.kill()
+                proxy.delay(0)
                 wait_for("the broker to drop the consumer",
                          lambda: not desk.consumers_on("verification"), 15)
                 in_window.append(len(waiting_message_ids(desk) & ids))
                 consumer.start()
         wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
-             processes.PROCESS_START)
+                 processes.PROCESS_START)
         desk.wait_drained()
     finally:
         consumer.stop()

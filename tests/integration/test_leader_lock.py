@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from schedulers.leader import (
     lock_key,
     sqlite_lock_path,
 )
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,12 +38,7 @@ def pg_locks(pg_url: str) -> Iterator[tuple[PgAdvisoryLock, PgAdvisoryLock]]:
 
 def eventually(lock: LeaderLock, timeout: float = 5.0) -> bool:
     """A terminated backend frees its locks as it exits, a moment after the signal."""
-    deadline = time.monotonic() + timeout
-    while not lock.acquire():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return bool(wait_for("the lock to be free for the other session", lock.acquire, timeout))
 
 
 def test_lock_key_is_a_stable_signed_64_bit_value() -> None:

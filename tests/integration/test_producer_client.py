@@ -32,6 +32,7 @@ from schemas.registry import decode_amqp, decode_structured
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from schemas.sample import sample_request
 from tests import services
+from tests.waiting import wait_for
 
 EXCHANGE = "resetdesk.requests"
 QUEUE = "verification"
@@ -183,7 +184,8 @@ def test_publish_after_broker_closed_the_connection_reconnects(url: str, vhost: 
         publisher.publish_request(first)
         old = publisher._connection
         services.rabbitmqctl("close_all_connections", "-p", vhost, "test")
-        _wait_for(lambda: "running" not in _connection_states(vhost), "the broker to close it")
+        wait_for("the broker to close it", lambda: "running" not in _connection_states(vhost), 10,
+                 every=0.1)
         publisher.publish_request(second)
         assert publisher._connection is not old
     assert [props.message_id for props, _ in _drain(url)] == [first["id"], second["id"]]
@@ -192,14 +194,6 @@ def test_publish_after_broker_closed_the_connection_reconnects(url: str, vhost: 
 def _connection_states(vhost: str) -> list[str]:
     out = services.rabbitmqctl("list_connections", "-q", "-p", vhost, "state").stdout
     return [line.strip() for line in out.splitlines()[1:] if line.strip()]
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 # --- fake brokers for the failure paths ----------------------------------------------------------

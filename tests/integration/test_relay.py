@@ -1,8 +1,9 @@
 """The outbox relay against the real RabbitMQ (a vhost of its own) and the test databases.
 
 Time-outs are tested with local fakes, never with a memory alarm (alarms are node-wide and the
-broker is shared): a TCP server that accepts and never answers, and a proxy in front of the real
-broker that can go mute (drop everything the broker sends) or inject ``connection.blocked``.
+broker is shared): tests/fault_proxy.py in front of the real broker, paused both ways (a broker
+that accepts and never answers), paused towards the client (confirms never come) or injecting
+``connection.blocked``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import select as io_select
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from consumers.amqp.confirms import (
 from consumers.amqp.relay import relay_once, run_relay
 from consumers.topology import EVENTS, declare_all
 from tests import services
+from tests.fault_proxy import FaultProxy
+from tests.waiting import wait_for
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.tables import OUTBOX
 
@@ -284,9 +285,7 @@ def test_several_relays_on_postgres_keep_each_ticket_in_order(pg_url: str, url: 
             for _ in range(relays)]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 60
-        while unsent_count(db) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for("the relays to send every row", lambda: not unsent_count(db), 60, every=0.1)
         stop.set()
         for t in threads:
             t.join(15)
@@ -313,9 +312,8 @@ def test_a_relay_killed_mid_batch_loses_and_reorders_nothing(pg_url: str, url: s
                                  str(batch)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            deadline = time.monotonic() + 60
-            while len(sent_ids(db)) < total // 4 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for("a quarter of the rows sent", lambda: len(sent_ids(db)) >= total // 4, 60,
+                     every=0.01)
             time.sleep(0.037)  # somewhere inside a batch
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -325,10 +323,10 @@ def test_a_relay_killed_mid_batch_loses_and_reorders_nothing(pg_url: str, url: s
         sent_before = sent_ids(db)
         assert 0 < len(sent_before) < total, "killed while relaying"
 
-        deadline = time.monotonic() + 60  # the killed session's row locks go with its backend
-        while unsent_count(db) and time.monotonic() < deadline:
+        def drained() -> bool:  # the killed session's row locks go with its backend
             drain_relay(db, url, batch=batch)
-            time.sleep(0.1)
+            return not unsent_count(db)
+        wait_for("the rest relayed after the kill", drained, 60, every=0.1)
 
         expected = outbox_events(db)
         seen = assert_ordered_per_ticket(consume_all(url, TAP), expected)
@@ -343,106 +341,15 @@ def test_a_relay_killed_mid_batch_loses_and_reorders_nothing(pg_url: str, url: s
 # --- time-outs ----------------------------------------------------------------------------------
 
 
-class SilentServer:
-    """Accepts TCP connections and never says a word."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.clients: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.clients.append(client)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        for c in self.clients:
-            c.close()
-        self.sock.close()
-
-
 def _blocked_frame(reason: bytes = b"low on memory") -> bytes:
     payload = struct.pack(">HHB", 10, 60, len(reason)) + reason
     return struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce"
 
 
-class Proxy:
-    """A TCP proxy to the broker. ``mode``: ``pass``; ``mute`` drops what the broker sends (the
-    client's frames still reach it); ``block`` sends the client ``connection.blocked`` at the
-    next frame boundary, then mutes."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.mode = "pass"
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            upstream = socket.create_connection((services.AMQP_HOST, services.AMQP_PORT))
-            t = threading.Thread(target=self._pump, args=(client, upstream), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
-        pending = b""  # broker bytes not yet forwarded: whole frames only are sent on
-        injected = False
-        try:
-            while not self._stop.is_set():
-                if self.mode == "block" and not injected and not pending:
-                    client.sendall(_blocked_frame())
-                    injected = True
-                readable, _, _ = io_select.select([client, upstream], [], [], 0.05)
-                if client in readable:
-                    data = client.recv(65536)
-                    if not data:
-                        return
-                    upstream.sendall(data)
-                if upstream in readable:
-                    data = upstream.recv(65536)
-                    if not data:
-                        return
-                    pending += data
-                while len(pending) >= 7:
-                    size = struct.unpack(">I", pending[3:7])[0]
-                    if len(pending) < size + 8:
-                        break
-                    frame, pending = pending[:size + 8], pending[size + 8:]
-                    if self.mode == "pass":
-                        client.sendall(frame)
-        except OSError:
-            return
-        finally:
-            client.close()
-            upstream.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(2)
-        self.sock.close()
-
-
 @pytest.mark.rabbitmq
 def test_a_broker_that_never_answers_times_out_and_leaves_rows_unsent(db: Database) -> None:
-    server = SilentServer()
+    server = FaultProxy()
+    server.pause()  # a broker that accepts the connection and never says a word
     try:
         fill_outbox(db, tickets=2, per_ticket=3)
         with ConfirmingPublisher(amqp_url("/", server.port), timeout=1.0) as publisher:
@@ -469,12 +376,12 @@ def test_a_broker_that_never_answers_times_out_and_leaves_rows_unsent(db: Databa
 @pytest.mark.rabbitmq
 def test_confirms_that_never_come_time_out_then_a_reconnect_resends(db: Database, url: str,
                                                                     vhost: str) -> None:
-    proxy = Proxy()
+    proxy = FaultProxy()
     try:
         fill_outbox(db, tickets=4, per_ticket=5)
         with ConfirmingPublisher(amqp_url(vhost, proxy.port), timeout=1.5) as publisher:
             publisher.open()
-            proxy.mode = "mute"
+            proxy.pause("to_client")  # the client's frames still reach the broker
             started = time.monotonic()
             with pytest.raises(ConfirmTimeout):
                 relay_once(db, publisher)
@@ -490,12 +397,13 @@ def test_confirms_that_never_come_time_out_then_a_reconnect_resends(db: Database
 
 @pytest.mark.rabbitmq
 def test_connection_blocked_stops_the_batch_at_once(db: Database, vhost: str) -> None:
-    proxy = Proxy()
+    proxy = FaultProxy()
     try:
         fill_outbox(db, tickets=2, per_ticket=5)
         with ConfirmingPublisher(amqp_url(vhost, proxy.port), timeout=8) as publisher:
             publisher.open()
-            proxy.mode = "block"
+            proxy.pause("to_client")  # idle after open: the stream is at a frame boundary
+            proxy.inject(_blocked_frame())
             time.sleep(0.2)
             started = time.monotonic()
             with pytest.raises(BrokerBlocked):

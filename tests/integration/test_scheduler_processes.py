@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from schedulers.jobs import CalendarWatch, sla_tick
 from schemas.events_v1 import SLA_AT_RISK_V1, SLA_BREACHED_V1
 from tests.factories import make_ticket
+from tests.waiting import wait_for
 from workflow.adapters.calendar_sources import calendar_from_toml_text
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.tables import OUTBOX, SLA_ALARM, TICKET
@@ -97,16 +98,6 @@ def assert_each_alarm_once(db: Database, ids: list[str]) -> None:
     assert set(events_per_ticket(db, SLA_AT_RISK_V1, ids).values()) == {1}
     expected = {(i, "first_reply", level): 1 for i in ids for level in ("at_risk", "breached")}
     assert alarm_rows(db, ids) == expected
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> float:
-    """Seconds it took for ``check`` to hold; fails after ``timeout``."""
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > timeout:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return time.monotonic() - began
 
 
 def all_breached(db: Database, ids: list[str]) -> Callable[[], bool]:
@@ -216,8 +207,9 @@ def test_follower_takes_over_within_seconds_after_the_leader_is_killed(
 
     killed_at = time.monotonic()
     assert leader.stop(signal.SIGKILL) == -signal.SIGKILL
-    takeover = wait_for("the follower to lead",
-                        lambda: leader_pid(pg_db, lock_name) == follower.pid, timeout=10)
+    wait_for("the follower to lead",
+             lambda: leader_pid(pg_db, lock_name) == follower.pid, timeout=10)
+    takeover = time.monotonic() - killed_at
     wait_for("the breaches after the kill", all_breached(pg_db, ids), timeout=15)
     raised_after_kill = time.monotonic() - killed_at
     print(f"takeover {takeover:.2f}s; breaches due 3 s after the kill raised after "
