@@ -34,15 +34,14 @@ def _adapter_modules(node: ast.AST) -> Iterator[str]:
             if alias.name == ADAPTERS or alias.name.startswith(ADAPTERS + "."):
                 yield alias.name
     elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-        if node.module == ADAPTERS:
+        if node.module == "workflow":
+            if any(alias.name == "adapters" for alias in node.names):
+                yield ADAPTERS
+        elif node.module == ADAPTERS:
             for alias in node.names:
                 yield f"{ADAPTERS}.{alias.name}"
         elif node.module.startswith(ADAPTERS + "."):
             yield node.module
-    elif isinstance(node, ast.ImportFrom) and node.module == "workflow" and node.level == 0:
-        for alias in node.names:
-            if alias.name == "adapters":
-                yield ADAPTERS
 
 
 def pairs(root: Path = ROOT) -> list[tuple[str, str]]:

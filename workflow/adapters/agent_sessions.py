@@ -5,21 +5,30 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from workflow.adapters.credentials import token_hash
 from workflow.adapters.db import Database
 from workflow.adapters.tables import AGENT
 from workflow.adapters.tables_resolution import AGENT_SESSION
+from workflow.service.account_ports import AccountStore
+
+
+class SqlAccountStore(AccountStore):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def open_session(self, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
+        token = "rda_" + secrets.token_urlsafe(32)
+        expires = now + ttl
+        self.conn.execute(insert(AGENT_SESSION).values(token_hash=token_hash(token), login=login,
+                                                       created_at=now, expires_at=expires))
+        return token, expires
 
 
 def open_session(db: Database, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
-    token = "rda_" + secrets.token_urlsafe(32)
-    expires = now + ttl
     with db.writer.begin() as conn:
-        conn.execute(insert(AGENT_SESSION).values(token_hash=token_hash(token), login=login,
-                                                  created_at=now, expires_at=expires))
-    return token, expires
+        return SqlAccountStore(conn).open_session(login, now, ttl)
 
 
 def agent_for(db: Database, token: str, now: datetime) -> str | None:
