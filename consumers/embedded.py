@@ -19,7 +19,7 @@ from workflow.adapters.queries import Database
 from workflow.domain.errors import WorkflowError
 from workflow.logcontext import bind, log_context
 from workflow.service.delivery_ports import Delivery
-from workflow.service.ports import Clock, UnitOfWork, committed
+from workflow.service.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class EmbeddedRuntime:
 
     def _inbox_step(self) -> int:
         now = self.clock.now()
-        claimed = committed(self._uow, lambda u: u.inbox_queue.claim(
+        claimed = self.handler.bookkeep(lambda u: u.inbox_queue.claim(
             limit=self.batch, lease=self.lease, now=now))
         for c in claimed:
             with log_context(message_id=c.key.event_id):
@@ -106,12 +106,12 @@ class EmbeddedRuntime:
     def _relay_step(self) -> int:
         subs = {s.name: s.types for s in self.subscribers}
         now = self.clock.now()
-        return committed(self._uow, lambda u: u.deliveries.fan_out(subs, now=now))
+        return self.handler.bookkeep(lambda u: u.deliveries.fan_out(subs, now=now))
 
     def _delivery_step(self, sub: Subscriber) -> Callable[[], int]:
         def step() -> int:
             now = self.clock.now()
-            batch = committed(self._uow, lambda u: u.deliveries.claim(
+            batch = self.handler.bookkeep(lambda u: u.deliveries.claim(
                 sub.name, limit=self.batch, lease=self.lease, now=now))
             for d in batch:
                 self._deliver(sub, d)
@@ -145,9 +145,5 @@ class EmbeddedRuntime:
 
     def _finish(self, d: Delivery, status: str, now: datetime, error: str | None = None,
                 retry_at: datetime | None = None) -> None:
-        committed(self._uow, lambda u: u.deliveries.finish(d.id, status=status, now=now,
-                                                          error=error, retry_at=retry_at))
-
-    def _uow(self) -> UnitOfWork:
-        """The handler's unit of work: each bookkeeping step commits on its own."""
-        return self.handler.uow()
+        self.handler.bookkeep(lambda u: u.deliveries.finish(d.id, status=status, now=now,
+                                                            error=error, retry_at=retry_at))

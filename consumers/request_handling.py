@@ -60,6 +60,14 @@ class RequestHandler:
     retry_delays: Sequence[float]
     #: the process's bus (bootstrap's); None: one for this handler, built on first use
     bus: MessageBus | None = None
+    #: the units of work of the inbox bookkeeping (records, leases, retries, the human-check
+    #: result), each committed on its own whatever becomes of the request's transaction;
+    #: None: ``uow`` as it was at construction
+    inbox_uow: Callable[[], UnitOfWork] | None = None
+
+    def __post_init__(self) -> None:
+        if self.inbox_uow is None:
+            self.inbox_uow = self.uow
 
     def record(self, **request: Any) -> Processed:
         """One request becomes one ticket, through the bus (``RecordRequest``)."""
@@ -68,9 +76,12 @@ class RequestHandler:
                                                 rules=lambda: self.rules))
         return self.bus.handle(RecordRequest(actor=VERIFIER, **request))
 
+    def bookkeep(self, step: Callable[[UnitOfWork], T]) -> T:
+        """One bookkeeping step (an inbox lease, a retry, a delivery's outcome …), committed."""
+        return committed(self.inbox_uow or self.uow, step)
+
     def _queue(self, step: Callable[[InboxQueue], T]) -> T:
-        """One inbox step (lease, retry, dead …) in a unit of work of its own."""
-        return committed(self.uow, lambda u: step(u.inbox_queue))
+        return self.bookkeep(lambda u: step(u.inbox_queue))
 
     def delay_after(self, attempts: int) -> timedelta:
         delays = self.retry_delays or [1.0]

@@ -31,7 +31,7 @@ from workflow.adapters.queries.accounts import Producer
 from workflow.domain.errors import NotFound
 from workflow.domain.ticket import new_reference
 from workflow.service.inbox_ports import ContentConflict, InboxKey, canonical_payload
-from workflow.service.ports import AlreadyRecorded, InboxEntry, committed
+from workflow.service.ports import AlreadyRecorded, InboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class VerificationConsumer:
                 return fast
         try:
             now = self.handler.clock.now()
-            recorded = committed(self.handler.uow, lambda u: u.inbox_queue.record(
+            recorded = self.handler.bookkeep(lambda u: u.inbox_queue.record(
                 source=event.source, event_id=event.id, type_=event.type,
                 producer=producer.name, digest=event.content_digest,
                 payload=canonical_payload(event.to_structured()), now=now))
@@ -183,7 +183,7 @@ class VerificationConsumer:
 
     def _revive(self, key: InboxKey) -> None:
         now = self.handler.clock.now()
-        committed(self.handler.uow, lambda u: u.inbox_queue.revive(key, now))
+        self.handler.bookkeep(lambda u: u.inbox_queue.revive(key, now))
 
     def _process(self, key: InboxKey, delivery: Delivery) -> Verdict:
         outcome = self.handler.handle_delivered(
