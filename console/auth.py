@@ -12,8 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from console import throttling
 from console.deps import WebDeps
-from workflow.adapters import accounts, agent_sessions
+from workflow.adapters.queries import accounts
 from workflow.domain.actors import Actor
+from workflow.service.ports import committed
 
 SESSION_TTL = timedelta(hours=12)
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -25,7 +26,7 @@ def deps(request: Request) -> WebDeps:
 
 def current_agent(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    login = (agent_sessions.agent_for(d.db, token.strip(), d.clock.now())
+    login = (accounts.agent_for(d.db, token.strip(), d.clock.now())
              if scheme.lower() == "bearer" and token.startswith("rda_") else None)
     if login is None:
         raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
@@ -37,7 +38,7 @@ def current_actor(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> Act
     """The signed-in agent as an actor, its kind from its role: the only source of who acts
     over HTTP (a body or query never names the actor)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    staff = (agent_sessions.staff_for(d.db, token.strip(), d.clock.now())
+    staff = (accounts.staff_for(d.db, token.strip(), d.clock.now())
              if scheme.lower() == "bearer" and token.startswith("rda_") else None)
     if staff is None:
         raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
@@ -62,5 +63,7 @@ async def sign_in(body: Credentials, request: Request,
     if not ok:
         raise HTTPException(401, "wrong login or password")
     await run_in_threadpool(throttling.throttle_of(d).refund, keys, d.clock.now())
-    token, expires = agent_sessions.open_session(d.db, body.login, d.clock.now(), SESSION_TTL)
+    now = d.clock.now()
+    token, expires = committed(d.uow, lambda u: u.accounts.open_session(body.login, now,
+                                                                       SESSION_TTL))
     return {"token": token, "token_type": "bearer", "expires_at": expires.isoformat()}

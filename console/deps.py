@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from workflow.adapters.bus_wiring import sql_bus
-from workflow.adapters.db import Database
-from workflow.adapters.human_check import HumanCheckVerifier
+from workflow.adapters import bus_wiring
+from workflow.adapters.queries import Database
+from workflow.domain.throttle import ThrottleLimits
 from workflow.service.bus import MessageBus
 from workflow.service.commands import Command
+from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.ports import Clock, UnitOfWork
+from workflow.service.reset_keys import KeyDesk, Sealer
 from workflow.service.throttle import Throttle
 
 R = TypeVar("R")
@@ -19,6 +21,7 @@ R = TypeVar("R")
 
 @dataclass
 class WebDeps:
+    #: the read handle the routes' queries take (changes go through ``handle``)
     db: Database
     clock: Clock
     verifier: HumanCheckVerifier
@@ -39,9 +42,25 @@ class WebDeps:
     #: the message bus every move goes through; None builds it over ``db`` on first use
     bus: MessageBus | None = None
 
+    def message_bus(self) -> MessageBus:
+        if self.bus is None:
+            self.bus = bus_wiring.sql_bus(
+                self.db, self.uow, self.clock, secret_key=self.secret_key,
+                public_url=self.public_url, options=self.options)
+        return self.bus
+
     def handle(self, cmd: Command[R]) -> R:
         """Decode -> build a command -> here: the one way a route changes anything."""
-        if self.bus is None:
-            self.bus = sql_bus(self.db, self.uow, self.clock, secret_key=self.secret_key,
-                               public_url=self.public_url, options=self.options)
-        return self.bus.handle(cmd)
+        return self.message_bus().handle(cmd)
+
+    def key_desk(self, link_base: str) -> KeyDesk:
+        """The bus's key desk, links at ``public_url`` or else ``link_base`` (``NotConfigured``)."""
+        ctx = self.message_bus().ctx
+        return ctx.need(ctx.keys, "reset keys")(link_base)
+
+    def sealer(self) -> Sealer:
+        """Opens a sealed reset key for the customer's page."""
+        return bus_wiring.sealer(self.secret_key)
+
+    def build_throttle(self, limits: ThrottleLimits) -> Throttle:
+        return bus_wiring.sql_throttle(self.db, limits)

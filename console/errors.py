@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from workflow.adapters.links import InvalidLink
 from workflow.domain.errors import (
     ActorRefused,
     ConcurrencyConflict,
@@ -28,10 +27,12 @@ from workflow.domain.errors import (
     GuardRefused,
     IllegalTransition,
     NotFound,
+    StorageUnavailable,
     TicketNotFound,
     WorkflowError,
 )
 from workflow.service.bus import NotConfigured
+from workflow.service.links import InvalidLink
 
 log = logging.getLogger("resetdesk.http")
 
@@ -160,6 +161,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(StorageUnavailable)  # what a unit of work makes of the two above
     async def storage_down(request: Request, err: Exception) -> JSONResponse:
         """The database is unreachable (restarting, failing over): nothing was accepted, and
         the same request sent again shortly will be; producers retry a 503."""

@@ -18,8 +18,7 @@ from fastapi.responses import JSONResponse
 
 from console.deps import WebDeps
 from console.routes.intake import producer
-from workflow.adapters.accounts import Producer
-from workflow.adapters.throttle_store import sql_throttle
+from workflow.adapters.queries.accounts import Producer
 from workflow.domain import throttle as policy
 from workflow.domain.throttle import Decision, ThrottleLimits
 from workflow.service.throttle import Throttle
@@ -42,7 +41,7 @@ def throttle_of(d: WebDeps) -> Throttle:
     """The deployment's throttle: the one handed over, else one over ``d.db`` with the limits
     and the on/off switch read from ``d.options`` (built once)."""
     if d.throttle is None:
-        d.throttle = sql_throttle(d.db, ThrottleLimits.from_options(d.options))
+        d.throttle = d.build_throttle(ThrottleLimits.from_options(d.options))
     return d.throttle
 
 

@@ -11,14 +11,14 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from consumers.request_handling import RequestHandler
-from workflow.adapters import deliveries, inbox
-from workflow.adapters.db import Database
+from workflow.adapters.queries import Database
 from workflow.domain.errors import WorkflowError, brief
 from workflow.logcontext import bind, log_context
+from workflow.service.delivery_ports import Delivery
 from workflow.service.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,9 @@ class EmbeddedRuntime:
         self._inbox_wake.set()
 
     def _inbox_step(self) -> int:
-        claimed = inbox.claim(self.db, limit=self.batch, lease=self.lease, now=self.clock.now())
+        now = self.clock.now()
+        claimed = self.handler.bookkeep(lambda u: u.inbox_queue.claim(
+            limit=self.batch, lease=self.lease, now=now))
         for c in claimed:
             with log_context(message_id=c.key.event_id):
                 self.handler.handle_claimed(c)
@@ -103,23 +105,25 @@ class EmbeddedRuntime:
 
     def _relay_step(self) -> int:
         subs = {s.name: s.types for s in self.subscribers}
-        return deliveries.fan_out(self.db, subs, now=self.clock.now())
+        now = self.clock.now()
+        return self.handler.bookkeep(lambda u: u.deliveries.fan_out(subs, now=now))
 
     def _delivery_step(self, sub: Subscriber) -> Callable[[], int]:
         def step() -> int:
             now = self.clock.now()
-            batch = deliveries.claim(self.db, sub.name, limit=self.batch, lease=self.lease, now=now)
+            batch = self.handler.bookkeep(lambda u: u.deliveries.claim(
+                sub.name, limit=self.batch, lease=self.lease, now=now))
             for d in batch:
                 self._deliver(sub, d)
             return len(batch)
 
         return step
 
-    def _deliver(self, sub: Subscriber, d: deliveries.Delivery) -> None:
+    def _deliver(self, sub: Subscriber, d: Delivery) -> None:
         with log_context(message_id=d.event_id):
             self._deliver_one(sub, d)
 
-    def _deliver_one(self, sub: Subscriber, d: deliveries.Delivery) -> None:
+    def _deliver_one(self, sub: Subscriber, d: Delivery) -> None:
         now = self.clock.now()
         try:
             envelope = json.loads(d.payload)
@@ -132,9 +136,14 @@ class EmbeddedRuntime:
             error = brief(err)
             if transient and d.attempts < self.max_attempts:
                 delay = self.retry_delays[min(d.attempts, len(self.retry_delays)) - 1]
-                deliveries.finish(self.db, d.id, status="pending", now=now, error=error,
-                                  retry_at=now + timedelta(seconds=delay))
+                at = now + timedelta(seconds=delay)
+                self._finish(d, "pending", now, error, at)
             else:
-                deliveries.finish(self.db, d.id, status="dead", now=now, error=error)
+                self._finish(d, "dead", now, error)
             return
-        deliveries.finish(self.db, d.id, status="done", now=now)
+        self._finish(d, "done", now)
+
+    def _finish(self, d: Delivery, status: str, now: datetime, error: str | None = None,
+                retry_at: datetime | None = None) -> None:
+        self.handler.bookkeep(lambda u: u.deliveries.finish(d.id, status=status, now=now,
+                                                            error=error, retry_at=retry_at))

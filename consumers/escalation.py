@@ -16,11 +16,11 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from schemas.events_v1 import SLA_BREACHED_V1, SlaRaised
-from workflow.adapters.callback_store import link_maker, sql_store
 from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
 from workflow.service.bus import HandlerContext, MessageBus
+from workflow.service.callback_desk import callbacks_of, link_maker
 from workflow.service.command_handlers import build_bus
 from workflow.service.commands import EscalateBreach
 from workflow.service.ports import Clock, UnitOfWork
@@ -51,7 +51,7 @@ class EscalationHandler:
                  public_url: str | None = None, bus: MessageBus | None = None) -> None:
         """``bus``: the process's own (bootstrap's); without one, a bus for this handler."""
         self.bus = bus or build_bus(HandlerContext(
-            uow=uow, clock=clock, callback_store=sql_store,
+            uow=uow, clock=clock, callback_store=callbacks_of,
             callback_policy=policy or CallbackPolicy(),
             callback_links=link_maker(secret_key, public_url)))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.notifications import EmailNotifier
-from workflow.adapters.db import Database
+from workflow.adapters.queries import Database
 
 
 class MailFolderNotifier(EmailNotifier):

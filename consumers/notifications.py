@@ -27,12 +27,9 @@ from typing import Any, Final, NoReturn
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from workflow.adapters.db import Database
-from workflow.adapters.repository import SqlTicketRepository
-from workflow.adapters.tables import TICKET
+from workflow.adapters.queries import Database, requester_of
 from workflow.domain.errors import StorageUnavailable, TicketNotFound, WorkflowError
 
 log = logging.getLogger(__name__)
@@ -205,21 +202,18 @@ class EmailNotifier:
     def _recipient(self, ticket_id: str) -> _Recipient | None:
         """The requester's address and name, or None once the ticket's personal data is gone."""
         try:
-            with self.db.reader.connect() as conn, conn.begin():
-                ticket = SqlTicketRepository(conn).get(ticket_id)
-                anonymised_at = conn.execute(
-                    select(TICKET.c.anonymised_at).where(TICKET.c.id == ticket_id)).scalar()
+            found = requester_of(self.db, ticket_id)
         except TicketNotFound:
             raise NotificationFailed(f"no ticket {ticket_id}", transient=False) from None
         except OperationalError as exc:
             raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
-        requester = ticket.data.get("requester")
-        if anonymised_at is not None or not isinstance(requester, dict):
+        requester = found.requester
+        if requester is None:
             return None
         email, name = requester.get("email"), requester.get("name")
         if not isinstance(email, str) or not email:
             return None
-        return _Recipient(ticket.reference, email, name if isinstance(name, str) else "")
+        return _Recipient(found.reference, email, name if isinstance(name, str) else "")
 
     def _context(self, request: _Request, recipient: _Recipient) -> dict[str, Any]:
         context = dict(request.context)

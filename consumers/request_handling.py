@@ -13,26 +13,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from schemas.errors import ContractError
 from schemas.registry import decode_structured
-from workflow.adapters import inbox
-from workflow.adapters.db import Database
-from workflow.adapters.human_check import HumanCheckVerifier
+from workflow.adapters.queries import Database, inbox
 from workflow.domain.actors import Actor
 from workflow.domain.errors import WorkflowError, brief
 from workflow.domain.rules import RuleBook
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.command_handlers import build_bus
 from workflow.service.commands import RecordRequest
-from workflow.service.ports import Clock, UnitOfWork
+from workflow.service.human_check import HumanCheckVerifier
+from workflow.service.inbox_ports import Claimed, InboxKey, InboxQueue
+from workflow.service.ports import Clock, UnitOfWork, committed
 from workflow.service.verification import Processed
 
 #: who makes the intake moves (verify, enqueue, reject, mark_duplicate)
 VERIFIER = Actor.system("verification")
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Disposition(Enum):
@@ -59,6 +60,14 @@ class RequestHandler:
     retry_delays: Sequence[float]
     #: the process's bus (bootstrap's); None: one for this handler, built on first use
     bus: MessageBus | None = None
+    #: the units of work of the inbox bookkeeping (records, leases, retries, the human-check
+    #: result), each committed on its own whatever becomes of the request's transaction;
+    #: None: ``uow`` as it was at construction
+    inbox_uow: Callable[[], UnitOfWork] | None = None
+
+    def __post_init__(self) -> None:
+        if self.inbox_uow is None:
+            self.inbox_uow = self.uow
 
     def record(self, **request: Any) -> Processed:
         """One request becomes one ticket, through the bus (``RecordRequest``)."""
@@ -67,23 +76,31 @@ class RequestHandler:
                                                 rules=lambda: self.rules))
         return self.bus.handle(RecordRequest(actor=VERIFIER, **request))
 
+    def bookkeep(self, step: Callable[[UnitOfWork], T]) -> T:
+        """One bookkeeping step (an inbox lease, a retry, a delivery's outcome …), committed."""
+        return committed(self.inbox_uow or self.uow, step)
+
+    def _queue(self, step: Callable[[InboxQueue], T]) -> T:
+        return self.bookkeep(lambda u: step(u.inbox_queue))
+
     def delay_after(self, attempts: int) -> timedelta:
         delays = self.retry_delays or [1.0]
         return timedelta(seconds=delays[min(attempts, len(delays)) - 1])
 
-    def handle_claimed(self, claimed: inbox.Claimed) -> Outcome:
+    def handle_claimed(self, claimed: Claimed) -> Outcome:
         """Process one leased inbox row and record what became of it."""
         now = self.clock.now()
         if claimed.attempts > self.max_attempts:
             reason = f"gave up after {claimed.attempts - 1} attempts"
             if claimed.last_error:
                 reason += f"; last error: {claimed.last_error}"
-            inbox.park_dead(self.db, claimed.key, reason, now)
+            self._queue(lambda q: q.park_dead(claimed.key, reason, now))
             return Outcome(Disposition.DEAD, reason)
         try:
             outcome = self._process(claimed)
         except ContractError as err:  # stored messages were valid once; a contract change?
-            inbox.park_dead(self.db, claimed.key, f"contract: {err.reason}", now)
+            why = f"contract: {err.reason}"
+            self._queue(lambda q: q.park_dead(claimed.key, why, now))
             return Outcome(Disposition.DEAD, err.reason)
         except WorkflowError as err:
             return self._retry(claimed, str(err), now)
@@ -94,7 +111,7 @@ class RequestHandler:
                  outcome.disposition.value, outcome.detail)
         return outcome
 
-    def handle_delivered(self, key: inbox.InboxKey, *, attempt: int, max_attempts: int,
+    def handle_delivered(self, key: InboxKey, *, attempt: int, max_attempts: int,
                          lease: timedelta) -> Outcome:
         """Process the recorded row one broker delivery stands for (AMQP consumers).
 
@@ -103,7 +120,8 @@ class RequestHandler:
         is :meth:`handle_claimed`. A row already done answers DONE, a dead one DEAD with its reason,
         and one another consumer holds a live lease on RETRY.
         """
-        claimed = inbox.claim_key(self.db, key, lease=lease, now=self.clock.now(), steal=True)
+        claimed = self._queue(lambda q: q.claim_key(key, lease=lease, now=self.clock.now(),
+                                                    steal=True))
         if claimed is None:
             found = inbox.status(self.db, key.source, key.event_id)
             if found is None:
@@ -116,15 +134,16 @@ class RequestHandler:
         limited = replace(self, max_attempts=max_attempts)
         return limited.handle_claimed(replace(claimed, attempts=attempt))
 
-    def _retry(self, claimed: inbox.Claimed, error: str, now: datetime) -> Outcome:
+    def _retry(self, claimed: Claimed, error: str, now: datetime) -> Outcome:
         if claimed.attempts >= self.max_attempts:
             reason = f"gave up after {claimed.attempts} attempts; last error: {error}"
-            inbox.park_dead(self.db, claimed.key, reason, now)
+            self._queue(lambda q: q.park_dead(claimed.key, reason, now))
             return Outcome(Disposition.DEAD, reason)
-        inbox.retry_later(self.db, claimed.key, error, now + self.delay_after(claimed.attempts))
+        at = now + self.delay_after(claimed.attempts)
+        self._queue(lambda q: q.retry_later(claimed.key, error, at))
         return Outcome(Disposition.RETRY, error)
 
-    def _process(self, claimed: inbox.Claimed) -> Outcome:
+    def _process(self, claimed: Claimed) -> Outcome:
         event = decode_structured(claimed.payload.encode("utf-8"))
         human = claimed.human_check
         if human is None:
@@ -133,7 +152,7 @@ class RequestHandler:
                 return self._retry(claimed, f"human check unavailable: {result.detail}",
                                    self.clock.now())
             human = "passed" if result.passed else "failed"
-            inbox.set_human_check(self.db, claimed.key, human)
+            self._queue(lambda q: q.set_human_check(claimed.key, human))
         done = self.record(
             source=claimed.key.source, event_id=claimed.key.event_id,
             reference=claimed.reference, producer=claimed.producer,

@@ -12,12 +12,9 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from workflow.adapters.artifact_store import purge_artifacts
-from workflow.adapters.db import Database
-from workflow.adapters.purge import PurgeReport, purge
 from workflow.service.handlers import UowFactory
 from workflow.service.ports import Clock
 from workflow.service.sla_service import raise_due_alarms, recompute_open_clocks
@@ -52,13 +49,15 @@ def sla_tick(uow_factory: UowFactory, clock: Clock, *, limit: int = 100,
     return total
 
 
-def daily_purge(db: Database, clock: Clock, *, retention: timedelta,
-                attachment_retention: timedelta) -> PurgeReport:
+#: (now, retention, attachment retention) -> what was purged, for the log
+Purger = Callable[[datetime, timedelta, timedelta], str]
+
+
+def daily_purge(purge: Purger, clock: Clock, *, retention: timedelta,
+                attachment_retention: timedelta) -> str:
     """Anonymise what has outlived its retention period (idempotent: a second run changes nothing)."""
-    now = clock.now()
-    report = purge(db, now=now, retention=retention, attachment_retention=attachment_retention)
-    artifacts = purge_artifacts(db, now, min(retention, attachment_retention))
-    log.info("purge: %s; reset artifacts purged: %d", report, artifacts)
+    report = purge(clock.now(), retention, attachment_retention)
+    log.info("purge: %s", report)
     return report
 
 

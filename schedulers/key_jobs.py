@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from workflow.adapters.artifact_store import store_for
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.domain.reset_keys import KeyLinks, SilencePolicy
 from workflow.service.handlers import UowFactory
 from workflow.service.ports import Clock
-from workflow.service.reset_keys import awaiting_answer, silent_step
+from workflow.service.reset_keys import awaiting_answer, keys_of, silent_step
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +35,13 @@ def remind_and_close_silent(uow_factory: UowFactory, clock: Clock, *,
     reminded = closed = 0
     after = 0
     while True:
-        batch = awaiting_answer(uow_factory(), store_for, after, limit)
+        batch = awaiting_answer(uow_factory(), keys_of, after, limit)
         now = clock.now()
         for art in batch:
             if silence.next_step(calendar, art.created_at, art.reminder_sent_at, now) is None:
                 continue
             try:
-                done = silent_step(uow_factory(), clock, store_for, silence, art.id,
+                done = silent_step(uow_factory(), clock, keys_of, silence, art.id,
                                    art.ticket_id, links)
             except ConcurrencyConflict:
                 continue  # someone acted on the ticket meanwhile: looked at again next run

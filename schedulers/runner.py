@@ -33,9 +33,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from schedulers.jobs import CalendarWatch, daily_purge, sla_tick
 from schedulers.leader import LeaderLock, leader_lock_for
-from workflow.adapters.db import Database, open_database
-from workflow.adapters.sla_book import build_book
-from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.adapters import scheduler_wiring as wiring
+from workflow.adapters.queries import Database
 from workflow.domain.errors import StorageUnavailable
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.handlers import UowFactory
@@ -80,9 +79,10 @@ class SchedulerConfig:
     def book(self) -> SlaBook:
         def hours(seconds: float | None) -> float | None:
             return None if seconds is None else seconds / 3600
-        return build_book(self.calendar_path, first_reply_hours=hours(self.first_reply_seconds),
-                          resolution_hours=hours(self.resolution_seconds),
-                          at_risk_ratio=self.at_risk_ratio)
+        return wiring.sla_book(self.calendar_path,
+                               first_reply_hours=hours(self.first_reply_seconds),
+                               resolution_hours=hours(self.resolution_seconds),
+                               at_risk_ratio=self.at_risk_ratio)
 
 
 class Scheduler:
@@ -95,7 +95,7 @@ class Scheduler:
         self.config = config
         self.clock = clock or SystemClock()
         self._own_db = db is None
-        self.db = db or open_database(config.db_url)
+        self.db = db or wiring.open_database(config.db_url)
         self.lock = lock or leader_lock_for(config.db_url, config.name)
         self.watch = CalendarWatch(config.calendar_path, self._uow_factory)  # a bad file fails here
         self._stopping = threading.Event()
@@ -122,7 +122,7 @@ class Scheduler:
         """A factory bound to the calendar file as it is now (CalendarWatch calls it on edits)."""
         self.book = book = self.config.book()
         db = self.db
-        return lambda: SqlUnitOfWork(db, sla=book)
+        return wiring.uow_factory(db, book)
 
     def start(self) -> None:
         log.info("scheduler %s starting (pid %d, every %gs, database %s)", self.config.name,
@@ -181,7 +181,7 @@ class Scheduler:
     def _purge_job(self) -> None:
         with _logged("purge"):
             if self._lead():
-                daily_purge(self.db, self.clock, retention=self.config.retention,
+                daily_purge(wiring.purger(self.db), self.clock, retention=self.config.retention,
                             attachment_retention=self.config.attachment_retention)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from workflow.adapters.session_store import store_for
 from workflow.service.handlers import UowFactory
 from workflow.service.ports import Clock
 from workflow.service.remote_sessions import end_idle_sessions
+from workflow.service.session_ports import sessions_of
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def expire_idle_sessions(uow_factory: UowFactory, clock: Clock, idle: timedelta) -> int:
     """End every remote session with no agent or customer activity for ``idle``; the ticket goes
     back to the queue with the time-out as the audited reason. Returns how many were ended."""
-    ended = end_idle_sessions(uow_factory, clock, store_for, idle=idle)
+    ended = end_idle_sessions(uow_factory, clock, sessions_of, idle=idle)
     if ended:
         log.info("remote sessions: %d ended after %s without activity", ended, idle)
     return ended
@@ -30,6 +30,6 @@ def prune_code_throttle(uow_factory: UowFactory, clock: Clock,
     """Delete throttle counters (code guesses, sign-ins, rate limits: every scope) whose window
     and lock ended more than ``keep`` ago (run hourly)."""
     with uow_factory() as uow:
-        pruned = store_for(uow).prune_throttle(clock.now() - keep)
+        pruned = uow.throttle.prune_throttle(clock.now() - keep)
         uow.commit()
     return pruned

@@ -16,12 +16,12 @@ from console.auth import current_actor, current_agent, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version, sane_day
 from console.routes.agent_api import summary
-from workflow.adapters.callback_store import link_maker, sql_store
 from workflow.domain.actors import Actor
-from workflow.domain.callback_slots import Booking, CallbackPolicy, PreferredWindow
+from workflow.domain.callback_slots import Booking, PreferredWindow
 from workflow.domain.errors import WorkflowError
 from workflow.service import commands as c
 from workflow.service.callbacks import Booked, CallbackDesk, view
+from workflow.service.command_handlers import callback_desk as desk_of
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents", "callbacks"])
 Agent = Annotated[str, Depends(current_agent)]
@@ -32,8 +32,8 @@ Window = Annotated[str | None, Field(max_length=40,
 
 
 def callback_desk(d: WebDeps) -> CallbackDesk:
-    return CallbackDesk(d.uow, d.clock, sql_store, CallbackPolicy.from_options(d.options),
-                        link_maker(d.secret_key, d.public_url))
+    """The bus's own desk: one wiring of store, policy and customer links."""
+    return desk_of(d.message_bus().ctx)
 
 
 def parse_window(text: str | None) -> PreferredWindow | None:

@@ -20,9 +20,9 @@ from console.deps import WebDeps
 from console.errors import refuse, validation_errors
 from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
-from workflow.adapters.artifact_store import key_desk
 from workflow.domain.actors import Actor
 from workflow.domain.reset_keys import KINDS, MAX_TEXT, KeyPolicy, NewArtifact, new_artifact
+from workflow.service.bus import NotConfigured
 from workflow.service.commands import SendKey
 from workflow.service.reset_keys import KeyDesk
 
@@ -42,9 +42,9 @@ class TextKey(BaseModel):
 def desk_for(d: WebDeps, request: Request) -> KeyDesk:
     """Links point at ``public_url`` when set, else at the address this request came to."""
     try:
-        return key_desk(d.secret_key, d.public_url or str(request.base_url), d.options)
-    except ValueError as err:
-        raise HTTPException(500, f"reset keys are not configured: {err}") from None
+        return d.key_desk(str(request.base_url))
+    except NotConfigured as err:
+        raise HTTPException(500, str(err)) from None
 
 
 def _announced_length(request: Request, limit: int) -> None:

@@ -23,11 +23,11 @@ from console.deps import WebDeps
 from console.errors import link_refused, refuse
 from console.inputs import MAX_FORM_BYTES, form_fields, parse_instant, sane_day
 from console.routes.agent_callback import callback_desk, parse_window
-from workflow.adapters import links
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.callback_slots import Slot, describe_slot
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.states import State
+from workflow.service import links
 from workflow.service.callbacks import CallbackView, NoFreeSlot, view
 from workflow.service.commands import MoveCallback, RequestCallback
 

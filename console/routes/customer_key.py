@@ -19,15 +19,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from console import rendering
 from console.auth import deps
 from console.deps import WebDeps
-from workflow.adapters import links
-from workflow.adapters.artifact_store import AesGcmSealer, store_for
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.reset_keys import utc_text
+from workflow.service import links
 from workflow.service.commands import ReportKey
 from workflow.service.reset_keys import (
     AnswerResult,
     KeyView,
+    keys_of,
     view_key,
 )
 
@@ -47,9 +47,9 @@ def _ticket_id(d: WebDeps, token: str, action: str) -> str | None:
 
 
 def _view(d: WebDeps, ticket_id: str, *, with_key: bool) -> KeyView | None:
-    sealer = AesGcmSealer(d.secret_key) if with_key else None
+    sealer = d.sealer() if with_key else None
     try:
-        return view_key(d.uow(), d.clock, store_for, ticket_id, sealer=sealer)
+        return view_key(d.uow(), d.clock, keys_of, ticket_id, sealer=sealer)
     except TicketNotFound:
         return None
 

@@ -3,7 +3,7 @@ the agent's proposed steps, end the session.
 
 ``verify`` answers every failure — wrong, expired, used or replaced code, unknown reference,
 locked out — with the same status and body, so a guesser learns nothing. The consent and session
-tokens are signed, expiring links (``workflow.adapters.links``) naming the ticket and what they
+tokens are signed, expiring links (``workflow.service.links``) naming the ticket and what they
 allow; nothing is stored for them. After Agree, calls carry the session token in the
 ``X-Session-Token`` header.
 """
@@ -21,12 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from console.auth import deps
 from console.deps import WebDeps
 from console.inputs import RowId
-from workflow.adapters import links
-from workflow.adapters.session_store import TERMS_LANGUAGES, load_terms, store_for
+from workflow.adapters.queries.terms import TERMS_LANGUAGES, load_terms
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.session_codes import SessionPolicy
 from workflow.service import commands as c
+from workflow.service import links
 from workflow.service import remote_sessions as rs
+from workflow.service.session_ports import sessions_of
 
 router = APIRouter(prefix="/api/v1/customer/session", tags=["customer"])
 Deps = Annotated[WebDeps, Depends(deps)]
@@ -85,7 +86,7 @@ async def verify(body: VerifyBody, request: Request, d: Deps,
     policy = _policy(d)
     try:
         found = await run_in_threadpool(
-            rs.verify_code, d.uow(), d.clock, store_for, reference=body.reference,
+            rs.verify_code, d.uow(), d.clock, sessions_of, reference=body.reference,
             code=body.code, source_addr=_addr(request), secret=d.secret_key, policy=policy)
     except rs.CodeRefused:
         return refused()
@@ -131,7 +132,7 @@ async def agree(body: AgreeBody, request: Request, d: Deps) -> JSONResponse:
 async def show(session: Session, d: Deps) -> dict[str, Any]:
     """The running session and the steps the agent proposed, to confirm or decline."""
     ticket_id, session_id = session
-    record, steps = await _call(rs.session_view, uow=d.uow(), stores=store_for,
+    record, steps = await _call(rs.session_view, uow=d.uow(), stores=sessions_of,
                                 ticket_id=ticket_id, session_id=session_id)
     return {"started_at": record.started_at.isoformat(),
             "steps": [{"id": s.id, "kind": s.kind, "description": s.description,
@@ -155,7 +156,7 @@ async def decide(step_id: RowId, body: Decision, session: Session, d: Deps) -> d
 async def ping(session: Session, d: Deps) -> Response:
     """The customer is still there (the inactivity time-out counts from the last activity)."""
     ticket_id, session_id = session
-    await _call(rs.touch, uow=d.uow(), clock=d.clock, stores=store_for, ticket_id=ticket_id,
+    await _call(rs.touch, uow=d.uow(), clock=d.clock, stores=sessions_of, ticket_id=ticket_id,
                 session_id=session_id)
     return Response(status_code=204)
 

@@ -18,10 +18,11 @@ from console.deps import WebDeps
 from schemas.errors import Code, ContractError
 from schemas.jsonstrict import MAX_BODY_BYTES
 from schemas.registry import MAX_HEADER_BYTES, decode
-from workflow.adapters import accounts, inbox
-from workflow.adapters.accounts import Producer
-from workflow.adapters.queries import ticket_details
+from workflow.adapters.queries import accounts, inbox, ticket_details
+from workflow.adapters.queries.accounts import Producer
 from workflow.logcontext import bind
+from workflow.service.inbox_ports import ContentConflict, canonical_payload
+from workflow.service.ports import committed
 
 MAX_BODY = MAX_BODY_BYTES
 STATUS_FOR_CODE = {Code.OVERSIZE: 413, Code.UNSUPPORTED_CONTENT_TYPE: 415}
@@ -97,12 +98,12 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
         earlier = inbox.peek(d.db, event.source, event.id, event.content_digest)
         if earlier is not None:
             return _accepted(event.id, event.source, earlier.reference)
-        recorded = inbox.record(
-            d.db, source=event.source, event_id=event.id, type_=event.type, producer=who.name,
-            digest=event.content_digest, payload=inbox.canonical_payload(event.to_structured()),
-            now=d.clock.now(), human_check=_human_check(d, event.data.human_check_token, remote),
-            remote_addr=remote, relay=d.relay_intake)
-    except inbox.ContentConflict as err:
+        now, human = d.clock.now(), _human_check(d, event.data.human_check_token, remote)
+        recorded = committed(d.uow, lambda u: u.inbox_queue.record(
+            source=event.source, event_id=event.id, type_=event.type, producer=who.name,
+            digest=event.content_digest, payload=canonical_payload(event.to_structured()),
+            now=now, human_check=human, remote_addr=remote, relay=d.relay_intake))
+    except ContentConflict as err:
         return _error(409, "conflict", str(err))
     if not recorded.replay:
         d.on_recorded()

@@ -43,8 +43,8 @@ from consumers.amqp.properties import install as lenient_properties
 from consumers.amqp.threads import allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
 from workflow.adapters import dead_letters
-from workflow.adapters.db import Database
-from workflow.adapters.dead_letters import DeadLetter
+from workflow.adapters.queries import Database
+from workflow.adapters.queries.dead_letters import DeadLetter, json_object
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def _event_type_and_id(headers: Mapping[str, Any], props: Mapping[str, Any],
                        body: bytes) -> tuple[str | None, str | None]:
     etype, eid = headers.get("ce-type"), headers.get("ce-id") or props.get("message_id")
     if etype is None or eid is None:
-        parsed = dead_letters.json_object(body)  # None for what is not a JSON object
+        parsed = json_object(body)  # None for what is not a JSON object
         if parsed is not None and "specversion" in parsed:
             etype = etype or parsed.get("type")
             eid = eid or parsed.get("id")

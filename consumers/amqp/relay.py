@@ -43,7 +43,7 @@ from consumers.amqp.confirms import (
 )
 from consumers.topology import EVENTS, REQUESTS
 from schemas.registry import INBOUND_TYPES
-from workflow.adapters.db import Database
+from workflow.adapters.queries import Database
 from workflow.adapters.tables import OUTBOX
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,11 @@ from consumers.request_handling import Disposition, RequestHandler
 from schemas.envelope import InboundEvent
 from schemas.errors import ContractError
 from schemas.registry import decode_amqp
-from workflow.adapters import accounts, dead_letters, inbox
-from workflow.adapters.accounts import Producer
+from workflow.adapters.queries import accounts, dead_letters, inbox
+from workflow.adapters.queries.accounts import Producer
 from workflow.domain.errors import NotFound
 from workflow.domain.ticket import new_reference
+from workflow.service.inbox_ports import ContentConflict, InboxKey, canonical_payload
 from workflow.service.ports import AlreadyRecorded, InboxEntry
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class VerificationConsumer:
         now = h.clock.now()
         human = "passed" if result.passed else "failed"
         entry = InboxEntry(event.type, producer.name, event.content_digest,
-                           inbox.canonical_payload(event.to_structured()), human)
+                           canonical_payload(event.to_structured()), human)
         try:
             done = h.record(
                 source=event.source, event_id=event.id, reference=new_reference(),
@@ -146,14 +147,14 @@ class VerificationConsumer:
             if fast is not None:
                 return fast
         try:
-            recorded = inbox.record(
-                db, source=event.source, event_id=event.id, type_=event.type,
+            now = self.handler.clock.now()
+            recorded = self.handler.bookkeep(lambda u: u.inbox_queue.record(
+                source=event.source, event_id=event.id, type_=event.type,
                 producer=producer.name, digest=event.content_digest,
-                payload=inbox.canonical_payload(event.to_structured()),
-                now=self.handler.clock.now())
-        except inbox.ContentConflict as err:
+                payload=canonical_payload(event.to_structured()), now=now))
+        except ContentConflict as err:
             return Verdict.dead(str(err), "conflict")
-        key = inbox.InboxKey(event.source, event.id)
+        key = InboxKey(event.source, event.id)
         if recorded.replay and recorded.status == "done":
             return Verdict.ack(f"replay of {recorded.reference}, already processed")
         if recorded.replay and recorded.status == "dead":
@@ -161,7 +162,7 @@ class VerificationConsumer:
                 earlier = inbox.status(db, key.source, key.event_id)
                 why = earlier.last_error if earlier and earlier.last_error else "no reason kept"
                 return Verdict.dead(f"dead-lettered before: {why}", "dead_before")
-            inbox.revive(db, key, self.handler.clock.now())
+            self._revive(key)
         return self._process(key, delivery)
 
     def _relayed(self, event: InboundEvent, delivery: Delivery) -> Verdict | None:
@@ -172,15 +173,19 @@ class VerificationConsumer:
             return None
         if found.status == "done":
             return Verdict.ack(f"replay of {found.reference}, already processed")
-        key = inbox.InboxKey(event.source, event.id)
+        key = InboxKey(event.source, event.id)
         if found.status == "dead":
             if REPLAY_HEADER not in delivery.headers:
                 return Verdict.dead(f"dead-lettered before: {found.last_error or 'no reason kept'}",
                                     "dead_before")
-            inbox.revive(self.handler.db, key, self.handler.clock.now())
+            self._revive(key)
         return self._process(key, delivery)
 
-    def _process(self, key: inbox.InboxKey, delivery: Delivery) -> Verdict:
+    def _revive(self, key: InboxKey) -> None:
+        now = self.handler.clock.now()
+        self.handler.bookkeep(lambda u: u.inbox_queue.revive(key, now))
+
+    def _process(self, key: InboxKey, delivery: Delivery) -> Verdict:
         outcome = self.handler.handle_delivered(
             key, attempt=delivery.attempt,
             max_attempts=delivery.max_attempts, lease=self.lease)

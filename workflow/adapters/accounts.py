@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
-from workflow.adapters.credentials import hash_password, new_token, password_matches, token_hash
+from workflow.adapters.credentials import hash_password, new_token, token_hash
 from workflow.adapters.db import Database
+from workflow.adapters.queries.accounts import (
+    Producer,
+    agent_role,
+    check_agent_password,
+    list_producers,
+    producer_by_name,
+    producer_for_token,
+)
 from workflow.adapters.tables import AGENT, PRODUCER
 from workflow.domain.errors import AlreadyExists, NotFound, WorkflowError
 from workflow.service.ports import AgentDirectory
-
-
-@dataclass(frozen=True)
-class Producer:
-    name: str
-    source: str
 
 
 def add_producer(db: Database, name: str, source: str) -> str:
@@ -34,29 +35,6 @@ def add_producer(db: Database, name: str, source: str) -> str:
     return token
 
 
-def producer_for_token(db: Database, token: str) -> Producer | None:
-    with db.reader.begin() as conn:
-        row = conn.execute(select(PRODUCER.c.name, PRODUCER.c.source).where(
-            PRODUCER.c.token_hash == token_hash(token), PRODUCER.c.disabled.is_(False))).first()
-    return Producer(row.name, row.source) if row else None
-
-
-def producer_by_name(db: Database, name: str, *, active_only: bool = False) -> Producer | None:
-    """``active_only``: a disabled producer counts as unknown (intake refuses it)."""
-    query = select(PRODUCER.c.name, PRODUCER.c.source).where(PRODUCER.c.name == name)
-    if active_only:
-        query = query.where(PRODUCER.c.disabled.is_(False))
-    with db.reader.begin() as conn:
-        row = conn.execute(query).first()
-    return Producer(row.name, row.source) if row else None
-
-
-def list_producers(db: Database) -> list[Producer]:
-    with db.reader.begin() as conn:
-        rows = conn.execute(select(PRODUCER.c.name, PRODUCER.c.source).order_by(PRODUCER.c.name))
-        return [Producer(r.name, r.source) for r in rows]
-
-
 def add_agent(db: Database, login: str, password: str, display_name: str = "") -> None:
     try:
         with db.writer.begin() as conn:
@@ -66,13 +44,6 @@ def add_agent(db: Database, login: str, password: str, display_name: str = "") -
                 active=True))
     except IntegrityError as err:
         raise AlreadyExists(f"an agent {login!r} exists") from err
-
-
-def check_agent_password(db: Database, login: str, password: str) -> bool:
-    with db.reader.begin() as conn:
-        stored = conn.execute(select(AGENT.c.password_hash).where(
-            AGENT.c.login == login, AGENT.c.active.is_(True))).scalar()
-    return stored is not None and password_matches(password, stored)
 
 
 def rotate_token(db: Database, name: str) -> str:
@@ -86,14 +57,11 @@ def rotate_token(db: Database, name: str) -> str:
     return token
 
 
+__all__ = ["ROLES", "Producer", "SqlAgentDirectory", "add_agent", "add_producer", "agent_role",
+           "check_agent_password", "list_producers", "producer_by_name", "producer_for_token",
+           "rotate_token", "set_agent_role"]
+
 ROLES = ("agent", "supervisor")
-
-
-def agent_role(db: Database, login: str) -> str | None:
-    """The role of an existing, enabled agent; None for an unknown or disabled login."""
-    with db.reader.begin() as conn:
-        return conn.execute(select(AGENT.c.role).where(
-            AGENT.c.login == login, AGENT.c.active.is_(True))).scalar()
 
 
 def set_agent_role(db: Database, login: str, role: str) -> None:

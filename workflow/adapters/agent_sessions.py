@@ -5,38 +5,32 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, update
 
 from workflow.adapters.credentials import token_hash
 from workflow.adapters.db import Database
-from workflow.adapters.tables import AGENT
+from workflow.adapters.queries.accounts import agent_for, staff_for
 from workflow.adapters.tables_resolution import AGENT_SESSION
+
+__all__ = ["SqlAccountStore", "agent_for", "close_session", "open_session", "staff_for"]
+from workflow.service.account_ports import AccountStore
+
+
+class SqlAccountStore(AccountStore):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def open_session(self, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
+        token = "rda_" + secrets.token_urlsafe(32)
+        expires = now + ttl
+        self.conn.execute(insert(AGENT_SESSION).values(token_hash=token_hash(token), login=login,
+                                                       created_at=now, expires_at=expires))
+        return token, expires
 
 
 def open_session(db: Database, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
-    token = "rda_" + secrets.token_urlsafe(32)
-    expires = now + ttl
     with db.writer.begin() as conn:
-        conn.execute(insert(AGENT_SESSION).values(token_hash=token_hash(token), login=login,
-                                                  created_at=now, expires_at=expires))
-    return token, expires
-
-
-def agent_for(db: Database, token: str, now: datetime) -> str | None:
-    with db.reader.begin() as conn:
-        return conn.execute(select(AGENT_SESSION.c.login).where(
-            AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.expires_at > now,
-            AGENT_SESSION.c.revoked_at.is_(None))).scalar()
-
-
-def staff_for(db: Database, token: str, now: datetime) -> tuple[str, str] | None:
-    """(login, role) of the enabled agent a live token belongs to: the HTTP API's actor."""
-    with db.reader.begin() as conn:
-        row = conn.execute(select(AGENT.c.login, AGENT.c.role).join(
-            AGENT_SESSION, AGENT_SESSION.c.login == AGENT.c.login).where(
-            AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.expires_at > now,
-            AGENT_SESSION.c.revoked_at.is_(None), AGENT.c.active.is_(True))).first()
-    return (row.login, row.role) if row else None
+        return SqlAccountStore(conn).open_session(login, now, ttl)
 
 
 def close_session(db: Database, token: str, now: datetime) -> None:

@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, insert, select, update
 
-from workflow.adapters import links
 from workflow.adapters.db import Database
 from workflow.adapters.purge import closed_ticket_pages, days_text
 from workflow.adapters.tables import AUDIT, TICKET
@@ -34,8 +33,9 @@ from workflow.domain.reset_keys import (
     NewArtifact,
 )
 from workflow.domain.states import State, WaitingOn
+from workflow.service import links
 from workflow.service.ports import UnitOfWork
-from workflow.service.reset_keys import ArtifactStore, KeyDesk, Sealer, StoredArtifact
+from workflow.service.reset_keys import ArtifactStore, KeyDesk, Sealer, StoredArtifact, keys_of
 
 PURGE_ACTOR: Final = "system:purge"
 _VERSION: Final = b"\x01"
@@ -146,7 +146,7 @@ def key_links(secret: bytes, base_url: str, options: Mapping[str, Any] | None = 
 
 def key_desk(secret: bytes, base_url: str, options: Mapping[str, Any] | None = None) -> KeyDesk:
     """Everything the key services need, from the secret, the public base URL and settings."""
-    return KeyDesk(store_for, AesGcmSealer(secret), key_links(secret, base_url, options),
+    return KeyDesk(keys_of, AesGcmSealer(secret), key_links(secret, base_url, options),
                    KeyPolicy.from_options(options or {}))
 
 

@@ -1,21 +1,25 @@
 """The message bus over the SQL stores: what the composition root (and a test's web app) builds
-once and hands to every entry point."""
+once and hands to every entry point; and the few SQL or crypto parts an entry point is handed
+besides (rate limits, the sealer of reset keys)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from workflow.adapters import artifact_store, callback_store, session_store
+from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
+from workflow.adapters.throttle_store import sql_throttle
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.rules import RuleBook
 from workflow.domain.session_codes import SessionPolicy
 from workflow.service.bus import HandlerContext, MessageBus, NotConfigured
+from workflow.service.callback_desk import callbacks_of, link_maker
 from workflow.service.command_handlers import build_bus
 from workflow.service.ports import Clock, UnitOfWork
-from workflow.service.reset_keys import KeyDesk
+from workflow.service.reset_keys import KeyDesk, Sealer, keys_of
+from workflow.service.session_ports import sessions_of
 
 
 def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret_key: bytes,
@@ -35,9 +39,17 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
 
     return build_bus(HandlerContext(
         uow=uow, clock=clock, agents=SqlAgentDirectory(db), rules=rules,
-        callback_store=callback_store.sql_store,
+        callback_store=callbacks_of,
         callback_policy=CallbackPolicy.from_options(options),
-        callback_links=callback_store.link_maker(secret_key, public_url),
-        keys=keys, key_store=artifact_store.store_for,
-        session_store=session_store.store_for, session_secret=secret_key,
+        callback_links=link_maker(secret_key, public_url),
+        keys=keys, key_store=keys_of,
+        session_store=sessions_of, session_secret=secret_key,
         session_policy=SessionPolicy.from_options(options)))
+
+
+__all__ = ["sealer", "sql_bus", "sql_throttle"]
+
+
+def sealer(secret_key: bytes) -> Sealer:
+    """The AES-GCM sealer of reset keys (``ValueError`` for a key shorter than 16 bytes)."""
+    return artifact_store.AesGcmSealer(secret_key)

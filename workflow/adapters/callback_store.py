@@ -14,17 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from workflow.adapters import links
 from workflow.adapters.tables import TICKET
 from workflow.adapters.tables_resolution import CALLBACK_ATTEMPT, CALLBACK_BOOKING
-from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.callback_slots import Attempt, Booking, Slot
 from workflow.domain.states import State
-from workflow.service.callbacks import CallbackStore, LinkMaker
+from workflow.service.callback_desk import CUSTOMER_PATH, link_maker
+from workflow.service.callbacks import CallbackStore
 from workflow.service.ports import UnitOfWork
 
 B, A = CALLBACK_BOOKING, CALLBACK_ATTEMPT
-CUSTOMER_PATH = "/customer/callback/"
 
 
 def _booking(row: Row[Any]) -> Booking:
@@ -35,6 +33,9 @@ def _booking(row: Row[Any]) -> Booking:
 def _seat_refused(err: IntegrityError) -> bool:
     text = str(err.orig)
     return "uq_callback_seat" in text or "callback_booking.slot_start" in text
+
+
+__all__ = ["CUSTOMER_PATH", "SqlCallbackStore", "link_maker", "sql_store"]
 
 
 class SqlCallbackStore(CallbackStore):
@@ -98,19 +99,7 @@ class SqlCallbackStore(CallbackStore):
 
 def sql_store(uow: UnitOfWork) -> SqlCallbackStore:
     """The store on a SQL unit of work's connection (``CallbackDesk.store``)."""
-    if not isinstance(uow, SqlUnitOfWork):
-        raise TypeError("the SQL callback store needs a SqlUnitOfWork")
-    return SqlCallbackStore(uow.conn)
-
-
-def link_maker(secret_key: bytes, public_url: str | None) -> LinkMaker | None:
-    """Signed customer URLs for emails (``/customer/callback/<token>``); None without a public
-    URL or a key, so emails then go out without links rather than with unusable ones."""
-    if not public_url or not secret_key:
-        return None
-    base = public_url.rstrip("/") + CUSTOMER_PATH
-
-    def make(ticket_id: str, action: str, expires_at: datetime) -> str:
-        return base + links.sign(secret_key, ticket_id, action, expires_at)
-
-    return make
+    conn = getattr(uow, "conn", None)
+    if not isinstance(conn, Connection):
+        raise TypeError("the SQL callback store needs a SQL unit of work inside its with-block")
+    return SqlCallbackStore(conn)

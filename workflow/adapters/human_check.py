@@ -16,50 +16,22 @@ retry minutes later may see `timeout-or-duplicate`, which is (correctly) a defin
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
-from workflow.domain.errors import WorkflowError
+from workflow.service.human_check import (
+    HumanCheckResult,
+    HumanCheckUnavailable,
+    HumanCheckVerifier,
+)
+
+__all__ = ["HumanCheckResult", "HumanCheckUnavailable", "HumanCheckVerifier", "LocalVerifier",
+           "SiteverifyVerifier"]
 
 # Error codes that blame our side, not the customer's token (reCAPTCHA / Turnstile / hCaptcha).
 _OUR_FAULT: frozenset[str] = frozenset(
     {"missing-input-secret", "invalid-input-secret", "bad-request", "internal-error"}
 )
-
-
-class HumanCheckUnavailable(WorkflowError):
-    """The human check could not be decided now; retry the request later."""
-
-    transient = True
-
-
-@dataclass(frozen=True)
-class HumanCheckResult:
-    """One answer; `detail` is for logs and the audit trail (no token, no IP)."""
-
-    passed: bool
-    detail: str
-    transient: bool = False
-
-    def require_definite(self) -> bool:
-        """`passed`, or raise `HumanCheckUnavailable` if the answer was transient."""
-        if self.transient:
-            raise HumanCheckUnavailable(self.detail)
-        return self.passed
-
-
-class HumanCheckVerifier(Protocol):
-    """Contract: return a result for every token; never raise for network or provider trouble
-    (report it as `transient=True`); never return `passed=True` with `transient=True`.
-
-    `single_use`: True when a token can be checked only once (real providers): its result must
-    then be committed on its own before anything else is done with the request."""
-
-    single_use: bool
-
-    def verify(self, token: str, remote_ip: str | None) -> HumanCheckResult: ...
 
 
 class LocalVerifier:

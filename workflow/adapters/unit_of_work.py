@@ -10,13 +10,19 @@ from typing import Self
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
 
+from workflow.adapters.agent_sessions import SqlAccountStore
 from workflow.adapters.alarms import SqlAlarmLog
+from workflow.adapters.artifact_store import SqlArtifactStore
 from workflow.adapters.attachments import SqlAttachmentRepository
+from workflow.adapters.callback_store import SqlCallbackStore
 from workflow.adapters.db import Database
+from workflow.adapters.deliveries import SqlDeliveryQueue
 from workflow.adapters.inbox import SqlInboxRepository
 from workflow.adapters.notes import SqlNoteRepository
 from workflow.adapters.repository import SqlTicketRepository
+from workflow.adapters.session_store import SqlSessionStore
 from workflow.adapters.sla_book import default_book
+from workflow.adapters.throttle_store import SqlThrottleCounters
 from workflow.domain.errors import StorageUnavailable
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.ports import UnitOfWork
@@ -27,9 +33,16 @@ class SqlUnitOfWork(UnitOfWork):
 
     tickets: SqlTicketRepository
     inbox: SqlInboxRepository
+    inbox_queue: SqlInboxRepository
+    deliveries: SqlDeliveryQueue
+    accounts: SqlAccountStore
     attachments: SqlAttachmentRepository
     alarms: SqlAlarmLog
     notes: SqlNoteRepository
+    callbacks: SqlCallbackStore
+    keys: SqlArtifactStore
+    sessions: SqlSessionStore
+    throttle: SqlThrottleCounters
 
     def __init__(self, db: Database, *, read_only: bool = False, sla: SlaBook | None = None) -> None:
         self.db = db
@@ -55,10 +68,16 @@ class SqlUnitOfWork(UnitOfWork):
                 self._conn = None
             raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
         self.tickets = SqlTicketRepository(self._conn)
-        self.inbox = SqlInboxRepository(self._conn)
+        self.inbox = self.inbox_queue = SqlInboxRepository(self._conn)
+        self.deliveries = SqlDeliveryQueue(self._conn)
+        self.accounts = SqlAccountStore(self._conn)
         self.attachments = SqlAttachmentRepository(self._conn)
         self.alarms = SqlAlarmLog(self._conn)
         self.notes = SqlNoteRepository(self._conn)
+        self.callbacks = SqlCallbackStore(self._conn)
+        self.keys = SqlArtifactStore(self._conn)
+        self.sessions = SqlSessionStore(self._conn)
+        self.throttle = SqlThrottleCounters(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

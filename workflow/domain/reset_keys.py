@@ -177,7 +177,7 @@ LINK_PATHS = {"confirm_key": "customer/key/confirm", "report_key": "customer/key
               "get_key": "customer/key/get"}
 
 Signer = Callable[[str, str, datetime], str]
-"""(ticket id, action, expires at) -> token (``workflow.adapters.links.sign`` with the secret)."""
+"""(ticket id, action, expires at) -> token (``workflow.service.links.sign`` with the secret)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from workflow.domain.callback_slots import Attempt, Booking, CallbackPolicy, PreferredWindow, Slot
 from workflow.domain.errors import WorkflowError
 from workflow.domain.ticket import Ticket
+from workflow.service import links
 from workflow.service.ports import Clock, UnitOfWork
 
 
@@ -55,8 +56,28 @@ class CallbackStore(abc.ABC):
         """Free the seats of tickets no longer awaiting a callback (resolved, abandoned …)."""
 
 
+def callbacks_of(uow: UnitOfWork) -> CallbackStore:
+    """The unit of work's callback store (what ``CallbackDesk.store`` is, wired by default)."""
+    return uow.callbacks
+
+
 LinkMaker = Callable[[str, str, datetime], str | None]
 """(ticket id, action, expires at) -> the customer's signed URL, or None without a public URL."""
+
+CUSTOMER_PATH = "/customer/callback/"
+
+
+def link_maker(secret_key: bytes, public_url: str | None) -> LinkMaker | None:
+    """Signed customer URLs for emails (``/customer/callback/<token>``); None without a public
+    URL or a key, so emails then go out without links rather than with unusable ones."""
+    if not public_url or not secret_key:
+        return None
+    base = public_url.rstrip("/") + CUSTOMER_PATH
+
+    def make(ticket_id: str, action: str, expires_at: datetime) -> str:
+        return base + links.sign(secret_key, ticket_id, action, expires_at)
+
+    return make
 
 
 @dataclass(frozen=True)

@@ -64,30 +64,31 @@ def report_key(cmd: c.ReportKey, ctx: HandlerContext) -> rk.AnswerResult:
     return rk.answer_key(ctx.uow(), ctx.clock, store, cmd.ticket_id, worked=cmd.worked)
 
 
-def _desk(ctx: HandlerContext) -> CallbackDesk:
+def callback_desk(ctx: HandlerContext) -> CallbackDesk:
+    """The callback services' desk, from the bus's context (routes that read bookings too)."""
     return CallbackDesk(ctx.uow, ctx.clock, HandlerContext.need(ctx.callback_store, "callbacks"),
                         ctx.callback_policy, ctx.callback_links)
 
 
 def request_callback(cmd: c.RequestCallback, ctx: HandlerContext) -> Booked:
-    return cb.request_callback(_desk(ctx), cb.RequestCallback(
+    return cb.request_callback(callback_desk(ctx), cb.RequestCallback(
         cmd.ticket_id, cmd.actor.label, cmd.window, cmd.slot_start, cmd.expected_version))
 
 
 def move_callback(cmd: c.MoveCallback | c.BookCallback, ctx: HandlerContext) -> Booked:
-    return cb.move_callback(_desk(ctx), cb.MoveCallback(
+    return cb.move_callback(callback_desk(ctx), cb.MoveCallback(
         cmd.ticket_id, cmd.slot_start, cmd.window, actor=cmd.actor.label,
         book_only=isinstance(cmd, c.BookCallback)))
 
 
 def record_call(cmd: c.RecordCallResult, ctx: HandlerContext) -> Booked:
-    return cb.record_attempt(_desk(ctx), cb.RecordAttempt(
+    return cb.record_attempt(callback_desk(ctx), cb.RecordAttempt(
         cmd.ticket_id, cmd.actor.name, cmd.result, cmd.note, cmd.window, cmd.expected_version,
         role=cmd.actor.kind))
 
 
 def escalate(cmd: c.EscalateBreach, ctx: HandlerContext) -> str:
-    return cb.escalate_breach(_desk(ctx), cb.EscalateBreach(cmd.ticket_id, cmd.clock, cmd.cycle))
+    return cb.escalate_breach(callback_desk(ctx), cb.EscalateBreach(cmd.ticket_id, cmd.clock, cmd.cycle))
 
 
 def _sessions(ctx: HandlerContext) -> StoreFor:

@@ -1,15 +1,13 @@
-"""The ports of reset-key delivery (:mod:`workflow.service.reset_keys`): where sealed
-artifacts are kept, how they are sealed, and what the key services need besides the unit of
-work. Adapters implement them (``workflow.adapters.artifact_store``)."""
+"""The reset-key path's ports: the sealed artifacts' store (``uow.keys``) and the sealer."""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from workflow.domain.reset_keys import ArtifactOutcome, KeyLinks, KeyPolicy, NewArtifact
+from workflow.domain.reset_keys import ArtifactOutcome, NewArtifact
 from workflow.service.ports import UnitOfWork
 
 
@@ -70,15 +68,8 @@ class Sealer(abc.ABC):
 
 
 StoreFor = Callable[[UnitOfWork], ArtifactStore]
-@dataclass(frozen=True)
-class KeyDesk:
-    """What the key services need besides the unit of work; built once by the entry point."""
-
-    store: StoreFor
-    sealer: Sealer
-    links: KeyLinks
-    policy: KeyPolicy = field(default_factory=KeyPolicy)
 
 
-def seal_context(ticket_id: str, kind: str) -> bytes:
-    return f"resetdesk-artifact|{ticket_id}|{kind}".encode()
+def keys_of(uow: UnitOfWork) -> ArtifactStore:
+    """The unit of work's reset-artifact store (a ``StoreFor``)."""
+    return uow.keys

@@ -13,16 +13,25 @@ Contracts every implementation keeps (the contract tests in tests/ run on each):
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from workflow.domain.errors import WorkflowError
 from workflow.domain.ticket import AuditEntry, Ticket
 from workflow.domain.ticket_sla import Alarm, SlaBook
+from workflow.service.account_ports import AccountStore
+from workflow.service.delivery_ports import DeliveryQueue
+from workflow.service.inbox_ports import InboxQueue
+
+if TYPE_CHECKING:  # the ports of the resolution paths import this module
+    from workflow.service.callback_desk import CallbackStore
+    from workflow.service.key_ports import ArtifactStore
+    from workflow.service.session_ports import SessionStore
+    from workflow.service.throttle import ThrottleCounters
 
 
 class OpenSerialTaken(WorkflowError):
@@ -148,11 +157,24 @@ class UnitOfWork(abc.ABC):
 
     tickets: TicketRepository
     inbox: InboxRepository
+    #: the inbox as the entry points' queue (recording, leases, retries), one step per unit
+    inbox_queue: InboxQueue
+    #: embedded mode's fan-out of the outbox to its subscribers
+    deliveries: DeliveryQueue
+    #: staff accounts (an agent's sign-in opens an API session)
+    accounts: AccountStore
     attachments: AttachmentRepository
     alarms: AlarmLog
     notes: NoteRepository
     #: the business calendar and SLA policies services reconcile the clocks with
     sla: SlaBook
+    #: the resolution paths' stores, on the same transaction (``callbacks_of`` & co. hand them
+    #: to services that take a store factory)
+    callbacks: CallbackStore
+    keys: ArtifactStore
+    sessions: SessionStore
+    #: the rate-limit and guess counters (the scheduler prunes them)
+    throttle: ThrottleCounters
 
     @abc.abstractmethod
     def savepoint(self) -> AbstractContextManager[None]:
@@ -171,6 +193,18 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def rollback(self) -> None:
         """Undo whatever was not committed; harmless after a commit."""
+
+
+T = TypeVar("T")
+
+
+def committed(uow: Callable[[], UnitOfWork], step: Callable[[UnitOfWork], T]) -> T:
+    """``step`` in a unit of work of its own, committed when it returns (an entry point's
+    bookkeeping: an inbox lease, a retry, a delivery's outcome)."""
+    with uow() as unit:
+        result = step(unit)
+        unit.commit()
+    return result
 
 
 class AgentDirectory(abc.ABC):

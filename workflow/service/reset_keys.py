@@ -11,7 +11,7 @@ signed link to it instead (the outbox, the broker and the delivery table keep ev
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from workflow.domain.errors import ConcurrencyConflict
@@ -22,6 +22,7 @@ from workflow.domain.reset_keys import (
     TEXT_KINDS,
     ArtifactOutcome,
     KeyLinks,
+    KeyPolicy,
     NewArtifact,
     SilencePolicy,
     utc_text,
@@ -29,36 +30,28 @@ from workflow.domain.reset_keys import (
 from workflow.domain.states import WaitingOn
 from workflow.domain.ticket import Ticket
 from workflow.service.handlers import transition
-from workflow.service.key_ports import (
-    ArtifactStore,
-    KeyDesk,
-    Sealer,
-    StoredArtifact,
-    StoreFor,
-    seal_context,
-)
+from workflow.service.key_ports import ArtifactStore as ArtifactStore
+from workflow.service.key_ports import Sealer as Sealer
+from workflow.service.key_ports import StoredArtifact as StoredArtifact
+from workflow.service.key_ports import StoreFor as StoreFor
+from workflow.service.key_ports import keys_of as keys_of
 from workflow.service.ports import Clock, UnitOfWork
 
-__all__ = [
-    "SYSTEM_ACTOR",
-    "AnswerResult",
-    "ArtifactStore",
-    "KeyAnswer",
-    "KeyDesk",
-    "KeyView",
-    "Sealer",
-    "SendKey",
-    "StoreFor",
-    "StoredArtifact",
-    "answer_key",
-    "awaiting_answer",
-    "seal_context",
-    "send_key",
-    "silent_step",
-    "view_key",
-]
-
 SYSTEM_ACTOR = "system:key-jobs"
+
+
+@dataclass(frozen=True)
+class KeyDesk:
+    """What the key services need besides the unit of work; built once by the entry point."""
+
+    store: StoreFor
+    sealer: Sealer
+    links: KeyLinks
+    policy: KeyPolicy = field(default_factory=KeyPolicy)
+
+
+def seal_context(ticket_id: str, kind: str) -> bytes:
+    return f"resetdesk-artifact|{ticket_id}|{kind}".encode()
 
 
 def _answer_links(links: KeyLinks | None, ticket_id: str,

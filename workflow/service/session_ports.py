@@ -102,3 +102,8 @@ class SessionStore(ThrottleCounters):
 
 
 StoreFor = Callable[[UnitOfWork], SessionStore]
+
+
+def sessions_of(uow: UnitOfWork) -> SessionStore:
+    """The unit of work's remote-session store (a ``StoreFor``)."""
+    return uow.sessions

@@ -28,6 +28,11 @@ class ThrottleCounters(abc.ABC):
     @abc.abstractmethod
     def save_counter(self, scope: str, key: str, state: CounterState) -> None: ...
 
+    def prune_throttle(self, before: datetime) -> int:
+        """Delete the counters whose window and lock ended before ``before``; how many went.
+        Only the scheduler's housekeeping needs it, so a fake may leave it out."""
+        raise NotImplementedError(f"{type(self).__name__} cannot prune")
+
 
 #: opens a transaction over the counters: commits when the block ends normally
 CountersTransaction = Callable[[], AbstractContextManager[ThrottleCounters]]

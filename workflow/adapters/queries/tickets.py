@@ -1,4 +1,4 @@
-"""Read models for people: lists and details, straight from the tables (no domain objects)."""
+"""Ticket read models for people: lists, details and SLA, straight from the tables."""
 
 from __future__ import annotations
 
@@ -104,3 +104,25 @@ def sla_of(db: Database, ticket_ids: list[str]) -> dict[str, dict[str, Any] | No
 
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Whom a notification goes to; None fields once the ticket's personal data is gone."""
+
+    reference: str
+    #: the ticket's ``data["requester"]`` (None when anonymised or absent)
+    requester: dict[str, Any] | None
+
+
+def requester_of(db: Database, ticket_id: str) -> Requester:
+    """The ticket's reference and requester block (``TicketNotFound`` if there is none);
+    an anonymised ticket has no requester."""
+    with db.reader.connect() as conn, conn.begin():
+        ticket = SqlTicketRepository(conn).get(ticket_id)
+        anonymised_at = conn.execute(
+            select(TICKET.c.anonymised_at).where(TICKET.c.id == ticket_id)).scalar()
+    requester = ticket.data.get("requester")
+    if anonymised_at is not None or not isinstance(requester, dict):
+        requester = None
+    return Requester(ticket.reference, requester)

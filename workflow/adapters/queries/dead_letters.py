@@ -1,0 +1,14 @@
+"""Dead-letter listing and showing (read only; replay and discard change rows elsewhere)."""
+
+from workflow.adapters.dead_letters import (
+    DeadLetter,
+    get,
+    json_object,
+    list_dead_letters,
+    masked_payload,
+    show,
+    subject_of,
+)
+
+__all__ = ["DeadLetter", "get", "json_object", "list_dead_letters", "masked_payload", "show",
+           "subject_of"]
