@@ -25,7 +25,7 @@ from workflow.logcontext import current
 
 FORMATS: Final = ("human", "json")
 #: chatty at INFO (a line per scheduler run, per HTTP call made): shown from DEBUG only
-QUIET_BELOW_DEBUG: Final = ("apscheduler", "amqp", "kombu", "pika", "httpx", "httpcore", "asyncio",
+QUIET_BELOW_DEBUG: Final = ("alembic", "apscheduler", "amqp", "kombu", "pika", "httpx", "httpcore", "asyncio",
                                   "transitions")
 _OURS: Final = "_resetdesk_handler"
 
