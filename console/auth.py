@@ -24,16 +24,6 @@ def deps(request: Request) -> WebDeps:
     return request.app.state.deps  # type: ignore[no-any-return]
 
 
-def current_agent(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    login = (accounts.agent_for(d.db, token.strip(), d.clock.now())
-             if scheme.lower() == "bearer" and token.startswith("rda_") else None)
-    if login is None:
-        raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
-                            headers={"WWW-Authenticate": 'Bearer realm="resetdesk-agents"'})
-    return login
-
-
 def current_actor(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> Actor:
     """The signed-in agent as an actor, its kind from its role: the only source of who acts
     over HTTP (a body or query never names the actor)."""
@@ -44,6 +34,11 @@ def current_actor(request: Request, d: Annotated[WebDeps, Depends(deps)]) -> Act
         raise HTTPException(401, "sign in first: POST /api/v1/auth/token",
                             headers={"WWW-Authenticate": 'Bearer realm="resetdesk-agents"'})
     return Actor.staff(*staff)
+
+
+def current_agent(actor: Annotated[Actor, Depends(current_actor)]) -> str:
+    """The signed-in agent's login (one token lookup per request, shared with current_actor)."""
+    return actor.name
 
 
 class Credentials(BaseModel):

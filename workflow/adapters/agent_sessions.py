@@ -9,10 +9,10 @@ from sqlalchemy import Connection, insert, update
 
 from workflow.adapters.credentials import token_hash
 from workflow.adapters.db import Database
-from workflow.adapters.queries.accounts import agent_for, staff_for
+from workflow.adapters.queries.accounts import staff_for
 from workflow.adapters.tables_resolution import AGENT_SESSION
 
-__all__ = ["SqlAccountStore", "agent_for", "close_session", "open_session", "staff_for"]
+__all__ = ["SqlAccountStore", "close_session", "open_session", "staff_for"]
 from workflow.service.account_ports import AccountStore
 
 

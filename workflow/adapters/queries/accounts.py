@@ -57,13 +57,6 @@ def agent_role(db: Database, login: str) -> str | None:
             AGENT.c.login == login, AGENT.c.active.is_(True))).scalar()
 
 
-def agent_for(db: Database, token: str, now: datetime) -> str | None:
-    with db.reader.begin() as conn:
-        return conn.execute(select(AGENT_SESSION.c.login).where(
-            AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.expires_at > now,
-            AGENT_SESSION.c.revoked_at.is_(None))).scalar()
-
-
 def staff_for(db: Database, token: str, now: datetime) -> tuple[str, str] | None:
     """(login, role) of the enabled agent a live token belongs to: the HTTP API's actor."""
     with db.reader.begin() as conn:
