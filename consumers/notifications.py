@@ -31,6 +31,7 @@ from sqlalchemy.exc import OperationalError
 
 from workflow.adapters.queries import Database, requester_of
 from workflow.domain.errors import StorageUnavailable, TicketNotFound, WorkflowError
+from workflow.domain.wording import long_date
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,6 @@ SENT: Final = "sent"
 SKIPPED_ANONYMISED: Final = "skipped: anonymised"
 
 _TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}", re.ASCII)
-_EN_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
-_FR_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_FR_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-              "septembre", "octobre", "novembre", "décembre")
 
 
 class NotificationFailed(WorkflowError):
@@ -68,14 +63,11 @@ def _fail(message: str) -> NoReturn:
 
 
 def _pacific_en(local: datetime) -> str:
-    return (f"{_EN_DAYS[local.weekday()]}, {_EN_MONTHS[local.month - 1]} {local.day}, "
-            f"{local.year} at {local:%H:%M} {local.tzname()}")
+    return f"{long_date(local, 'en')} at {local:%H:%M} {local.tzname()}"
 
 
 def _pacific_fr(local: datetime) -> str:
-    day = "1er" if local.day == 1 else str(local.day)
-    return (f"{_FR_DAYS[local.weekday()]} {day} {_FR_MONTHS[local.month - 1]} {local.year} "
-            f"à {local:%H} h {local:%M} (heure du Pacifique)")
+    return f"{long_date(local, 'fr')} à {local:%H} h {local:%M} (heure du Pacifique)"
 
 
 _PACIFIC_FORMATS: Final[Mapping[str, Callable[[datetime], str]]] = {

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import BusinessCalendar
+from workflow.domain.wording import long_date
 
 ATTEMPT_RESULTS = ("answered", "no_answer", "wrong_number", "asked_to_move")
 FAILED_RESULTS = frozenset({"no_answer", "wrong_number"})
@@ -197,12 +198,6 @@ def day_bounds(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetim
     return midnight(day), midnight(day + _DAY)
 
 
-_EN_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
-_FR_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_FR_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-              "septembre", "octobre", "novembre", "décembre")
 
 
 def describe_slot(slot: Slot, language: str, zone: ZoneInfo) -> str:
@@ -210,9 +205,8 @@ def describe_slot(slot: Slot, language: str, zone: ZoneInfo) -> str:
     like ``consumers.notifications.pacific_time`` without relying on the host's locales."""
     a, b = slot.start.astimezone(zone), slot.end.astimezone(zone)
     if language == "fr":
-        day = "1er" if a.day == 1 else str(a.day)
         where = "heure du Pacifique" if zone.key == "America/Los_Angeles" else f"heure {zone.key}"
-        return (f"{_FR_DAYS[a.weekday()]} {day} {_FR_MONTHS[a.month - 1]} {a.year}, entre "
+        return (f"{long_date(a, 'fr')}, entre "
                 f"{a:%H} h {a:%M} et {b:%H} h {b:%M} ({where})")
-    return (f"{_EN_DAYS[a.weekday()]}, {_EN_MONTHS[a.month - 1]} {a.day}, {a.year}, between "
+    return (f"{long_date(a, 'en')}, between "
             f"{a:%H:%M} and {b:%H:%M} {b.tzname()}")
