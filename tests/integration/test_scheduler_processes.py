@@ -31,6 +31,8 @@ from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.sla import SlaPolicy
 from workflow.domain.states import State
 from workflow.domain.ticket_sla import SlaBook
+from workflow.service.bus import HandlerContext
+from workflow.service.command_handlers import build_bus
 from workflow.service.handlers import sync_sla
 from workflow.service.ports import SystemClock
 
@@ -254,10 +256,11 @@ def test_breach_that_passed_while_stopped_is_raised_once_on_restart(
 def test_one_tick_catches_up_past_the_per_transaction_limit(db: Database, tmp_path) -> None:
     book = book_24x7(tmp_path)
     ids = add_tickets(db, book, [datetime.now(UTC) - timedelta(minutes=30)] * 250)
-    raised = sla_tick(lambda: SqlUnitOfWork(db, sla=book), SystemClock(), limit=100)
+    bus = build_bus(HandlerContext(uow=lambda: SqlUnitOfWork(db, sla=book), clock=SystemClock()))
+    raised = sla_tick(bus, limit=100)
     assert raised == 500  # at risk and breached, for each of 250 tickets, in one tick
     assert_each_alarm_once(db, ids)
-    assert sla_tick(lambda: SqlUnitOfWork(db, sla=book), SystemClock(), limit=100) == 0
+    assert sla_tick(bus, limit=100) == 0
 
 
 def test_calendar_edit_is_applied_to_open_tickets_without_restart(db: Database,
