@@ -115,7 +115,6 @@ class App:
 
         s = self.settings
         return housekeeping_jobs(
-            session_idle=timedelta(minutes=s.session_idle_minutes),
             silence=SilencePolicy(s.key_remind_after_business_days,
                                   s.key_close_after_business_days),
             link_base=f"http://{s.host}:{s.port}")

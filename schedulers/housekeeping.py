@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Final
 
 from workflow.domain.actors import Actor
@@ -34,12 +33,11 @@ class LeaderJob:
     command: Callable[[], Command[Any]]
 
 
-def housekeeping_jobs(*, session_idle: timedelta, silence: SilencePolicy,
-                      link_base: str | None) -> tuple[LeaderJob, ...]:
-    """``link_base``: where a reminder's fresh key links point when no public URL is set."""
+def housekeeping_jobs(*, silence: SilencePolicy, link_base: str | None) -> tuple[LeaderJob, ...]:
+    """``link_base``: where a reminder's fresh key links point when no public URL is set. Idle
+    sessions end after the bus's session policy (``session_idle_minutes``)."""
     return (
-        LeaderJob("remote-session-idle", 15,
-                  lambda: ExpireIdleSessions(actor=SESSIONS, idle=session_idle)),
+        LeaderJob("remote-session-idle", 15, lambda: ExpireIdleSessions(actor=SESSIONS)),
         LeaderJob("code-throttle-prune", 3600, lambda: PruneThrottle(actor=HOUSEKEEPING)),
         LeaderJob("reset-key-silence", 60,
                   lambda: RemindSilentKeys(actor=KEYS, silence=silence, link_base=link_base)),

@@ -40,11 +40,12 @@ class RemindSilentKeys(Command[tuple[int, int]]):
 
 @dataclass(frozen=True, kw_only=True)
 class ExpireIdleSessions(Command[int]):
-    """End the remote sessions nobody touched for ``idle``; how many were ended."""
+    """End the remote sessions nobody touched for ``idle`` (None: the session policy's);
+    how many were ended."""
 
     actors = SYSTEM
     triggers = ("end_remote_session",)
-    idle: timedelta
+    idle: timedelta | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,9 +60,10 @@ def remind_silent_keys(cmd: h.RemindSilentKeys, ctx: HandlerContext) -> tuple[in
 def expire_idle_sessions(cmd: h.ExpireIdleSessions, ctx: HandlerContext) -> int:
     """The ticket goes back to the queue with the time-out as the audited reason and the
     customer is reminded to close the remote-support tool."""
-    ended = end_idle_sessions(ctx.uow, ctx.clock, idle=cmd.idle, actor=cmd.actor.label)
+    idle = cmd.idle or ctx.session_policy.idle
+    ended = end_idle_sessions(ctx.uow, ctx.clock, idle=idle, actor=cmd.actor.label)
     if ended:
-        log.info("remote sessions: %d ended after %s without activity", ended, cmd.idle)
+        log.info("remote sessions: %d ended after %s without activity", ended, idle)
     return ended
 
 
