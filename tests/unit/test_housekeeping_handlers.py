@@ -3,9 +3,7 @@ changes what it should once, a second run changes nothing, and only system actor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from schedulers.housekeeping import HOUSEKEEPING, KEYS, SESSIONS
 from schedulers.jobs import PURGE, SCHEDULER
 from tests.factories import T0, make_ticket
-from tests.fake_stores import FakeSealer
+from tests.fake_bus import BASE, MovableClock, fake_bus
 from tests.fakes import FakeUnitOfWork, Store
 from workflow.adapters.sla_book import default_book
 from workflow.domain.actors import Actor
@@ -25,31 +23,8 @@ from workflow.domain.states import Outcome, State
 from workflow.domain.throttle import CounterState
 from workflow.service import commands as c
 from workflow.service import housekeeping_commands as h
-from workflow.service import links
-from workflow.service.bus import HandlerContext, MessageBus, NotConfigured
-from workflow.service.command_handlers import build_bus
+from workflow.service.bus import NotConfigured
 from workflow.service.handlers import sync_sla
-from workflow.service.ports import Clock
-
-SECRET = b"housekeeping-secret-key-" * 2
-BASE = "https://desk.example"
-
-
-@dataclass
-class MovableClock(Clock):
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def _links(base: str | None) -> KeyLinks:
-    return KeyLinks(partial(links.sign, SECRET), base or BASE)
-
-
-def _bus(store: Store, clock: Clock, **ctx: Any) -> MessageBus:
-    parts: dict[str, Any] = {"key_sealer": FakeSealer(), "key_links": _links, **ctx}
-    return build_bus(HandlerContext(uow=lambda: FakeUnitOfWork(store), clock=clock, **parts))
 
 
 def _add(store: Store, state: State = State.QUEUED, **fields: Any) -> str:
@@ -68,7 +43,7 @@ def test_an_sla_round_raises_each_due_alarm_once() -> None:
     store, clock = Store(), MovableClock()
     tid = _add(store)
     sync_sla(default_book(), store.tickets[tid], T0)
-    bus = _bus(store, clock)
+    bus = fake_bus(store, clock)
     assert bus.handle(h.RaiseSlaAlarms(actor=SCHEDULER)) == 0  # nothing due yet
     clock.at = T0 + timedelta(days=14)
     raised = bus.handle(h.RaiseSlaAlarms(actor=SCHEDULER))
@@ -81,7 +56,7 @@ def test_an_sla_round_raises_each_due_alarm_once() -> None:
 def test_a_silent_customer_is_reminded_once_then_the_ticket_closes() -> None:
     store, clock = Store(), MovableClock()
     tid = _add(store, assignee="alice")
-    bus = _bus(store, clock)
+    bus = fake_bus(store, clock)
     bus.handle(c.SendKey(actor=Actor("agent", "alice"), ticket_id=tid,
                          artifact=new_artifact("key", text="KEY-1")))
     job = h.RemindSilentKeys(actor=KEYS, silence=SilencePolicy(2, 5), link_base=BASE)
@@ -105,13 +80,13 @@ def test_a_silent_customer_is_reminded_once_then_the_ticket_closes() -> None:
 def test_a_reminder_without_usable_links_points_to_the_first_email() -> None:
     store, clock = Store(), MovableClock()
     tid = _add(store, assignee="alice")
-    _bus(store, clock).handle(c.SendKey(actor=Actor("agent", "alice"), ticket_id=tid,
+    fake_bus(store, clock).handle(c.SendKey(actor=Actor("agent", "alice"), ticket_id=tid,
                                         artifact=new_artifact("key", text="KEY-1")))
     clock.at = T0 + timedelta(days=7)
     def unconfigured(base: str | None) -> KeyLinks:
         raise NotConfigured("reset keys need a public URL for the customer's links")
 
-    bus = _bus(store, clock, key_links=unconfigured)
+    bus = fake_bus(store, clock, key_links=unconfigured)
     assert bus.handle(h.RemindSilentKeys(actor=KEYS)) == (1, 0)
     reminder = [e for e in store.events if isinstance(e, NotificationRequested)][-1]
     assert reminder.context["key_url"] is None and reminder.context["confirm_url"] is None
@@ -129,7 +104,7 @@ def _in_session(store: Store, clock: MovableClock) -> tuple[str, int]:
 def test_an_idle_session_ends_and_requeues_the_ticket_once() -> None:
     store, clock = Store(), MovableClock()
     tid, session_id = _in_session(store, clock)
-    bus = _bus(store, clock)
+    bus = fake_bus(store, clock)
     clock.at = T0 + timedelta(minutes=29)
     assert bus.handle(h.ExpireIdleSessions(actor=SESSIONS)) == 0  # the policy's 30 minutes
     clock.at = T0 + timedelta(minutes=30)
@@ -152,7 +127,7 @@ def test_seats_of_tickets_that_left_awaiting_callback_are_freed() -> None:
             slot = Slot(T0 + timedelta(hours=n + 1), T0 + timedelta(hours=n + 1, minutes=30))
             uow.callbacks.try_book(tid, slot, 1, "agent:alice", T0)
         uow.commit()
-    bus = _bus(store, clock)
+    bus = fake_bus(store, clock)
     assert bus.handle(h.ReleaseOrphanBookings(actor=HOUSEKEEPING)) == 1
     assert [(b.ticket_id, b.active, b.status) for b in store.tables.bookings] == [
         (gone, False, "cancelled"), (waiting, True, "booked")]
@@ -165,7 +140,7 @@ def test_stale_throttle_counters_are_pruned_and_live_ones_kept() -> None:
         ("code-addr", "old"): CounterState(T0, 3),
         ("code-ref", "locked"): CounterState(T0, 0, locked_until=T0 + timedelta(days=2)),
         ("intake", "fresh"): CounterState(T0 + timedelta(days=1, hours=12), 1)}
-    assert _bus(store, clock).handle(h.PruneThrottle(actor=HOUSEKEEPING)) == 1
+    assert fake_bus(store, clock).handle(h.PruneThrottle(actor=HOUSEKEEPING)) == 1
     assert set(store.tables.counters) == {("code-ref", "locked"), ("intake", "fresh")}
 
 
@@ -178,10 +153,10 @@ def test_the_purge_runs_the_configured_purger_with_the_retention_periods() -> No
 
     cmd = h.PurgeExpired(actor=PURGE, retention=timedelta(days=90),
                          attachment_retention=timedelta(days=30))
-    assert _bus(Store(), MovableClock(), purge=purger).handle(cmd) == "purged: 0"
+    assert fake_bus(Store(), MovableClock(), purge=purger).handle(cmd) == "purged: 0"
     assert calls == [(T0, timedelta(days=90), timedelta(days=30))]
     with pytest.raises(NotConfigured, match="retention purge"):
-        _bus(Store(), MovableClock()).handle(cmd)
+        fake_bus(Store(), MovableClock()).handle(cmd)
 
 
 @pytest.mark.parametrize("actor", [Actor("agent", "alice"), Actor("supervisor", "sue"),
@@ -196,5 +171,5 @@ def test_only_a_system_actor_may_run_a_scheduler_job(kind: type[Any], actor: Act
     extra = {"retention": timedelta(0), "attachment_retention": timedelta(0)} \
         if kind is h.PurgeExpired else {}
     with pytest.raises(ActorRefused, match=f"{actor.label} may not {kind.__name__}"):
-        _bus(store, MovableClock(T0 + timedelta(days=30))).handle(kind(actor=actor, **extra))
+        fake_bus(store, MovableClock(T0 + timedelta(days=30))).handle(kind(actor=actor, **extra))
     assert store.tickets[tid].state is State.REMOTE_SESSION and not store.audit

@@ -4,14 +4,13 @@ models the pages show them with."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.factories import T0, make_ticket
+from tests.fake_bus import BASE, MovableClock, fake_bus
 from tests.fake_stores import FakeSealer
 from tests.fakes import FakeUnitOfWork, Store
 from workflow.adapters.queries.callbacks import callback_view
@@ -22,38 +21,16 @@ from workflow.domain.actors import CUSTOMER, Actor
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.domain.events import NotificationRequested
-from workflow.domain.reset_keys import KeyLinks, new_artifact
+from workflow.domain.reset_keys import new_artifact
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.service import commands as c
-from workflow.service import links
 from workflow.service import remote_sessions as rs
-from workflow.service.bus import HandlerContext, MessageBus, NotConfigured
-from workflow.service.callback_ports import link_maker
-from workflow.service.command_handlers import build_bus
+from workflow.service.bus import NotConfigured
 from workflow.service.handlers import sync_sla
-from workflow.service.ports import Clock
 from workflow.service.reset_keys import KeyAnswer
 
-SECRET = b"resolution-secret-key-" * 2
-BASE = "https://desk.example"
 ALICE = Actor("agent", "alice")
 ESCALATION = Actor.system("escalation")
-
-
-@dataclass
-class MovableClock(Clock):
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def _bus(store: Store, clock: Clock, **ctx: Any) -> MessageBus:
-    parts: dict[str, Any] = {
-        "callback_links": link_maker(SECRET, BASE), "key_sealer": FakeSealer(),
-        "key_links": lambda base: KeyLinks(partial(links.sign, SECRET), base or BASE),
-        "session_secret": SECRET, **ctx}
-    return build_bus(HandlerContext(uow=lambda: FakeUnitOfWork(store), clock=clock, **parts))
 
 
 def _add(store: Store, state: State = State.QUEUED, **fields: Any) -> str:
@@ -74,7 +51,7 @@ def _emails(store: Store, ticket_id: str) -> list[NotificationRequested]:
 def test_a_callback_takes_a_seat_and_mails_a_signed_move_link() -> None:
     store = Store()
     tid = _add(store)
-    done = _bus(store, MovableClock()).handle(c.RequestCallback(actor=ALICE, ticket_id=tid))
+    done = fake_bus(store, MovableClock()).handle(c.RequestCallback(actor=ALICE, ticket_id=tid))
     assert done.booking is not None and done.booking.slot.start >= T0 + timedelta(minutes=10)
     assert store.tickets[tid].state is State.AWAITING_CALLBACK
     assert (store.audit[-1].trigger, store.audit[-1].actor) == ("request_callback", "agent:alice")
@@ -85,7 +62,7 @@ def test_a_callback_takes_a_seat_and_mails_a_signed_move_link() -> None:
 
 def test_a_full_slot_is_skipped_and_a_stale_version_books_nothing() -> None:
     store = Store()
-    bus = _bus(store, MovableClock(), callback_policy=CallbackPolicy(capacity=1))
+    bus = fake_bus(store, MovableClock(), callback_policy=CallbackPolicy(capacity=1))
     first, second = (bus.handle(c.RequestCallback(actor=ALICE, ticket_id=_add(store)))
                      for _ in range(2))
     assert first.booking and second.booking and second.booking.slot.start > first.booking.slot.start
@@ -98,7 +75,7 @@ def test_a_full_slot_is_skipped_and_a_stale_version_books_nothing() -> None:
 def test_missed_calls_retry_then_requeue_with_a_request_link() -> None:
     store, clock = Store(), MovableClock()
     tid = _add(store)
-    bus = _bus(store, clock)
+    bus = fake_bus(store, clock)
     bus.handle(c.RequestCallback(actor=ALICE, ticket_id=tid))
     steps = []
     for n in range(3):
@@ -117,7 +94,7 @@ def test_missed_calls_retry_then_requeue_with_a_request_link() -> None:
 def test_the_customer_gives_the_slot_back_then_books_another() -> None:
     store = Store()
     tid = _add(store)
-    bus = _bus(store, MovableClock())
+    bus = fake_bus(store, MovableClock())
     booked = bus.handle(c.RequestCallback(actor=ALICE, ticket_id=tid)).booking
     assert booked is not None
     moved = bus.handle(c.MoveCallback(actor=CUSTOMER, ticket_id=tid))
@@ -135,7 +112,7 @@ def test_the_customer_gives_the_slot_back_then_books_another() -> None:
 def test_a_breach_books_once_and_a_redelivery_changes_nothing() -> None:
     store = Store()
     tid = _add(store)
-    bus = _bus(store, MovableClock(T0 + timedelta(hours=3)))
+    bus = fake_bus(store, MovableClock(T0 + timedelta(hours=3)))
     cmd = c.EscalateBreach(actor=ESCALATION, ticket_id=tid, clock="first_reply", cycle=1)
     assert bus.handle(cmd) == "booked"
     assert store.audit[-1].actor == "system:escalation"
@@ -149,7 +126,7 @@ def test_a_breach_books_once_and_a_redelivery_changes_nothing() -> None:
 def test_the_callback_view_shows_the_booking_and_free_slots_only() -> None:
     store = Store()
     tid = _add(store)
-    booked = _bus(store, MovableClock()).handle(c.RequestCallback(actor=ALICE, ticket_id=tid))
+    booked = fake_bus(store, MovableClock()).handle(c.RequestCallback(actor=ALICE, ticket_id=tid))
     assert booked.booking is not None
     day = booked.booking.slot.start.astimezone(default_book().calendar.zone).date()
     shown = callback_view(FakeUnitOfWork(store), T0, CallbackPolicy(), tid, day)
@@ -162,7 +139,7 @@ def test_the_callback_view_shows_the_booking_and_free_slots_only() -> None:
 def test_a_key_is_sealed_mailed_and_confirmed_once() -> None:
     store = Store()
     tid = _add(store, assignee="alice")
-    bus = _bus(store, MovableClock())
+    bus = fake_bus(store, MovableClock())
     bus.handle(c.SendKey(actor=ALICE, ticket_id=tid, artifact=new_artifact("key", text="K-42")))
     [art] = store.tables.artifacts
     assert art.ciphertext is not None and b"K-42" not in art.ciphertext
@@ -184,19 +161,19 @@ def test_a_key_cannot_be_sent_without_a_sealer_or_links() -> None:
     tid = _add(store, assignee="alice")
     send = c.SendKey(actor=ALICE, ticket_id=tid, artifact=new_artifact("key", text="K"))
     with pytest.raises(NotConfigured, match="secret key"):
-        _bus(store, MovableClock(), key_sealer=None).handle(send)
+        fake_bus(store, MovableClock(), key_sealer=None).handle(send)
     with pytest.raises(NotConfigured, match="links"):
-        _bus(store, MovableClock(), key_links=None).handle(send)
+        fake_bus(store, MovableClock(), key_links=None).handle(send)
     assert store.tables.artifacts == [] and store.tickets[tid].waiting_on is None
 
 
 # -- remote sessions ----------------------------------------------------------------------------
 
-def test_a_session_from_code_to_end_through_the_bus() -> None:
+def test_a_session_from_code_to_end_through_thefake_bus() -> None:
     store, clock = Store(), MovableClock()
     tid = _add(store, assignee="alice")
     reference = store.tickets[tid].reference
-    bus = _bus(store, clock)
+    bus = fake_bus(store, clock)
     issued = bus.handle(c.OfferRemoteCode(actor=ALICE, ticket_id=tid))
     with pytest.raises(rs.CodeRefused):
         bus.handle(c.VerifySessionCode(actor=CUSTOMER, reference=reference, code="AAAAA-AAAAA",
