@@ -13,7 +13,6 @@ from workflow.service.bus import MessageBus
 from workflow.service.commands import Command
 from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.ports import Clock, UnitOfWork
-from workflow.service.reset_keys import KeyDesk, Sealer
 from workflow.service.throttle import Throttle
 
 R = TypeVar("R")
@@ -52,15 +51,6 @@ class WebDeps:
     def handle(self, cmd: Command[R]) -> R:
         """Decode -> build a command -> here: the one way a route changes anything."""
         return self.message_bus().handle(cmd)
-
-    def key_desk(self, link_base: str) -> KeyDesk:
-        """The bus's key desk, links at ``public_url`` or else ``link_base`` (``NotConfigured``)."""
-        ctx = self.message_bus().ctx
-        return ctx.need(ctx.keys, "reset keys")(link_base)
-
-    def sealer(self) -> Sealer:
-        """Opens a sealed reset key for the customer's page."""
-        return bus_wiring.sealer(self.secret_key)
 
     def build_throttle(self, limits: ThrottleLimits) -> Throttle:
         return bus_wiring.sql_throttle(self.db, limits)

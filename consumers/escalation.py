@@ -4,26 +4,22 @@ One ``com.resetdesk.sla.breached.v1`` event becomes at most one booking. Deliver
 at-least-once, so the service checks, in the transaction that books, that the ticket is still
 queued for this SLA cycle and holds no booking, and saves under the ticket's version: a
 redelivered or concurrently delivered twin changes nothing. Embedded mode subscribes this object
-(``name``, ``types``, ``handle``); the AMQP consumer calls the same ``handle``.
+(``name``, ``types``, ``handle``); the AMQP consumer calls the same ``handle``. The booking is
+the ``EscalateBreach`` command, handed to the bus as ``system:escalation``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Final
 
 from pydantic import ValidationError
 
 from schemas.events_v1 import SLA_BREACHED_V1, SlaRaised
 from workflow.domain.actors import Actor
-from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
-from workflow.service.bus import HandlerContext, MessageBus
-from workflow.service.callback_desk import callbacks_of, link_maker
-from workflow.service.command_handlers import build_bus
+from workflow.service.bus import MessageBus
 from workflow.service.commands import EscalateBreach
-from workflow.service.ports import Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +42,9 @@ class EscalationHandler:
     name = "escalation"
     types = frozenset({SLA_BREACHED_V1})
 
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, *,
-                 policy: CallbackPolicy | None = None, secret_key: bytes = b"",
-                 public_url: str | None = None, bus: MessageBus | None = None) -> None:
-        """``bus``: the process's own (bootstrap's); without one, a bus for this handler."""
-        self.bus = bus or build_bus(HandlerContext(
-            uow=uow, clock=clock, callback_store=callbacks_of,
-            callback_policy=policy or CallbackPolicy(),
-            callback_links=link_maker(secret_key, public_url)))
+    def __init__(self, bus: MessageBus) -> None:
+        """``bus``: the process's own (bootstrap's): its callback policy and customer links."""
+        self.bus = bus
 
     def handle(self, envelope: dict[str, Any]) -> str:
         """Escalate one structured-mode CloudEvent; returns ``booked`` or ``skipped: <why>``."""

@@ -14,7 +14,8 @@ from consumers.embedded import EmbeddedRuntime, Subscriber
 from consumers.request_handling import RequestHandler
 from resetdesk.settings import Settings
 from resetdesk.wiring import notification_subscriber
-from schedulers.runner import LeaderJob, SchedulerConfig
+from schedulers.housekeeping import LeaderJob
+from schedulers.runner import SchedulerConfig
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
 from workflow.adapters.rules_file import load_rule_book
@@ -23,7 +24,6 @@ from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.rules import RuleBook
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.bus import MessageBus
-from workflow.service.callbacks import CallbackDesk
 from workflow.service.ports import Clock, SystemClock, UnitOfWork
 
 
@@ -72,24 +72,19 @@ class App:
 
     @cached_property
     def bus(self) -> MessageBus:
-        """The one message bus of this process; every entry point hands its commands here.
-        Customer links need the secret key: the configured one, or the one ``up`` keeps in
-        the data directory (never created from here)."""
+        """The one message bus of this process; every entry point hands its commands here."""
+        return self.bus_over(self.db, self.uow, self.clock)
+
+    def bus_over(self, db: Database, uow: Callable[[], UnitOfWork], clock: Clock) -> MessageBus:
+        """This process's bus wiring over a given database, unit-of-work factory and clock (the
+        scheduler's, whose units of work follow the calendar in force). Customer links need the
+        secret key: the configured one, or the one ``up`` keeps in the data directory (never
+        created from here); without one, emails go out without links."""
         from workflow.adapters.bus_wiring import sql_bus
 
-        return sql_bus(self.db, self.uow, self.clock, secret_key=self._link_key(),
+        return sql_bus(db, uow, clock, secret_key=self._link_key(),
                        public_url=self.settings.public_url, options=self.options,
                        rules=lambda: self.rules)
-
-    def callback_desk(self) -> CallbackDesk:
-        """The desk from the settings (``callback_*``); emails carry links only when a public
-        URL and a secret key are configured."""
-        from workflow.adapters.callback_store import link_maker, sql_store
-        from workflow.domain.callback_slots import CallbackPolicy
-
-        return CallbackDesk(self.uow, self.clock, sql_store,
-                            CallbackPolicy.from_options(self.options),
-                            link_maker(self._link_key(), self.settings.public_url))
 
     def _link_key(self) -> bytes:
         """The configured key, or the one ``up`` keeps in the data directory (never created
@@ -109,31 +104,20 @@ class App:
 
     def subscribers(self) -> list[Subscriber]:
         from consumers.escalation import EscalationHandler
-        from workflow.domain.callback_slots import CallbackPolicy
 
-        escalation = EscalationHandler(self.uow, self.clock,
-                                       policy=CallbackPolicy.from_options(self.options),
-                                       secret_key=self.secret_key,
-                                       public_url=self.settings.public_url, bus=self.bus)
-        return [notification_subscriber(self.settings, self.db), escalation]
+        return [notification_subscriber(self.settings, self.db), EscalationHandler(self.bus)]
 
     def leader_jobs(self) -> tuple[LeaderJob, ...]:
-        """Periodic jobs beside the SLA scan, run by the scheduler's leader only."""
-        from schedulers.key_jobs import remind_and_close_silent
-        from schedulers.session_jobs import expire_idle_sessions, prune_code_throttle
-        from workflow.adapters.artifact_store import key_links
+        """Periodic jobs beside the SLA scan, run by the scheduler's leader only: commands its
+        bus (``bus_over``) carries. Reminders' key links point at the public URL, else here."""
+        from schedulers.housekeeping import housekeeping_jobs
+        from workflow.domain.reset_keys import SilencePolicy
 
         s = self.settings
-        links = key_links(self.secret_key, s.public_url or f"http://{s.host}:{s.port}",
-                          self.options)
-        idle = timedelta(minutes=s.session_idle_minutes)
-        return (LeaderJob("remote-session-idle", 15,
-                          lambda uow, clock: expire_idle_sessions(uow, clock, idle)),
-                LeaderJob("code-throttle-prune", 3600, prune_code_throttle),
-                LeaderJob("reset-key-silence", 60, lambda uow, clock: remind_and_close_silent(
-            uow, clock, remind_after_business_days=s.key_remind_after_business_days,
-            close_after_business_days=s.key_close_after_business_days, links=links)),
-            LeaderJob("callback-orphans", 300, lambda uow, clock: _release_orphans(self, uow)))
+        return housekeeping_jobs(
+            silence=SilencePolicy(s.key_remind_after_business_days,
+                                  s.key_close_after_business_days),
+            link_base=f"http://{s.host}:{s.port}")
 
     def embedded_runtime(self, *, idle_seconds: float = 0.5) -> EmbeddedRuntime:
         s = self.settings
@@ -170,17 +154,11 @@ class App:
             attachment_retention=timedelta(days=s.attachment_retention_days),
             first_reply_seconds=s.first_reply_hours * 3600,
             resolution_seconds=s.resolution_hours * 3600, at_risk_ratio=s.at_risk_ratio,
-            extra_jobs=self.leader_jobs())
+            extra_jobs=self.leader_jobs(), bus=self.bus_over)
 
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
-
-
-def _release_orphans(app: App, uow_factory: Callable[[], UnitOfWork]) -> int:
-    from workflow.service.callbacks import release_orphans
-
-    return release_orphans(app.callback_desk())
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:

@@ -10,7 +10,7 @@ import typer
 from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
 from workflow.domain.callback_slots import ATTEMPT_RESULTS, PreferredWindow
-from workflow.service.callbacks import Booked
+from workflow.service.callback_ports import Booked
 from workflow.service.commands import RecordCallResult, RequestCallback
 
 WINDOW_HELP = "preferred window 'YYYY-MM-DD HH:MM-HH:MM' in the calendar's zone"

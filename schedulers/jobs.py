@@ -1,4 +1,5 @@
-"""The scheduler's jobs, as plain functions of the services; the runner decides when and whether.
+"""The scheduler's jobs: each builds a command and hands it to the message bus as a system actor;
+the runner decides when and whether.
 
 SLA deadlines are columns of the ticket table, never timers: ``sla_tick`` asks the database what
 has come due since the last tick, so a scheduler that was down for an hour raises, on its first
@@ -12,27 +13,32 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
+from workflow.domain.actors import Actor
+from workflow.service.bus import MessageBus
 from workflow.service.handlers import UowFactory
-from workflow.service.ports import Clock
-from workflow.service.sla_service import raise_due_alarms, recompute_open_clocks
+from workflow.service.housekeeping_commands import PurgeExpired, RaiseSlaAlarms
+from workflow.service.sla_service import recompute_open_clocks
 
 log = logging.getLogger(__name__)
 
 #: a catch-up stops after this many rounds and goes on at the next tick (so stop and leadership
 #: checks are never far apart)
 MAX_ROUNDS = 100
+SCHEDULER: Final = Actor.system("scheduler")
+PURGE: Final = Actor.system("purge")
 
 
 def _always() -> bool:
     return True
 
 
-def sla_tick(uow_factory: UowFactory, clock: Clock, *, limit: int = 100,
-             keep_going: Callable[[], bool] = _always, max_rounds: int = MAX_ROUNDS) -> int:
-    """Raise every SLA alarm due now: ``raise_due_alarms`` rounds until one comes back short.
+def sla_tick(bus: MessageBus, *, limit: int = 100, keep_going: Callable[[], bool] = _always,
+             max_rounds: int = MAX_ROUNDS) -> int:
+    """Raise every SLA alarm due now: ``RaiseSlaAlarms`` rounds until one comes back short.
 
     Each round is one query and one transaction of at most ``limit`` tickets. ``keep_going`` is
     asked between rounds (the runner checks its stop flag and that it still leads). Returns the
@@ -40,7 +46,7 @@ def sla_tick(uow_factory: UowFactory, clock: Clock, *, limit: int = 100,
     """
     total = 0
     for _ in range(max_rounds):
-        raised = raise_due_alarms(uow_factory(), clock, limit=limit)
+        raised = bus.handle(RaiseSlaAlarms(actor=SCHEDULER, limit=limit))
         total += raised
         if raised < limit or not keep_going():
             break
@@ -49,16 +55,10 @@ def sla_tick(uow_factory: UowFactory, clock: Clock, *, limit: int = 100,
     return total
 
 
-#: (now, retention, attachment retention) -> what was purged, for the log
-Purger = Callable[[datetime, timedelta, timedelta], str]
-
-
-def daily_purge(purge: Purger, clock: Clock, *, retention: timedelta,
-                attachment_retention: timedelta) -> str:
+def daily_purge(bus: MessageBus, *, retention: timedelta, attachment_retention: timedelta) -> str:
     """Anonymise what has outlived its retention period (idempotent: a second run changes nothing)."""
-    report = purge(clock.now(), retention, attachment_retention)
-    log.info("purge: %s", report)
-    return report
+    return bus.handle(PurgeExpired(actor=PURGE, retention=retention,
+                                   attachment_retention=attachment_retention))
 
 
 def _signature(path: Path | None) -> tuple[int, int, int] | None:

@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from schedulers.housekeeping import LeaderJob
 from schedulers.jobs import CalendarWatch, daily_purge, sla_tick
 from schedulers.leader import LeaderLock, leader_lock_for
 from workflow.adapters import scheduler_wiring as wiring
@@ -44,15 +45,6 @@ log = logging.getLogger(__name__)
 
 #: every job: one run at a time, missed runs merged into one, and a late run still runs
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-
-
-@dataclass(frozen=True)
-class LeaderJob:
-    """A periodic job that only the leader runs (the composition root adds these)."""
-
-    name: str
-    every_seconds: float
-    run: Callable[[UowFactory, Clock], object]
 
 
 @dataclass(frozen=True)
@@ -73,8 +65,11 @@ class SchedulerConfig:
     #: a new leader re-applies the calendar to every open ticket (it cannot know whether the
     #: previous leader finished after a calendar edit) and runs the purge once
     catch_up_on_leadership: bool = True
-    #: more periodic jobs run by the leader only: (name, every N seconds, job(uow_factory, clock))
+    #: more periodic jobs run by the leader only: (name, every N seconds, its command)
     extra_jobs: tuple[LeaderJob, ...] = ()
+    #: the composition root's bus, built over the scheduler's database, its unit-of-work factory
+    #: (the calendar in force) and clock; None: a bare bus (documented policies, no secret key)
+    bus: wiring.BusFactory | None = None
 
     def book(self) -> SlaBook:
         def hours(seconds: float | None) -> float | None:
@@ -98,6 +93,8 @@ class Scheduler:
         self.db = db or wiring.open_database(config.db_url)
         self.lock = lock or leader_lock_for(config.db_url, config.name)
         self.watch = CalendarWatch(config.calendar_path, self._uow_factory)  # a bad file fails here
+        self.bus = (config.bus or wiring.scheduler_bus)(self.db, lambda: self.watch.uow_factory(),
+                                                        self.clock)
         self._stopping = threading.Event()
         self._lead_mutex = threading.Lock()
         self._leading = False
@@ -170,18 +167,17 @@ class Scheduler:
         with _logged("sla tick"):
             if self._lead():
                 self.watch.refresh()
-                sla_tick(self.watch.uow_factory, self.clock, limit=self.config.limit,
-                         keep_going=self._keep_going)
+                sla_tick(self.bus, limit=self.config.limit, keep_going=self._keep_going)
 
     def _extra_job(self, job: LeaderJob) -> None:
         with _logged(job.name):
             if self._lead():
-                job.run(self.watch.uow_factory, self.clock)
+                self.bus.handle(job.command())
 
     def _purge_job(self) -> None:
         with _logged("purge"):
             if self._lead():
-                daily_purge(wiring.purger(self.db), self.clock, retention=self.config.retention,
+                daily_purge(self.bus, retention=self.config.retention,
                             attachment_retention=self.config.attachment_retention)
 
 

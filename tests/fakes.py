@@ -1,7 +1,9 @@
 """An in-memory unit of work over the ports, for fast handler tests (no database).
 
 It keeps the ports' contracts that handlers rely on: ``save`` checks the version the ticket was
-loaded with and takes its pending audit and events; nothing is visible before ``commit``.
+loaded with and takes its pending audit and events; nothing is visible before ``commit``. The
+resolution paths' and the scheduler's stores (``callbacks``, ``keys``, ``sessions``,
+``throttle``, ``alarms``) are in ``tests.fake_stores``.
 """
 
 from __future__ import annotations
@@ -11,14 +13,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from tests.fake_stores import (
+    FakeAlarms,
+    FakeCallbacks,
+    FakeCounters,
+    FakeKeys,
+    FakeSessions,
+    Tables,
+)
 from workflow.adapters.sla_book import default_book
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
 from workflow.domain.events import DomainEvent
 from workflow.domain.ticket import AuditEntry, Ticket
-from workflow.domain.ticket_sla import Alarm
 from workflow.service.ports import (
     AgentDirectory,
-    AlarmLog,
     Attachment,
     AttachmentRepository,
     InboxEntry,
@@ -37,6 +45,7 @@ class Store:
         self.audit: list[AuditEntry] = []
         self.events: list[DomainEvent] = []
         self.notes: list[tuple[str, str, datetime, str]] = []
+        self.tables = Tables()
 
 
 class FakeTickets(TicketRepository):
@@ -79,7 +88,11 @@ class FakeTickets(TicketRepository):
         return [a for a in self.uow.store.audit + self.uow.pending_audit if a.ticket_id == ticket_id]
 
     def due_for_alarm(self, now: datetime, limit: int) -> list[Ticket]:
-        return []
+        def next_alarm(t: Ticket) -> datetime | None:
+            return t.sla.next_alarm_at() if t.sla is not None else None
+
+        due = [t for t in self.uow.view.values() if (at := next_alarm(t)) is not None and at <= now]
+        return [copy.deepcopy(t) for t in sorted(due, key=lambda t: next_alarm(t) or now)[:limit]]
 
     def open_with_clocks(self, after_id: str, limit: int) -> list[Ticket]:
         return []
@@ -96,7 +109,7 @@ class FakeNotes(NoteRepository):
         return [(at, who, body) for tid, who, at, body in self.uow.store.notes if tid == ticket_id]
 
 
-class Unused(InboxRepository, AttachmentRepository, AlarmLog):
+class Unused(InboxRepository, AttachmentRepository):
     """Ports these tests never reach: calling one is a test bug."""
 
     def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
@@ -110,13 +123,6 @@ class Unused(InboxRepository, AttachmentRepository, AlarmLog):
     def add(self, ticket_id: str, attachment: Attachment, now: datetime) -> None:
         raise AssertionError("attachments not faked")
 
-    def record(self, ticket_id: str, alarm: Alarm, now: datetime) -> bool:
-        raise AssertionError("alarms not faked")
-
-    def record_many(self, alarms: Sequence[tuple[str, Alarm]],
-                    now: datetime) -> set[tuple[str, str, int, str]]:
-        raise AssertionError("alarms not faked")
-
 
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: Store) -> None:
@@ -125,7 +131,10 @@ class FakeUnitOfWork(UnitOfWork):
         self.tickets = FakeTickets(self)
         self.notes = FakeNotes(self)
         unused = Unused()
-        self.inbox, self.attachments, self.alarms = unused, unused, unused
+        self.inbox, self.attachments = unused, unused
+        self.callbacks, self.keys = FakeCallbacks(self), FakeKeys(self)
+        self.sessions, self.throttle = FakeSessions(self), FakeCounters(self)
+        self.alarms = FakeAlarms(self)
         self.rollback()
 
     @contextmanager
@@ -137,6 +146,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.store.audit.extend(self.pending_audit)
         self.store.events.extend(self.pending_events)
         self.store.notes.extend(self.pending_notes)
+        self.store.tables = self.data
         self.rollback()
 
     def rollback(self) -> None:
@@ -144,6 +154,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.pending_audit: list[AuditEntry] = []
         self.pending_events: list[DomainEvent] = []
         self.pending_notes: list[tuple[str, str, datetime, str]] = []
+        self.data: Tables = copy.deepcopy(self.store.tables)
 
 
 class FakeAgents(AgentDirectory):

@@ -6,6 +6,7 @@ a slot and attempts need counting, which only the callback service does.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -16,12 +17,12 @@ from console.auth import current_actor, current_agent, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version, sane_day
 from console.routes.agent_api import summary
+from workflow.adapters.queries.callbacks import CallbackView, callback_view
 from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import Booking, PreferredWindow
 from workflow.domain.errors import WorkflowError
 from workflow.service import commands as c
-from workflow.service.callbacks import Booked, CallbackDesk, view
-from workflow.service.command_handlers import callback_desk as desk_of
+from workflow.service.callback_ports import Booked
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents", "callbacks"])
 Agent = Annotated[str, Depends(current_agent)]
@@ -31,9 +32,10 @@ Window = Annotated[str | None, Field(max_length=40,
                                      description="'YYYY-MM-DD HH:MM-HH:MM', calendar's zone")]
 
 
-def callback_desk(d: WebDeps) -> CallbackDesk:
-    """The bus's own desk: one wiring of store, policy and customer links."""
-    return desk_of(d.message_bus().ctx)
+def read_callback(d: WebDeps, ticket_id: str, day: date | None = None) -> CallbackView:
+    """The ticket's callback under the bus's own policy (the one bookings are made with)."""
+    return callback_view(d.uow(), d.clock.now(), d.message_bus().ctx.callback_policy,
+                         ticket_id, day)
 
 
 def parse_window(text: str | None) -> PreferredWindow | None:
@@ -92,7 +94,7 @@ async def callback_result(ticket_id: TicketId, body: CallbackOutcome, d: Deps,
 
 @router.get("/{ticket_id}/callback")
 async def show_callback(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
-    shown = await run_in_threadpool(view, callback_desk(d), ticket_id)
+    shown = await run_in_threadpool(read_callback, d, ticket_id)
     return {"state": shown.ticket.state.value, "booking": booking_json(shown.booking),
             "attempts": [{"at": a.at.isoformat(), "agent": a.agent, "result": a.result,
                           "cycle": a.cycle} for a in shown.attempts],

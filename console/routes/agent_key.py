@@ -22,9 +22,7 @@ from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
 from workflow.domain.actors import Actor
 from workflow.domain.reset_keys import KINDS, MAX_TEXT, KeyPolicy, NewArtifact, new_artifact
-from workflow.service.bus import NotConfigured
 from workflow.service.commands import SendKey
-from workflow.service.reset_keys import KeyDesk
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents"])
 Staff = Annotated[Actor, Depends(current_actor)]
@@ -37,14 +35,6 @@ class TextKey(BaseModel):
     kind: str = Field(description=f"one of {', '.join(KINDS)} (encrypted_file: use multipart)")
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     expected_version: Version = None
-
-
-def desk_for(d: WebDeps, request: Request) -> KeyDesk:
-    """Links point at ``public_url`` when set, else at the address this request came to."""
-    try:
-        return d.key_desk(str(request.base_url))
-    except NotConfigured as err:
-        raise HTTPException(500, str(err)) from None
 
 
 def _announced_length(request: Request, limit: int) -> None:
@@ -93,9 +83,9 @@ async def _from_json(request: Request) -> tuple[NewArtifact, int | None]:
 @router.post("/{ticket_id}/send_key")
 async def send_key_endpoint(ticket_id: TicketId, request: Request, d: Deps,
                             actor: Staff) -> dict[str, Any]:
-    desk = desk_for(d, request)
+    policy = d.message_bus().ctx.key_policy
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        artifact, version = await _from_form(request, desk.policy)
+        artifact, version = await _from_form(request, policy)
     else:
         artifact, version = await _from_json(request)
     ticket = await run_in_threadpool(d.handle, SendKey(

@@ -17,10 +17,10 @@ from console.auth import current_actor, current_agent, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version
 from console.routes.agent_api import summary
+from workflow.adapters.queries.sessions import SessionGone, session_view
 from workflow.domain.actors import Actor
 from workflow.service import commands as c
 from workflow.service import remote_sessions as rs
-from workflow.service.session_ports import sessions_of
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents"])
 Agent = Annotated[str, Depends(current_agent)]
@@ -73,9 +73,8 @@ async def propose(ticket_id: TicketId, body: Step, d: Deps, actor: Staff) -> dic
 @router.get("/{ticket_id}/session")
 async def show(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
     try:
-        record, steps = await run_in_threadpool(rs.session_view, d.uow(), sessions_of,
-                                                ticket_id=ticket_id)
-    except rs.SessionGone as err:
+        record, steps = await run_in_threadpool(session_view, d.uow(), ticket_id)
+    except SessionGone as err:
         raise HTTPException(404, str(err)) from None
     return {"id": record.id, "started_at": record.started_at.isoformat(),
             "last_activity_at": record.last_activity_at.isoformat(),
@@ -86,10 +85,10 @@ async def show(ticket_id: TicketId, d: Deps, agent: Agent) -> dict[str, Any]:
 
 
 @router.post("/{ticket_id}/session/activity", status_code=204)
-async def activity(ticket_id: TicketId, d: Deps, agent: Agent) -> Response:
+async def activity(ticket_id: TicketId, d: Deps, actor: Staff) -> Response:
     """The agent is still working in the session (resets the inactivity time-out)."""
     try:
-        await run_in_threadpool(rs.touch, d.uow(), d.clock, sessions_of, ticket_id=ticket_id)
-    except rs.SessionGone as err:
+        await run_in_threadpool(d.handle, c.TouchSession(actor=actor, ticket_id=ticket_id))
+    except SessionGone as err:
         raise HTTPException(409, str(err)) from None
     return Response(status_code=204)

@@ -22,13 +22,14 @@ from console.auth import deps
 from console.deps import WebDeps
 from console.errors import link_refused, refuse
 from console.inputs import MAX_FORM_BYTES, form_fields, parse_instant, sane_day
-from console.routes.agent_callback import callback_desk, parse_window
+from console.routes.agent_callback import parse_window, read_callback
+from workflow.adapters.queries.callbacks import CallbackView
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.callback_slots import Slot, describe_slot
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.states import State
 from workflow.service import links
-from workflow.service.callbacks import CallbackView, NoFreeSlot, view
+from workflow.service.callback_ports import NoFreeSlot
 from workflow.service.commands import MoveCallback, RequestCallback
 
 router = APIRouter(prefix="/customer/callback", tags=["customers"], include_in_schema=False)
@@ -91,7 +92,7 @@ async def _render(request: Request, d: WebDeps, ticket_id: str, action: str,
                   day: date | None = None, status: int = 200, message: str | None = None,
                   done: bool = False) -> Response:
     try:
-        shown = await run_in_threadpool(view, callback_desk(d), ticket_id, day)
+        shown = await run_in_threadpool(read_callback, d, ticket_id, day)
     except TicketNotFound:  # a genuine link to a ticket that is gone: no different from a fake
         return _refused(request)
     language = shown.ticket.language

@@ -19,17 +19,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from console import rendering
 from console.auth import deps
 from console.deps import WebDeps
+from workflow.adapters.queries.keys import KeyView, key_view
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.errors import TicketNotFound
 from workflow.domain.reset_keys import utc_text
 from workflow.service import links
 from workflow.service.commands import ReportKey
-from workflow.service.reset_keys import (
-    AnswerResult,
-    KeyView,
-    keys_of,
-    view_key,
-)
+from workflow.service.reset_keys import AnswerResult
 
 router = APIRouter(prefix="/customer/key", tags=["customers"], include_in_schema=False)
 Deps = Annotated[WebDeps, Depends(deps)]
@@ -47,9 +43,9 @@ def _ticket_id(d: WebDeps, token: str, action: str) -> str | None:
 
 
 def _view(d: WebDeps, ticket_id: str, *, with_key: bool) -> KeyView | None:
-    sealer = d.sealer() if with_key else None
+    sealer = d.message_bus().ctx.key_sealer if with_key else None
     try:
-        return view_key(d.uow(), d.clock, keys_of, ticket_id, sealer=sealer)
+        return key_view(d.uow(), d.clock.now(), ticket_id, sealer=sealer)
     except TicketNotFound:
         return None
 

@@ -21,13 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from console.auth import deps
 from console.deps import WebDeps
 from console.inputs import RowId
+from workflow.adapters.queries.sessions import session_view
 from workflow.adapters.queries.terms import TERMS_LANGUAGES, load_terms
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.session_codes import SessionPolicy
 from workflow.service import commands as c
 from workflow.service import links
 from workflow.service import remote_sessions as rs
-from workflow.service.session_ports import sessions_of
 
 router = APIRouter(prefix="/api/v1/customer/session", tags=["customer"])
 Deps = Annotated[WebDeps, Depends(deps)]
@@ -85,9 +85,8 @@ async def verify(body: VerifyBody, request: Request, d: Deps,
     """Check the reference and code; on success, the terms to read and a consent token."""
     policy = _policy(d)
     try:
-        found = await run_in_threadpool(
-            rs.verify_code, d.uow(), d.clock, sessions_of, reference=body.reference,
-            code=body.code, source_addr=_addr(request), secret=d.secret_key, policy=policy)
+        found = await run_in_threadpool(d.handle, c.VerifySessionCode(
+            actor=CUSTOMER, reference=body.reference, code=body.code, source_addr=_addr(request)))
     except rs.CodeRefused:
         return refused()
     terms = load_terms(lang if lang in TERMS_LANGUAGES else found.language)
@@ -132,8 +131,8 @@ async def agree(body: AgreeBody, request: Request, d: Deps) -> JSONResponse:
 async def show(session: Session, d: Deps) -> dict[str, Any]:
     """The running session and the steps the agent proposed, to confirm or decline."""
     ticket_id, session_id = session
-    record, steps = await _call(rs.session_view, uow=d.uow(), stores=sessions_of,
-                                ticket_id=ticket_id, session_id=session_id)
+    record, steps = await _call(session_view, uow=d.uow(), ticket_id=ticket_id,
+                                session_id=session_id)
     return {"started_at": record.started_at.isoformat(),
             "steps": [{"id": s.id, "kind": s.kind, "description": s.description,
                        "decision": s.decision} for s in steps]}
@@ -156,8 +155,8 @@ async def decide(step_id: RowId, body: Decision, session: Session, d: Deps) -> d
 async def ping(session: Session, d: Deps) -> Response:
     """The customer is still there (the inactivity time-out counts from the last activity)."""
     ticket_id, session_id = session
-    await _call(rs.touch, uow=d.uow(), clock=d.clock, stores=sessions_of, ticket_id=ticket_id,
-                session_id=session_id)
+    await _call(d.handle, cmd=c.TouchSession(actor=CUSTOMER, ticket_id=ticket_id,
+                                             session_id=session_id))
     return Response(status_code=204)
 
 

@@ -56,6 +56,8 @@ from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.tables import TICKET
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.service.bus import HandlerContext
+from workflow.service.command_handlers import build_bus
 from workflow.service.ports import SystemClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,8 +212,8 @@ def desk(rabbit: Rabbit, pg_url: str, tmp_path: Path) -> Iterator[Desk]:
         verifier=LocalVerifier(), max_attempts=2, retry_delays=[1])))
     made.start_consumer(NOTE, NotificationConsumer(MailFolderNotifier(
         db, tmp_path / "mail", sender="desk@example.com", public_url="http://desk.test")))
-    made.start_consumer(ESC, NotificationConsumer(EscalationHandler(
-        lambda: SqlUnitOfWork(db), SystemClock())))
+    made.start_consumer(ESC, NotificationConsumer(EscalationHandler(build_bus(HandlerContext(
+        uow=lambda: SqlUnitOfWork(db), clock=SystemClock())))))
     made.start_archiver()
     yield made
     made.stop.set()

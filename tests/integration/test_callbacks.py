@@ -25,29 +25,27 @@ from schemas.events_v1 import SLA_BREACHED_V1, SlaRaised, build_event
 from tests.factories import make_ticket
 from tests.web import SECRET, agent_headers
 from workflow.adapters import links
-from workflow.adapters.callback_store import link_maker, sql_store
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.sla_book import default_book
 from workflow.adapters.tables import OUTBOX
 from workflow.adapters.tables_resolution import CALLBACK_BOOKING
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.states import Outcome, State
-from workflow.service.callbacks import (
-    CallbackDesk,
-    RecordAttempt,
-    RequestCallback,
-    record_attempt,
-    release_orphans,
-    request_callback,
-)
+from workflow.service.bus import HandlerContext, MessageBus
+from workflow.service.callback_ports import link_maker
+from workflow.service.command_handlers import build_bus
+from workflow.service.commands import RecordCallResult, RequestCallback
 from workflow.service.handlers import ActOnTicket, act, sync_sla
+from workflow.service.housekeeping_commands import ReleaseOrphanBookings
 from workflow.service.ports import Clock
 from workflow.service.sla_service import raise_due_alarms
 
 PT = ZoneInfo("America/Los_Angeles")
 URL = "https://support.example"
+ALICE = Actor("agent", "alice")
 
 
 @dataclass
@@ -80,9 +78,15 @@ def web_client(db: Database, clock: Clock, **options: Any) -> TestClient:
     return TestClient(create_app(deps, [agent_callback.router, customer_callback.router]))
 
 
-def desk(db: Database, clock: Clock, **policy: Any) -> CallbackDesk:
-    return CallbackDesk(lambda: SqlUnitOfWork(db), clock, sql_store, CallbackPolicy(**policy),
-                        link_maker(SECRET, URL))
+def bus(db: Database, clock: Clock, **policy: Any) -> MessageBus:
+    """The bus as bootstrap builds it, with this callback policy and customer links."""
+    return build_bus(HandlerContext(uow=lambda: SqlUnitOfWork(db), clock=clock,
+                                    callback_policy=CallbackPolicy(**policy),
+                                    callback_links=link_maker(SECRET, URL)))
+
+
+def attempt(d: MessageBus, tid: str, result: str, note: str | None = None) -> str | None:
+    return d.handle(RecordCallResult(actor=ALICE, ticket_id=tid, result=result, note=note)).step
 
 
 def ticket(db: Database, tid: str) -> Any:
@@ -125,8 +129,7 @@ def test_breach_at_1620_friday_books_the_next_business_morning(
     tid = queued(db, pt(friday, 15, 10, month))
     clock = FixedClock(pt(friday, 16, 20, month))
     raise_due_alarms(SqlUnitOfWork(db), clock)
-    handler = EscalationHandler(lambda: SqlUnitOfWork(db), clock, secret_key=SECRET,
-                                public_url=URL)
+    handler = EscalationHandler(bus(db, clock))
     assert handler.handle(breach_event(db, tid)) == "booked"
     assert ticket(db, tid).state is State.AWAITING_CALLBACK
     [b] = bookings(db, tid)
@@ -141,7 +144,7 @@ def test_redelivered_breach_books_once(db: Database) -> None:
     tid = queued(db, pt(16, 15, 10))
     clock = FixedClock(pt(16, 16, 20))
     raise_due_alarms(SqlUnitOfWork(db), clock)
-    handler = EscalationHandler(lambda: SqlUnitOfWork(db), clock)
+    handler = EscalationHandler(bus(db, clock))
     event = breach_event(db, tid)
     assert handler.handle(event) == "booked"
     assert handler.handle(event).startswith("skipped")
@@ -156,7 +159,7 @@ def test_breach_delivered_twice_at_once_books_once(db: Database) -> None:
 
     def deliver() -> None:
         start.wait()
-        answers.append(EscalationHandler(lambda: SqlUnitOfWork(db), clock).handle(event))
+        answers.append(EscalationHandler(bus(db, clock)).handle(event))
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
     for t in threads:
@@ -172,9 +175,8 @@ def test_breaches_the_policy_leaves_out_change_nothing(db: Database) -> None:
     clock = FixedClock(pt(16, 10))
     event = build_event(SLA_BREACHED_V1, tid, 1, SlaRaised(
         ticket_id=tid, clock="resolution", cycle=1, due_at=pt(16, 10), raised_at=pt(16, 10)))
-    assert EscalationHandler(lambda: SqlUnitOfWork(db), clock).handle(event).startswith("skipped")
-    none = EscalationHandler(lambda: SqlUnitOfWork(db), clock,
-                             policy=CallbackPolicy(escalation="none"))
+    assert EscalationHandler(bus(db, clock)).handle(event).startswith("skipped")
+    none = EscalationHandler(bus(db, clock, escalation="none"))
     event["data"]["clock"] = "first_reply"
     assert none.handle(event).startswith("skipped")
     assert ticket(db, tid).state is State.QUEUED and bookings(db, tid) == []
@@ -182,13 +184,13 @@ def test_breaches_the_policy_leaves_out_change_nothing(db: Database) -> None:
 
 def test_slot_capacity_holds_under_ten_concurrent_bookings(db: Database) -> None:
     tids = [queued(db, pt(19, 7)) for _ in range(10)]
-    d = desk(db, FixedClock(pt(19, 8)), capacity=2)
+    d = bus(db, FixedClock(pt(19, 8)), capacity=2)
     start, errors = threading.Barrier(len(tids)), []
 
     def book(tid: str) -> None:
         start.wait()
         try:
-            request_callback(d, RequestCallback(tid, "agent:alice"))
+            d.handle(RequestCallback(actor=ALICE, ticket_id=tid))
         except Exception as err:  # reported below, never swallowed
             errors.append(err)
 
@@ -206,10 +208,10 @@ def test_slot_capacity_holds_under_ten_concurrent_bookings(db: Database) -> None
 
 
 def booked(db: Database, clock: FixedClock, language: str = "en",
-           **policy: Any) -> tuple[str, CallbackDesk]:
+           **policy: Any) -> tuple[str, MessageBus]:
     tid = queued(db, pt(19, 7), language)
-    d = desk(db, clock, **policy)
-    request_callback(d, RequestCallback(tid, "agent:alice"))
+    d = bus(db, clock, **policy)
+    d.handle(RequestCallback(actor=ALICE, ticket_id=tid))
     return tid, d
 
 
@@ -217,7 +219,7 @@ def test_answered_call_goes_back_to_queued_and_frees_the_seat(db: Database) -> N
     clock = FixedClock(pt(19, 8))
     tid, d = booked(db, clock)
     clock.at = pt(19, 8, 35)
-    assert record_attempt(d, RecordAttempt(tid, "alice", "answered")).step == "answered"
+    assert attempt(d, tid, "answered") == "answered"
     [b] = bookings(db, tid)
     assert ticket(db, tid).state is State.QUEUED and (b.status, b.active_seat) == ("done", None)
 
@@ -226,8 +228,8 @@ def test_missed_call_below_the_limit_books_the_next_slot(db: Database) -> None:
     clock = FixedClock(pt(19, 8))
     tid, d = booked(db, clock)
     clock.at = pt(19, 8, 35)
-    done = record_attempt(d, RecordAttempt(tid, "alice", "no_answer", note="voicemail"))
-    assert done.step == "retry" and ticket(db, tid).state is State.AWAITING_CALLBACK
+    assert attempt(d, tid, "no_answer", note="voicemail") == "retry"
+    assert ticket(db, tid).state is State.AWAITING_CALLBACK
     first, second = bookings(db, tid)
     assert (first.status, first.active_seat) == ("done", None)
     assert local(second.slot_start) == local(pt(19, 9)) and second.active_seat == 1
@@ -243,7 +245,7 @@ def test_exhausted_attempts_follow_the_policy_with_an_email(
     steps = []
     for n in range(3):
         clock.at = pt(19, 9 + n)
-        steps.append(record_attempt(d, RecordAttempt(tid, "alice", "no_answer")).step)
+        steps.append(attempt(d, tid, "no_answer"))
     assert steps == ["retry", "retry", "requeue" if policy == "requeue" else "give_up"]
     t = ticket(db, tid)
     assert t.state is state and t.waiting_on is None
@@ -317,7 +319,8 @@ def test_seats_of_tickets_resolved_another_way_are_released(db: Database) -> Non
     clock = FixedClock(pt(19, 8))
     tid, d = booked(db, clock)
     act(SqlUnitOfWork(db), clock, ActOnTicket(tid, "resolve", "agent:alice"))
-    assert release_orphans(d) == 1 and bookings(db, tid)[0].active_seat is None
+    assert d.handle(ReleaseOrphanBookings(actor=Actor.system("scheduler"))) == 1
+    assert bookings(db, tid)[0].active_seat is None
     assert bookings(db, tid)[0].status == "cancelled"
 
 
@@ -329,7 +332,7 @@ def test_every_callback_email_renders_in_the_customers_language(
     for policy, result in (("requeue", "no_answer"), ("close", "wrong_number")):
         tid, d = booked(db, clock, language, exhausted=policy)
         for _ in range(1 if result == "wrong_number" else 3):
-            record_attempt(d, RecordAttempt(tid, "alice", result))
+            attempt(d, tid, result)
         with db.reader.begin() as conn:
             for payload in conn.execute(select(OUTBOX.c.payload).where(
                     OUTBOX.c.ticket_id == tid, OUTBOX.c.type.like("%notification.email%"))

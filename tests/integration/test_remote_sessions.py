@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from schedulers.session_jobs import expire_idle_sessions
+from schedulers.housekeeping import SESSIONS
 from tests.factories import T0, make_ticket
 from workflow.adapters.db import Database, open_database
-from workflow.adapters.session_store import load_terms, store_for
+from workflow.adapters.session_store import load_terms
 from workflow.adapters.sla_book import default_book
 from workflow.adapters.tables import OUTBOX
 from workflow.adapters.tables_resolution import CONSENT, REMOTE_SESSION, SESSION_CODE
@@ -27,6 +27,9 @@ from workflow.domain.errors import GuardRefused, WorkflowError
 from workflow.domain.session_codes import SessionPolicy
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.service import remote_sessions as rs
+from workflow.service.bus import HandlerContext
+from workflow.service.command_handlers import build_bus
+from workflow.service.housekeeping_commands import ExpireIdleSessions
 from workflow.service.ports import Clock, SystemClock
 
 SECRET = b"session-test-secret-" * 2
@@ -55,19 +58,19 @@ def claimed_ticket(db: Database, language: str = "en") -> tuple[str, str]:
 
 
 def issue(db: Database, clock: Clock, ticket_id: str) -> str:
-    return rs.issue_code(SqlUnitOfWork(db), clock, store_for, ticket_id=ticket_id,
+    return rs.issue_code(SqlUnitOfWork(db), clock, ticket_id=ticket_id,
                          agent="alice", secret=SECRET, policy=POLICY).code
 
 
 def verify(db: Database, clock: Clock, reference: str, code: str,
            addr: str = ADDR) -> rs.VerifiedCode:
-    return rs.verify_code(SqlUnitOfWork(db), clock, store_for, reference=reference, code=code,
+    return rs.verify_code(SqlUnitOfWork(db), clock, reference=reference, code=code,
                           source_addr=addr, secret=SECRET, policy=POLICY)
 
 
 def agree(db: Database, clock: Clock, found: rs.VerifiedCode) -> int:
     session_id, _ = rs.start_session(
-        SqlUnitOfWork(db), clock, store_for, ticket_id=found.ticket_id, code_id=found.code_id,
+        SqlUnitOfWork(db), clock, ticket_id=found.ticket_id, code_id=found.code_id,
         terms_version=load_terms("en").version, current_terms=load_terms("en").version,
         language="en", source_addr=ADDR)
     return session_id
@@ -108,7 +111,7 @@ def test_offering_a_session_waits_on_the_code_pauses_the_clocks_and_stores_only_
 def test_only_the_assignee_can_offer_a_session(db: Database) -> None:
     tid, _ = claimed_ticket(db)
     with pytest.raises(GuardRefused):
-        rs.issue_code(SqlUnitOfWork(db), MovableClock(), store_for, ticket_id=tid, agent="bob",
+        rs.issue_code(SqlUnitOfWork(db), MovableClock(), ticket_id=tid, agent="bob",
                       secret=SECRET, policy=POLICY)
 
 
@@ -226,7 +229,7 @@ def test_the_code_is_used_by_one_conditional_update_only(pg_url: str) -> None:
 
         def use() -> bool:
             with SqlUnitOfWork(db) as uow:
-                used = store_for(uow).use_code(found.code_id, tid, clock.now())
+                used = uow.sessions.use_code(found.code_id, tid, clock.now())
                 uow.commit()
             return used
 
@@ -304,20 +307,20 @@ def test_wrong_codes_from_one_address_lock_it_for_every_ticket(db: Database) -> 
 def test_declining_a_network_change_emails_the_changes_for_the_provider(db: Database) -> None:
     clock = MovableClock()
     tid, session_id = in_session(db, clock)
-    steps = [rs.propose_step(SqlUnitOfWork(db), clock, store_for, ticket_id=tid, agent="alice",
+    steps = [rs.propose_step(SqlUnitOfWork(db), clock, ticket_id=tid, agent="alice",
                              kind=kind, description=text)
              for kind, text in [("network", "Open TCP port 8000 on the router"),
                                 ("equipment", "Update the camera firmware"),
                                 ("network", "Reserve 192.168.1.64 for the recorder")]]
     decide = [("declined", steps[0]), ("declined", steps[1]), ("confirmed", steps[2])]
     for decision, step_id in decide:
-        rs.decide_step(SqlUnitOfWork(db), clock, store_for, ticket_id=tid, session_id=session_id,
+        rs.decide_step(SqlUnitOfWork(db), clock, ticket_id=tid, session_id=session_id,
                        step_id=step_id, decision=decision)
     [mail] = [m for m in emails(db, tid) if m["template"] == "network_changes"]
     assert mail["context"]["changes"] == "1. Open TCP port 8000 on the router"
     assert mail["language"] == "en"
     with pytest.raises(WorkflowError):  # answered once only
-        rs.decide_step(SqlUnitOfWork(db), clock, store_for, ticket_id=tid,
+        rs.decide_step(SqlUnitOfWork(db), clock, ticket_id=tid,
                        session_id=session_id, step_id=steps[0], decision="confirmed")
 
 
@@ -325,22 +328,23 @@ def test_only_the_assignee_proposes_steps(db: Database) -> None:
     clock = MovableClock()
     tid, _ = in_session(db, clock)
     with pytest.raises(GuardRefused):
-        rs.propose_step(SqlUnitOfWork(db), clock, store_for, ticket_id=tid, agent="bob",
+        rs.propose_step(SqlUnitOfWork(db), clock, ticket_id=tid, agent="bob",
                         kind="network", description="Open a port")
 
 
 def test_inactivity_ends_the_session_and_requeues_the_ticket(db: Database) -> None:
     clock = MovableClock()
     tid, session_id = in_session(db, clock)
-    factory = lambda: SqlUnitOfWork(db)  # noqa: E731
+    bus = build_bus(HandlerContext(uow=lambda: SqlUnitOfWork(db), clock=clock))
+    expire = ExpireIdleSessions(actor=SESSIONS, idle=timedelta(minutes=30))
     clock.advance(minutes=20)
-    rs.touch(SqlUnitOfWork(db), clock, store_for, ticket_id=tid)  # activity restarts the count
+    rs.touch(SqlUnitOfWork(db), clock, ticket_id=tid)  # activity restarts the count
     clock.advance(minutes=29)
-    assert expire_idle_sessions(factory, clock, timedelta(minutes=30)) == 0
+    assert bus.handle(expire) == 0
     assert ticket(db, tid).state is State.REMOTE_SESSION
     clock.advance(minutes=1)
-    assert expire_idle_sessions(factory, clock, timedelta(minutes=30)) == 1
-    assert expire_idle_sessions(factory, clock, timedelta(minutes=30)) == 0
+    assert bus.handle(expire) == 1
+    assert bus.handle(expire) == 0
     t = ticket(db, tid)
     assert t.state is State.QUEUED
     last = ticket_history(db, tid)[-1]
@@ -355,7 +359,7 @@ def test_inactivity_ends_the_session_and_requeues_the_ticket(db: Database) -> No
 def test_agent_ends_resolved_with_the_reason_audited_and_a_reminder_sent(db: Database) -> None:
     clock = MovableClock()
     tid, _ = in_session(db, clock)
-    t = rs.end_session(SqlUnitOfWork(db), clock, store_for, ticket_id=tid, actor="agent:alice",
+    t = rs.end_session(SqlUnitOfWork(db), clock, ticket_id=tid, actor="agent:alice",
                        resolved=True, reason="password reset through SADP")
     assert t.state is State.CLOSED and t.outcome is Outcome.RESOLVED
     last = ticket_history(db, tid)[-1]
@@ -367,12 +371,12 @@ def test_agent_ends_resolved_with_the_reason_audited_and_a_reminder_sent(db: Dat
 def test_customer_ending_the_session_sends_the_ticket_back_to_the_queue(db: Database) -> None:
     clock = MovableClock()
     tid, session_id = in_session(db, clock)
-    t = rs.end_session(SqlUnitOfWork(db), clock, store_for, ticket_id=tid, actor="customer",
+    t = rs.end_session(SqlUnitOfWork(db), clock, ticket_id=tid, actor="customer",
                        resolved=False, reason="customer ended the session",
                        session_id=session_id)
     assert t.state is State.QUEUED
     with pytest.raises(rs.SessionGone):
-        rs.touch(SqlUnitOfWork(db), clock, store_for, ticket_id=tid, session_id=session_id)
+        rs.touch(SqlUnitOfWork(db), clock, ticket_id=tid, session_id=session_id)
 
 
 def test_cli_issues_a_code_the_customer_can_use_and_ends_the_session(

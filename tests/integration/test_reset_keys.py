@@ -28,24 +28,29 @@ from console.deps import WebDeps
 from console.routes import agent_key, customer_key
 from consumers.mail_folder import MailFolderNotifier
 from resetdesk.cli_keys import send_key_command
-from schedulers.key_jobs import remind_and_close_silent
+from schedulers.housekeeping import KEYS
 from tests.factories import make_ticket
 from tests.web import SECRET, agent_headers
 from workflow.adapters import accounts, links
-from workflow.adapters.artifact_store import AesGcmSealer, key_desk, purge_artifacts, store_for
+from workflow.adapters.artifact_store import AesGcmSealer, purge_artifacts
+from workflow.adapters.bus_wiring import sql_bus
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.tables import AUDIT, OUTBOX
 from workflow.adapters.tables_resolution import RESET_ARTIFACT
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.actors import CUSTOMER, Actor
 from workflow.domain.calendar import BusinessCalendar, Window
-from workflow.domain.reset_keys import new_artifact
+from workflow.domain.reset_keys import SilencePolicy, new_artifact
 from workflow.domain.sla import DEFAULT_POLICIES
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.domain.ticket import Ticket
 from workflow.domain.ticket_sla import SlaBook
+from workflow.service.bus import MessageBus
+from workflow.service.commands import ReportKey, SendKey
+from workflow.service.housekeeping_commands import RemindSilentKeys
 from workflow.service.ports import Clock
-from workflow.service.reset_keys import KeyAnswer, SendKey, answer_key, seal_context, send_key
+from workflow.service.reset_keys import KeyAnswer, seal_context
 
 PT = ZoneInfo("America/Los_Angeles")
 T0 = datetime(2027, 1, 8, 10, 0, tzinfo=PT)  # a Friday
@@ -240,18 +245,22 @@ def test_expired_tampered_or_misdirected_links_are_refused(db: Database) -> None
     assert _ticket(db, tid).version == version
 
 
+def _bus(db: Database, clock: Clock) -> MessageBus:
+    """The bus as bootstrap builds it, over this part's business calendar."""
+    return sql_bus(db, lambda: SqlUnitOfWork(db, sla=BOOK), clock, secret_key=SECRET,
+                   public_url="https://desk.example", options={})
+
+
 def _job(db: Database, clock: Clock) -> tuple[int, int]:
-    return remind_and_close_silent(lambda: SqlUnitOfWork(db, sla=BOOK), clock,
-                                   remind_after_business_days=2, close_after_business_days=5,
-                                   links=key_desk(SECRET, "https://desk.example").links)
+    """The scheduler's reset-key job, as its leader hands it to the bus."""
+    return _bus(db, clock).handle(RemindSilentKeys(actor=KEYS, silence=SilencePolicy(2, 5)))
 
 
 def test_a_silent_customer_is_reminded_then_closed_after_business_days(db: Database) -> None:
     clock = MovableClock(T0)
     tid = _claimed(db, "en")
-    desk = key_desk(SECRET, "https://desk.example")
-    send_key(SqlUnitOfWork(db, sla=BOOK), clock, desk,
-             SendKey(tid, "alice", new_artifact("key", text="KEY-1")))
+    _bus(db, clock).handle(SendKey(actor=Actor("agent", "alice"), ticket_id=tid,
+                                   artifact=new_artifact("key", text="KEY-1")))
     # Friday 10:00 + 2 business days, Monday the 11th being a holiday: Wednesday 10:00
     for at, expected in ((datetime(2027, 1, 12, 11, tzinfo=PT), (0, 0)),
                          (datetime(2027, 1, 13, 9, 59, tzinfo=PT), (0, 0)),
@@ -368,7 +377,7 @@ def test_two_simultaneous_confirmations_move_the_ticket_once(db: Database) -> No
 
     def confirm() -> KeyAnswer:
         barrier.wait()
-        return answer_key(SqlUnitOfWork(db), clock, store_for, tid, worked=True).answer
+        return _bus(db, clock).handle(ReportKey(actor=CUSTOMER, ticket_id=tid, worked=True)).answer
 
     with ThreadPoolExecutor(2) as pool:
         answers = sorted(a.value for a in pool.map(lambda _: confirm(), range(2)))

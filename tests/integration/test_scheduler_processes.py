@@ -31,6 +31,8 @@ from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.sla import SlaPolicy
 from workflow.domain.states import State
 from workflow.domain.ticket_sla import SlaBook
+from workflow.service.bus import HandlerContext
+from workflow.service.command_handlers import build_bus
 from workflow.service.handlers import sync_sla
 from workflow.service.ports import SystemClock
 
@@ -254,10 +256,11 @@ def test_breach_that_passed_while_stopped_is_raised_once_on_restart(
 def test_one_tick_catches_up_past_the_per_transaction_limit(db: Database, tmp_path) -> None:
     book = book_24x7(tmp_path)
     ids = add_tickets(db, book, [datetime.now(UTC) - timedelta(minutes=30)] * 250)
-    raised = sla_tick(lambda: SqlUnitOfWork(db, sla=book), SystemClock(), limit=100)
+    bus = build_bus(HandlerContext(uow=lambda: SqlUnitOfWork(db, sla=book), clock=SystemClock()))
+    raised = sla_tick(bus, limit=100)
     assert raised == 500  # at risk and breached, for each of 250 tickets, in one tick
     assert_each_alarm_once(db, ids)
-    assert sla_tick(lambda: SqlUnitOfWork(db, sla=book), SystemClock(), limit=100) == 0
+    assert sla_tick(bus, limit=100) == 0
 
 
 def test_calendar_edit_is_applied_to_open_tickets_without_restart(db: Database,
@@ -309,3 +312,43 @@ def test_embedded_scheduler_runs_in_process_and_stop_releases_the_file_lock(
     assert FileLeaderLock(path).acquire()  # released on stop
     assert_each_alarm_once(db, ids)
     db.dispose()
+
+
+def test_the_leaders_jobs_are_commands_on_the_composition_roots_bus(
+        sqlite_url: str, calendar_file: Path, tmp_path: Path) -> None:
+    """A job hands its command to the bus bootstrap builds (over the scheduler's database):
+    a callback seat held by a ticket closed another way is freed by the leader."""
+    from resetdesk.bootstrap import bootstrap
+    from resetdesk.settings import Settings
+    from schedulers.housekeeping import HOUSEKEEPING, LeaderJob
+    from schedulers.runner import SchedulerConfig, start_in_background
+    from workflow.domain.callback_slots import Slot
+    from workflow.service.housekeeping_commands import ReleaseOrphanBookings
+
+    db = open_database(sqlite_url)
+    app = bootstrap(Settings(database_url=sqlite_url, data_dir=tmp_path))
+    (tid,) = add_tickets(db, book_24x7(tmp_path), [datetime.now(UTC)])
+    with SqlUnitOfWork(db) as uow:  # resolved by an agent while its callback was booked
+        ticket = uow.tickets.get(tid)
+        ticket.state = State.CLOSED
+        uow.tickets.save(ticket)
+        start = datetime.now(UTC) + timedelta(days=1)
+        uow.callbacks.try_book(tid, Slot(start, start + timedelta(minutes=30)), 1, "agent:a", start)
+        uow.commit()
+
+    def seat_held() -> bool:
+        with SqlUnitOfWork(db) as uow:
+            return uow.callbacks.active_booking(tid) is not None
+
+    assert seat_held()
+    jobs = (LeaderJob("orphans", 0.2, lambda: ReleaseOrphanBookings(actor=HOUSEKEEPING)),)
+    config = SchedulerConfig(db_url=sqlite_url, calendar_path=calendar_file, interval_seconds=0.2,
+                             extra_jobs=jobs, bus=app.bus_over)
+    handle = start_in_background(db_url=sqlite_url, retention=timedelta(days=90),
+                                 attachment_retention=timedelta(days=30), db=db, config=config)
+    try:
+        wait_for("the orphan seat freed", lambda: not seat_held(), timeout=10)
+    finally:
+        handle.stop()
+        app.close()
+        db.dispose()

@@ -25,17 +25,10 @@ from workflow.adapters.db import Database
 from workflow.adapters.purge import closed_ticket_pages, days_text
 from workflow.adapters.tables import AUDIT, TICKET
 from workflow.adapters.tables_resolution import RESET_ARTIFACT
-from workflow.domain.reset_keys import (
-    DEFAULT_LINK_DAYS,
-    ArtifactOutcome,
-    KeyLinks,
-    KeyPolicy,
-    NewArtifact,
-)
+from workflow.domain.reset_keys import DEFAULT_LINK_DAYS, ArtifactOutcome, KeyLinks, NewArtifact
 from workflow.domain.states import State, WaitingOn
 from workflow.service import links
-from workflow.service.ports import UnitOfWork
-from workflow.service.reset_keys import ArtifactStore, KeyDesk, Sealer, StoredArtifact, keys_of
+from workflow.service.key_ports import ArtifactStore, Sealer, StoredArtifact
 
 PURGE_ACTOR: Final = "system:purge"
 _VERSION: Final = b"\x01"
@@ -129,25 +122,11 @@ class SqlArtifactStore(ArtifactStore):
         return bytes(value) if value is not None else None
 
 
-def store_for(uow: UnitOfWork) -> SqlArtifactStore:
-    """The artifact rows of a SQL unit of work's transaction (``uow.conn``)."""
-    conn = getattr(uow, "conn", None)
-    if not isinstance(conn, Connection):
-        raise TypeError("reset artifacts need a SQL unit of work inside its with-block")
-    return SqlArtifactStore(conn)
-
-
 def key_links(secret: bytes, base_url: str, options: Mapping[str, Any] | None = None) -> KeyLinks:
     """Customer links signed with the deployment secret; ``key_link_days`` sets their lifetime."""
     days = (options or {}).get("key_link_days")
     return KeyLinks(partial(links.sign, secret), base_url,
                     timedelta(days=float(days if days is not None else DEFAULT_LINK_DAYS)))
-
-
-def key_desk(secret: bytes, base_url: str, options: Mapping[str, Any] | None = None) -> KeyDesk:
-    """Everything the key services need, from the secret, the public base URL and settings."""
-    return KeyDesk(keys_of, AesGcmSealer(secret), key_links(secret, base_url, options),
-                   KeyPolicy.from_options(options or {}))
 
 
 def purge_artifacts(db: Database, now: datetime, retention: timedelta, *, batch: int = 500,

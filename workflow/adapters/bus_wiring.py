@@ -5,21 +5,23 @@ besides (rate limits, the sealer of reset keys)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
+from workflow.adapters.purge import purge
 from workflow.adapters.throttle_store import sql_throttle
 from workflow.domain.callback_slots import CallbackPolicy
+from workflow.domain.reset_keys import KeyLinks, KeyPolicy
 from workflow.domain.rules import RuleBook
 from workflow.domain.session_codes import SessionPolicy
-from workflow.service.bus import HandlerContext, MessageBus, NotConfigured
-from workflow.service.callback_desk import callbacks_of, link_maker
+from workflow.service.bus import HandlerContext, MessageBus, NotConfigured, Purger
+from workflow.service.callback_ports import link_maker
 from workflow.service.command_handlers import build_bus
+from workflow.service.key_ports import Sealer
 from workflow.service.ports import Clock, UnitOfWork
-from workflow.service.reset_keys import KeyDesk, Sealer, keys_of
-from workflow.service.session_ports import sessions_of
 
 
 def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret_key: bytes,
@@ -28,28 +30,45 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
     """``public_url`` is where customer links point; a key sent without one uses the command's
     ``link_base`` (the address the agent's request came to, or the CLI's server address)."""
 
-    def keys(link_base: str | None) -> KeyDesk:
+    def key_links(link_base: str | None) -> KeyLinks:
         base = public_url or link_base
         if not base:
             raise NotConfigured("reset keys need a public URL for the customer's links")
-        try:
-            return artifact_store.key_desk(secret_key, base, options)
-        except ValueError as err:
-            raise NotConfigured(f"reset keys are not configured: {err}") from None
+        if not secret_key:
+            raise NotConfigured("reset keys need a secret key to sign the customer's links")
+        return artifact_store.key_links(secret_key, base, options)
 
     return build_bus(HandlerContext(
         uow=uow, clock=clock, agents=SqlAgentDirectory(db), rules=rules,
-        callback_store=callbacks_of,
         callback_policy=CallbackPolicy.from_options(options),
         callback_links=link_maker(secret_key, public_url),
-        keys=keys, key_store=keys_of,
-        session_store=sessions_of, session_secret=secret_key,
-        session_policy=SessionPolicy.from_options(options)))
+        key_policy=KeyPolicy.from_options(options), key_sealer=_sealer_or_none(secret_key),
+        key_links=key_links,
+        session_secret=secret_key, session_policy=SessionPolicy.from_options(options),
+        purge=purger(db)))
 
 
-__all__ = ["sealer", "sql_bus", "sql_throttle"]
+__all__ = ["purger", "sealer", "sql_bus", "sql_throttle"]
 
 
 def sealer(secret_key: bytes) -> Sealer:
     """The AES-GCM sealer of reset keys (``ValueError`` for a key shorter than 16 bytes)."""
     return artifact_store.AesGcmSealer(secret_key)
+
+
+def _sealer_or_none(secret_key: bytes) -> Sealer | None:
+    try:
+        return sealer(secret_key)
+    except ValueError:
+        return None  # sending a key then says what is missing (NotConfigured)
+
+
+def purger(db: Database) -> Purger:
+    """Tickets, inbox rows and attachments past retention, then the reset artifacts."""
+
+    def run(now: datetime, retention: timedelta, attachment_retention: timedelta) -> str:
+        report = purge(db, now=now, retention=retention, attachment_retention=attachment_retention)
+        artifacts = artifact_store.purge_artifacts(db, now, min(retention, attachment_retention))
+        return f"{report}; reset artifacts purged: {artifacts}"
+
+    return run

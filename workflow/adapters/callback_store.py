@@ -18,9 +18,7 @@ from workflow.adapters.tables import TICKET
 from workflow.adapters.tables_resolution import CALLBACK_ATTEMPT, CALLBACK_BOOKING
 from workflow.domain.callback_slots import Attempt, Booking, Slot
 from workflow.domain.states import State
-from workflow.service.callback_desk import CUSTOMER_PATH, link_maker
-from workflow.service.callbacks import CallbackStore
-from workflow.service.ports import UnitOfWork
+from workflow.service.callback_ports import CallbackStore
 
 B, A = CALLBACK_BOOKING, CALLBACK_ATTEMPT
 
@@ -33,9 +31,6 @@ def _booking(row: Row[Any]) -> Booking:
 def _seat_refused(err: IntegrityError) -> bool:
     text = str(err.orig)
     return "uq_callback_seat" in text or "callback_booking.slot_start" in text
-
-
-__all__ = ["CUSTOMER_PATH", "SqlCallbackStore", "link_maker", "sql_store"]
 
 
 class SqlCallbackStore(CallbackStore):
@@ -95,11 +90,3 @@ class SqlCallbackStore(CallbackStore):
             update(B).where(B.c.active_seat.is_not(None), B.c.ticket_id.in_(moved_on))
             .values(active_seat=None, status="cancelled", updated_at=now))
         return int(result.rowcount)
-
-
-def sql_store(uow: UnitOfWork) -> SqlCallbackStore:
-    """The store on a SQL unit of work's connection (``CallbackDesk.store``)."""
-    conn = getattr(uow, "conn", None)
-    if not isinstance(conn, Connection):
-        raise TypeError("the SQL callback store needs a SQL unit of work inside its with-block")
-    return SqlCallbackStore(conn)

@@ -1,25 +1,24 @@
 """The SQL parts the scheduler process is built from (its composition root, schedulers.runner,
 imports this and the read models only): the database, a unit-of-work factory over a business
-calendar, and the daily purge."""
+calendar, and the message bus its jobs' commands go through."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from workflow.adapters.artifact_store import purge_artifacts
+from workflow.adapters.bus_wiring import purger, sql_bus
 from workflow.adapters.db import Database, open_database
-from workflow.adapters.purge import purge
 from workflow.adapters.sla_book import build_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.ticket_sla import SlaBook
-from workflow.service.ports import UnitOfWork
+from workflow.service.bus import MessageBus
+from workflow.service.ports import Clock, UnitOfWork
 
-__all__ = ["Purger", "open_database", "purger", "sla_book", "uow_factory"]
+__all__ = ["BusFactory", "open_database", "purger", "scheduler_bus", "sla_book", "uow_factory"]
 
-#: (now, retention, attachment retention) -> what was purged, for the log
-Purger = Callable[[datetime, timedelta, timedelta], str]
+#: (database, unit-of-work factory, clock) -> the bus the scheduler hands its commands to
+BusFactory = Callable[[Database, Callable[[], UnitOfWork], Clock], MessageBus]
 
 
 def sla_book(calendar_path: Path | None, *, first_reply_hours: float | None = None,
@@ -32,12 +31,7 @@ def uow_factory(db: Database, book: SlaBook) -> Callable[[], UnitOfWork]:
     return lambda: SqlUnitOfWork(db, sla=book)
 
 
-def purger(db: Database) -> Purger:
-    """Tickets, inbox rows and attachments past retention, then the reset artifacts."""
-
-    def run(now: datetime, retention: timedelta, attachment_retention: timedelta) -> str:
-        report = purge(db, now=now, retention=retention, attachment_retention=attachment_retention)
-        artifacts = purge_artifacts(db, now, min(retention, attachment_retention))
-        return f"{report}; reset artifacts purged: {artifacts}"
-
-    return run
+def scheduler_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock) -> MessageBus:
+    """A bare scheduler's bus (``python -m schedulers.runner``): the documented policies and no
+    secret key, so its reminders carry no fresh links (the composition root hands its own)."""
+    return sql_bus(db, uow, clock, secret_key=b"", public_url=None, options={})

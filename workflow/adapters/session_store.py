@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from workflow.adapters.tables_resolution import (
     CONSENT,
@@ -24,7 +24,6 @@ from workflow.adapters.tables_resolution import (
     SESSION_STEP,
 )
 from workflow.adapters.throttle_store import SqlThrottleCounters
-from workflow.service.ports import UnitOfWork
 from workflow.service.session_ports import LiveCode, SessionRecord, SessionStore, StepRecord
 
 TERMS_LANGUAGES = ("en", "fr")
@@ -130,15 +129,6 @@ def _session(row: Row[Any]) -> SessionRecord:
 def _step(row: Row[Any]) -> StepRecord:
     return StepRecord(row.id, row.session_id, row.kind, row.description, row.decision,
                       row.proposed_at, row.decided_at)
-
-
-def store_for(uow: UnitOfWork) -> SqlSessionStore:
-    """The store bound to this unit of work's transaction."""
-    conn = getattr(uow, "conn", None)
-    if not isinstance(conn, Connection):
-        raise TypeError(f"the SQL session store needs a SQL unit of work inside its with-block, "
-                        f"not {type(uow).__name__}")
-    return SqlSessionStore(conn)
 
 
 @dataclass(frozen=True)

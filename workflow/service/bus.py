@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from workflow.domain.actors import authorize, authorize_kinds
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.errors import WorkflowError
+from workflow.domain.reset_keys import KeyLinks, KeyPolicy
 from workflow.domain.rules import RuleBook
 from workflow.domain.session_codes import SessionPolicy
-from workflow.service.callback_desk import CallbackStore, LinkMaker
+from workflow.service.callback_ports import LinkMaker
 from workflow.service.commands import Command, FireTrigger
+from workflow.service.key_ports import Sealer
 from workflow.service.ports import AgentDirectory, Clock, UnitOfWork
-from workflow.service.reset_keys import KeyDesk
-from workflow.service.reset_keys import StoreFor as KeyStoreFor
-from workflow.service.session_ports import StoreFor as SessionStoreFor
 
 R = TypeVar("R")
 C = TypeVar("C", bound=Command[Any])
@@ -31,27 +31,41 @@ T = TypeVar("T")
 
 
 class NotConfigured(WorkflowError):
-    """The bus was built without what this command needs (a secret key, a store …)."""
+    """The bus was built without what this command needs (a secret key, a public URL …)."""
+
+
+#: (now, retention, attachment retention) -> what was purged, for the log
+Purger = Callable[[datetime, timedelta, timedelta], str]
+#: the customer's reset-key links, given the command's link base (used when no public URL is
+#: configured); ``NotConfigured`` when there is neither
+KeyLinkMaker = Callable[[str | None], KeyLinks]
 
 
 @dataclass(frozen=True)
 class HandlerContext:
-    """What handlers may use; built once by the composition root."""
+    """What handlers may use; built once by the composition root. The stores are the unit of
+    work's (``uow.callbacks``, ``uow.keys``, ``uow.sessions`` …); the rest is policy, the
+    signers of the customer's links, and the few ports that are no store."""
 
     uow: Callable[[], UnitOfWork]
     clock: Clock
     agents: AgentDirectory | None = None
     #: the verification rules, loaded when the first request is recorded
     rules: Callable[[], RuleBook] | None = None
-    callback_store: Callable[[UnitOfWork], CallbackStore] | None = None
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)
+    #: signs the customer's callback links (None: the emails go out without links)
     callback_links: LinkMaker | None = None
-    #: the key desk, given the base URL of the customer's links (None: the configured one)
-    keys: Callable[[str | None], KeyDesk] | None = None
-    key_store: KeyStoreFor | None = None
-    session_store: SessionStoreFor | None = None
+    key_policy: KeyPolicy = field(default_factory=KeyPolicy)
+    #: seals reset artifacts at rest (None: no usable secret key, keys cannot be sent)
+    key_sealer: Sealer | None = None
+    key_links: KeyLinkMaker | None = None
     session_secret: bytes = b""
     session_policy: SessionPolicy = field(default_factory=SessionPolicy)
+    #: the retention purge the scheduler runs daily
+    purge: Purger | None = None
+
+    def callback_link(self, ticket_id: str, action: str, expires_at: datetime) -> str | None:
+        return self.callback_links(ticket_id, action, expires_at) if self.callback_links else None
 
     @staticmethod
     def need(value: T | None, what: str) -> T:

@@ -1,24 +1,27 @@
 """One handler per command, all of one shape ``handler(cmd, ctx) -> result``.
 
 They translate a command into a call of the existing application services (which keep their
-transactions, races and emails); the actor was already checked by the bus.
+transactions, races and emails); the actor was already checked by the bus. The resolution paths'
+and the scheduler's handlers live beside this module (``key_handlers``, ``callback_handlers``,
+``session_handlers``, ``housekeeping_handlers``), each with its ``register``.
 """
 
 from __future__ import annotations
 
 from workflow.domain.errors import NotFound
 from workflow.domain.ticket import Ticket
-from workflow.service import callbacks as cb
+from workflow.service import (
+    callback_handlers,
+    housekeeping_handlers,
+    key_handlers,
+    session_handlers,
+)
 from workflow.service import commands as c
-from workflow.service import remote_sessions as rs
-from workflow.service import reset_keys as rk
 from workflow.service.bus import HandlerContext, MessageBus
-from workflow.service.callback_desk import Booked, CallbackDesk
 from workflow.service.handlers import ActOnTicket, act
 from workflow.service.notes import AddNote as NoteCmd
 from workflow.service.notes import add_note
 from workflow.service.replies import ReplyToTicket, reply_to_ticket
-from workflow.service.session_ports import StepRecord, StoreFor
 from workflow.service.verification import Processed, ProcessRequest, process_request
 
 Move = (c.FireTrigger | c.ClaimTicket | c.ReleaseTicket | c.TakeOver | c.Resolve | c.Abandon
@@ -53,82 +56,6 @@ def note(cmd: c.AddNote, ctx: HandlerContext) -> None:
     add_note(ctx.uow(), ctx.clock, NoteCmd(cmd.ticket_id, cmd.actor.name, cmd.body))
 
 
-def send_key(cmd: c.SendKey, ctx: HandlerContext) -> Ticket:
-    desk = HandlerContext.need(ctx.keys, "reset-key delivery")(cmd.link_base)
-    return rk.send_key(ctx.uow(), ctx.clock, desk, rk.SendKey(
-        cmd.ticket_id, cmd.actor.name, cmd.artifact, cmd.expected_version, role=cmd.actor.kind))
-
-
-def report_key(cmd: c.ReportKey, ctx: HandlerContext) -> rk.AnswerResult:
-    store = HandlerContext.need(ctx.key_store, "the reset-key store")
-    return rk.answer_key(ctx.uow(), ctx.clock, store, cmd.ticket_id, worked=cmd.worked)
-
-
-def callback_desk(ctx: HandlerContext) -> CallbackDesk:
-    """The callback services' desk, from the bus's context (routes that read bookings too)."""
-    return CallbackDesk(ctx.uow, ctx.clock, HandlerContext.need(ctx.callback_store, "callbacks"),
-                        ctx.callback_policy, ctx.callback_links)
-
-
-def request_callback(cmd: c.RequestCallback, ctx: HandlerContext) -> Booked:
-    return cb.request_callback(callback_desk(ctx), cb.RequestCallback(
-        cmd.ticket_id, cmd.actor.label, cmd.window, cmd.slot_start, cmd.expected_version))
-
-
-def move_callback(cmd: c.MoveCallback | c.BookCallback, ctx: HandlerContext) -> Booked:
-    return cb.move_callback(callback_desk(ctx), cb.MoveCallback(
-        cmd.ticket_id, cmd.slot_start, cmd.window, actor=cmd.actor.label,
-        book_only=isinstance(cmd, c.BookCallback)))
-
-
-def record_call(cmd: c.RecordCallResult, ctx: HandlerContext) -> Booked:
-    return cb.record_attempt(callback_desk(ctx), cb.RecordAttempt(
-        cmd.ticket_id, cmd.actor.name, cmd.result, cmd.note, cmd.window, cmd.expected_version,
-        role=cmd.actor.kind))
-
-
-def escalate(cmd: c.EscalateBreach, ctx: HandlerContext) -> str:
-    return cb.escalate_breach(callback_desk(ctx), cb.EscalateBreach(cmd.ticket_id, cmd.clock, cmd.cycle))
-
-
-def _sessions(ctx: HandlerContext) -> StoreFor:
-    return HandlerContext.need(ctx.session_store, "remote sessions")
-
-
-def offer_code(cmd: c.OfferRemoteCode, ctx: HandlerContext) -> rs.IssuedCode:
-    if not ctx.session_secret:
-        raise HandlerContext.need(None, "the secret key")
-    return rs.issue_code(ctx.uow(), ctx.clock, _sessions(ctx), ticket_id=cmd.ticket_id,
-                         agent=cmd.actor.name, secret=ctx.session_secret,
-                         policy=ctx.session_policy, expected_version=cmd.expected_version,
-                         role=cmd.actor.kind)
-
-
-def start_session(cmd: c.StartRemoteSession, ctx: HandlerContext) -> tuple[int, Ticket]:
-    return rs.start_session(ctx.uow(), ctx.clock, _sessions(ctx), ticket_id=cmd.ticket_id,
-                            code_id=cmd.code_id, terms_version=cmd.terms_version,
-                            current_terms=cmd.current_terms, language=cmd.language,
-                            source_addr=cmd.source_addr)
-
-
-def propose_step(cmd: c.ProposeSessionStep, ctx: HandlerContext) -> int:
-    return rs.propose_step(ctx.uow(), ctx.clock, _sessions(ctx), ticket_id=cmd.ticket_id,
-                           agent=cmd.actor.name, kind=cmd.kind, description=cmd.description,
-                           role=cmd.actor.kind)
-
-
-def answer_step(cmd: c.AnswerSessionStep, ctx: HandlerContext) -> StepRecord:
-    return rs.decide_step(ctx.uow(), ctx.clock, _sessions(ctx), ticket_id=cmd.ticket_id,
-                          session_id=cmd.session_id, step_id=cmd.step_id,
-                          decision=cmd.decision)
-
-
-def end_session(cmd: c.EndRemoteSession, ctx: HandlerContext) -> Ticket:
-    return rs.end_session(ctx.uow(), ctx.clock, _sessions(ctx), ticket_id=cmd.ticket_id,
-                          actor=cmd.actor.label, resolved=cmd.resolved, reason=cmd.reason,
-                          session_id=cmd.session_id, expected_version=cmd.expected_version)
-
-
 def record_request(cmd: c.RecordRequest, ctx: HandlerContext) -> Processed:
     rules = HandlerContext.need(ctx.rules, "the verification rules")()
     return process_request(ctx.uow(), ctx.clock, rules, ProcessRequest(
@@ -150,18 +77,8 @@ def build_bus(ctx: HandlerContext) -> MessageBus:
     bus.register(c.Reassign, reassign)
     bus.register(c.Reply, reply)
     bus.register(c.AddNote, note)
-    bus.register(c.SendKey, send_key)
-    bus.register(c.ReportKey, report_key)
-    bus.register(c.RequestCallback, request_callback)
-    bus.register(c.MoveCallback, move_callback)
-    bus.register(c.BookCallback, move_callback)
-    bus.register(c.RecordCallResult, record_call)
-    bus.register(c.EscalateBreach, escalate)
-    bus.register(c.OfferRemoteCode, offer_code)
-    bus.register(c.StartRemoteSession, start_session)
-    bus.register(c.ProposeSessionStep, propose_step)
-    bus.register(c.AnswerSessionStep, answer_step)
-    bus.register(c.EndRemoteSession, end_session)
+    for handlers in (key_handlers, callback_handlers, session_handlers, housekeeping_handlers):
+        handlers.register(bus)
     bus.register(c.RecordRequest, record_request)
     return bus
 

@@ -18,9 +18,9 @@ from workflow.domain.callback_slots import PreferredWindow
 from workflow.domain.reset_keys import NewArtifact
 from workflow.domain.states import STAFF, Outcome
 from workflow.domain.ticket import Ticket
-from workflow.service.callback_desk import Booked
+from workflow.service.callback_ports import Booked
 from workflow.service.ports import InboxEntry
-from workflow.service.remote_sessions import IssuedCode
+from workflow.service.remote_sessions import IssuedCode, VerifiedCode
 from workflow.service.reset_keys import AnswerResult
 from workflow.service.session_ports import StepRecord
 from workflow.service.verification import Processed
@@ -213,6 +213,24 @@ class AnswerSessionStep(TicketCommand[StepRecord]):
     session_id: int
     step_id: int
     decision: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifySessionCode(Command[VerifiedCode]):
+    """The customer tries a reference and code; a wrong one counts against the guess limits."""
+
+    actors = ("customer",)
+    reference: str
+    code: str
+    source_addr: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TouchSession(TicketCommand[None]):
+    """Activity in the running session (the inactivity time-out counts from the last one)."""
+
+    actors = (*STAFF, "customer")
+    session_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

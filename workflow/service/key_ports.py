@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from workflow.domain.reset_keys import ArtifactOutcome, NewArtifact
-from workflow.service.ports import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -65,11 +63,3 @@ class Sealer(abc.ABC):
     @abc.abstractmethod
     def open(self, ciphertext: bytes, context: bytes) -> bytes:
         """The plaintext, or ``ValueError`` when the ciphertext or context was altered."""
-
-
-StoreFor = Callable[[UnitOfWork], ArtifactStore]
-
-
-def keys_of(uow: UnitOfWork) -> ArtifactStore:
-    """The unit of work's reset-artifact store (a ``StoreFor``)."""
-    return uow.keys

@@ -28,7 +28,7 @@ from workflow.service.delivery_ports import DeliveryQueue
 from workflow.service.inbox_ports import InboxQueue
 
 if TYPE_CHECKING:  # the ports of the resolution paths import this module
-    from workflow.service.callback_desk import CallbackStore
+    from workflow.service.callback_ports import CallbackStore
     from workflow.service.key_ports import ArtifactStore
     from workflow.service.session_ports import SessionStore
     from workflow.service.throttle import ThrottleCounters
@@ -168,8 +168,7 @@ class UnitOfWork(abc.ABC):
     notes: NoteRepository
     #: the business calendar and SLA policies services reconcile the clocks with
     sla: SlaBook
-    #: the resolution paths' stores, on the same transaction (``callbacks_of`` & co. hand them
-    #: to services that take a store factory)
+    #: the resolution paths' stores, on the same transaction
     callbacks: CallbackStore
     keys: ArtifactStore
     sessions: SessionStore

@@ -21,7 +21,7 @@ from workflow.domain.throttle import throttle_key
 from workflow.domain.ticket import Ticket
 from workflow.service.handlers import UowFactory, transition
 from workflow.service.ports import Clock, UnitOfWork
-from workflow.service.session_ports import SessionRecord, SessionStore, StepRecord, StoreFor
+from workflow.service.session_ports import SessionRecord, SessionStore, StepRecord
 
 STEP_KINDS = ("equipment", "network")
 DECISIONS = ("confirmed", "declined")
@@ -60,7 +60,7 @@ def _check_version(ticket: Ticket, expected: int | None) -> None:
         raise ConcurrencyConflict(ticket.id, expected)
 
 
-def issue_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str, agent: str,
+def issue_code(uow: UnitOfWork, clock: Clock, *, ticket_id: str, agent: str,
                secret: bytes, policy: codes.SessionPolicy,
                expected_version: int | None = None, role: str = "agent") -> IssuedCode:
     """Offer a remote session: the ticket waits on the code (its SLA clocks pause), any older code
@@ -74,7 +74,7 @@ def issue_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: st
         transition(uow, ticket, "offer_remote_session", TriggerContext(
             f"{role}:{agent}", now, reason=f"session code valid {_minutes(policy.code_ttl)} min"))
         uow.tickets.save(ticket)
-        stores(uow).issue_code(ticket.id, codes.code_hash(secret, ticket.id, code),
+        uow.sessions.issue_code(ticket.id, codes.code_hash(secret, ticket.id, code),
                                f"{role}:{agent}", now, expires)
         uow.commit()
     return IssuedCode(code, expires, ticket)
@@ -87,7 +87,7 @@ class VerifiedCode:
     language: str
 
 
-def verify_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, reference: str, code: str,
+def verify_code(uow: UnitOfWork, clock: Clock, *, reference: str, code: str,
                 source_addr: str | None, secret: bytes,
                 policy: codes.SessionPolicy) -> VerifiedCode:
     """Check a code without using it (Agree uses it). A wrong answer counts against the source
@@ -98,7 +98,7 @@ def verify_code(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, reference: s
                    (SCOPE_REF, throttle_key(secret, SCOPE_REF, ref))])
     rule = policy.throttle.rule
     with uow:
-        store, now = stores(uow), clock.now()
+        store, now = uow.sessions, clock.now()
         counters = {k: store.counter(*k, now) for k in keys}
         if any(not state.decide(now, rule).allowed for state in counters.values()):
             raise CodeRefused()
@@ -124,7 +124,7 @@ def _matching_code(uow: UnitOfWork, store: SessionStore, reference: str, code: s
     return VerifiedCode(ticket.id, live.id, ticket.language)
 
 
-def start_session(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str,
+def start_session(uow: UnitOfWork, clock: Clock, *, ticket_id: str,
                   code_id: int, terms_version: str, current_terms: str, language: str,
                   source_addr: str | None) -> tuple[int, Ticket]:
     """The customer agreed: move the ticket to remote-session (its clocks resume), use the code,
@@ -133,7 +133,7 @@ def start_session(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id:
     if terms_version != current_terms:
         raise TermsChanged()
     with uow:
-        store, now = stores(uow), clock.now()
+        store, now = uow.sessions, clock.now()
         ticket = uow.tickets.get(ticket_id)
         live = store.live_code(ticket_id)
         if live is None or live.id != code_id or now >= live.expires_at:
@@ -149,41 +149,41 @@ def start_session(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id:
     return session_id, ticket
 
 
-def _running(store: SessionStore, ticket_id: str, session_id: int | None) -> SessionRecord:
+def running(store: SessionStore, ticket_id: str, session_id: int | None) -> SessionRecord:
     session = store.live_session(ticket_id)
     if session is None or (session_id is not None and session.id != session_id):
         raise SessionGone("this remote session has ended")
     return session
 
 
-def propose_step(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str, agent: str,
+def propose_step(uow: UnitOfWork, clock: Clock, *, ticket_id: str, agent: str,
                  kind: str, description: str, role: str = "agent") -> int:
     """Record a change the agent proposes to the customer's equipment or network."""
     text = description.strip()
     if kind not in STEP_KINDS or not text or len(text) > MAX_STEP:
         raise WorkflowError(f"a step is equipment or network, with 1 to {MAX_STEP} characters")
     with uow:
-        store, now = stores(uow), clock.now()
+        store, now = uow.sessions, clock.now()
         ticket = uow.tickets.get(ticket_id)
         if ticket.state is not State.REMOTE_SESSION or ticket.assignee != agent:
             raise GuardRefused("propose_step", ticket.state.value,
                                "only the assigned agent, during a remote session")
-        session = _running(store, ticket_id, None)
+        session = running(store, ticket_id, None)
         step_id = store.add_step(ticket_id, session.id, kind, text, f"{role}:{agent}", now)
         store.touch(session.id, now)
         uow.commit()
     return step_id
 
 
-def decide_step(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str,
+def decide_step(uow: UnitOfWork, clock: Clock, *, ticket_id: str,
                 session_id: int, step_id: int, decision: str) -> StepRecord:
     """The customer's answer. Declining a network change emails them the changes to hand to
     their internet provider or IT manager (through the outbox, with this transaction)."""
     if decision not in DECISIONS:
         raise WorkflowError("decision is confirmed or declined")
     with uow:
-        store, now = stores(uow), clock.now()
-        _running(store, ticket_id, session_id)
+        store, now = uow.sessions, clock.now()
+        running(store, ticket_id, session_id)
         step = store.decide_step(step_id, session_id, decision, now)
         if step is None:
             raise WorkflowError("no pending step with this id in this session")
@@ -212,33 +212,25 @@ def _email_list(items: list[str]) -> tuple[str, int]:
     return "\n".join(kept), len(lines) - len(kept)
 
 
-def touch(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str,
+def touch(uow: UnitOfWork, clock: Clock, *, ticket_id: str,
           session_id: int | None = None) -> None:
     """Activity on the session (the inactivity time-out counts from the last one)."""
     with uow:
-        store = stores(uow)
-        store.touch(_running(store, ticket_id, session_id).id, clock.now())
+        store = uow.sessions
+        store.touch(running(store, ticket_id, session_id).id, clock.now())
         uow.commit()
 
 
-def session_view(uow: UnitOfWork, stores: StoreFor, *, ticket_id: str,
-                 session_id: int | None = None) -> tuple[SessionRecord, list[StepRecord]]:
-    with uow:
-        store = stores(uow)
-        session = _running(store, ticket_id, session_id)
-        return session, store.steps(session.id)
-
-
-def end_session(uow: UnitOfWork, clock: Clock, stores: StoreFor, *, ticket_id: str, actor: str,
+def end_session(uow: UnitOfWork, clock: Clock, *, ticket_id: str, actor: str,
                 resolved: bool, reason: str, session_id: int | None = None,
                 expected_version: int | None = None) -> Ticket:
     """End the remote session: closed resolved, or back to the queue. The reason goes to the
     audit trail; the customer is reminded to close the remote-support tool."""
     with uow:
-        store, now = stores(uow), clock.now()
+        store, now = uow.sessions, clock.now()
         ticket = uow.tickets.get(ticket_id)
         _check_version(ticket, expected_version)
-        session = _running(store, ticket_id, session_id) if session_id is not None \
+        session = running(store, ticket_id, session_id) if session_id is not None \
             else store.live_session(ticket_id)
         transition(uow, ticket, "end_remote_session",
                    TriggerContext(actor, now, reason=reason[:500], resolved=resolved))
@@ -258,14 +250,14 @@ def _remind(ticket: Ticket, now: datetime, resolved: bool) -> None:
                                               "resolved": int(resolved)}))
 
 
-def end_idle_sessions(uow_factory: UowFactory, clock: Clock, stores: StoreFor, *,
-                      idle: timedelta, limit: int = 100) -> int:
-    """End sessions idle for ``idle``; each in its own transaction, and only if still idle when
-    ended (activity meanwhile wins). Returns how many were ended."""
+def end_idle_sessions(uow_factory: UowFactory, clock: Clock, *, idle: timedelta, actor: str,
+                      limit: int = 100) -> int:
+    """End sessions idle for ``idle``, as ``actor``; each in its own transaction, and only if
+    still idle when ended (activity meanwhile wins). Returns how many were ended."""
     now = clock.now()
     before = now - idle
     with uow_factory() as uow:
-        candidates = stores(uow).idle_sessions(before, limit)
+        candidates = uow.sessions.idle_sessions(before, limit)
     ended = 0
     for session in candidates:
         try:
@@ -273,12 +265,11 @@ def end_idle_sessions(uow_factory: UowFactory, clock: Clock, stores: StoreFor, *
                 ticket = uow.tickets.get(session.ticket_id)
                 if ticket.state is State.REMOTE_SESSION:  # else it left by another move already
                     transition(uow, ticket, "end_remote_session", TriggerContext(
-                        "system:scheduler", now,
-                        reason=f"no activity for {_minutes(idle)} min: session timed out"))
+                        actor, now, reason=f"no activity for {_minutes(idle)} min: session timed out"))
                     _remind(ticket, now, False)
                     uow.tickets.save(ticket)
-                if stores(uow).end_session(session.id, now, "inactivity", "system:scheduler",
-                                           idle_before=before):
+                if uow.sessions.end_session(session.id, now, "inactivity", actor,
+                                            idle_before=before):
                     uow.commit()
                     ended += 1
         except ConcurrencyConflict:

@@ -1,5 +1,7 @@
 """Reset-key delivery: the agent returns an artifact, the customer confirms or reports, a silent
-customer is reminded then the ticket closed.
+customer is reminded then the ticket closed. The sealed artifacts are the unit of work's
+(``uow.keys``); sending is ``key_handlers.send_key``, the customer's page reads
+``workflow.adapters.queries.keys``.
 
 Every move goes through ``transition`` and ``uow.tickets.save`` in the transaction that also
 writes the artifact row, so the ticket's version check settles races: two answers to one key,
@@ -11,43 +13,24 @@ signed link to it instead (the outbox, the broker and the delivery table keep ev
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.domain.events import NotificationRequested
 from workflow.domain.guards import TriggerContext
 from workflow.domain.reset_keys import (
     SILENT_REASON,
-    TEXT_KINDS,
     ArtifactOutcome,
     KeyLinks,
-    KeyPolicy,
-    NewArtifact,
     SilencePolicy,
     utc_text,
 )
 from workflow.domain.states import WaitingOn
 from workflow.domain.ticket import Ticket
 from workflow.service.handlers import transition
-from workflow.service.key_ports import ArtifactStore as ArtifactStore
-from workflow.service.key_ports import Sealer as Sealer
-from workflow.service.key_ports import StoredArtifact as StoredArtifact
-from workflow.service.key_ports import StoreFor as StoreFor
-from workflow.service.key_ports import keys_of as keys_of
+from workflow.service.key_ports import StoredArtifact
 from workflow.service.ports import Clock, UnitOfWork
-
-SYSTEM_ACTOR = "system:key-jobs"
-
-
-@dataclass(frozen=True)
-class KeyDesk:
-    """What the key services need besides the unit of work; built once by the entry point."""
-
-    store: StoreFor
-    sealer: Sealer
-    links: KeyLinks
-    policy: KeyPolicy = field(default_factory=KeyPolicy)
 
 
 def seal_context(ticket_id: str, kind: str) -> bytes:
@@ -61,46 +44,10 @@ def _answer_links(links: KeyLinks | None, ticket_id: str,
     return links.answer_urls(ticket_id, now)
 
 
-def _pending(ticket: Ticket, art: StoredArtifact | None) -> bool:
+def pending(ticket: Ticket, art: StoredArtifact | None) -> bool:
+    """The artifact still waits on the customer's answer (and the ticket on it)."""
     return (art is not None and art.outcome is None and ticket.is_open
             and ticket.waiting_on is WaitingOn.KEY_CONFIRMATION)
-
-
-@dataclass(frozen=True)
-class SendKey:
-    ticket_id: str
-    agent: str
-    artifact: NewArtifact
-    expected_version: int | None = None
-    #: agent | supervisor: how the audit trail names who sent it
-    role: str = "agent"
-
-
-def send_key(uow: UnitOfWork, clock: Clock, desk: KeyDesk, cmd: SendKey) -> Ticket:
-    """Store the sealed artifact, wait on the customer (the SLA clocks pause), email the links.
-    A key still pending is superseded: the customer's answer is about the newest one."""
-    art = cmd.artifact
-    with uow:
-        ticket = uow.tickets.get(cmd.ticket_id)
-        if cmd.expected_version is not None and ticket.version != cmd.expected_version:
-            raise ConcurrencyConflict(ticket.id, cmd.expected_version)
-        now = clock.now()
-        until = desk.policy.valid_until(art.kind, now)
-        transition(uow, ticket, "send_key", TriggerContext(
-            f"{cmd.role}:{cmd.agent}", now, reason=f"{art.kind} valid until {utc_text(until)}"))
-        store = desk.store(uow)
-        store.supersede_pending(ticket.id, now)
-        sealed = desk.sealer.seal(art.plaintext, seal_context(ticket.id, art.kind))
-        store.add(ticket.id, art, sealed, f"{cmd.role}:{cmd.agent}", now, until)
-        ticket.raise_event(NotificationRequested(ticket.id, now, "reset_key", ticket.language, {
-            "reference": ticket.reference, "kind": art.kind,
-            "valid_hours": round(desk.policy.validity[art.kind] / timedelta(hours=1)),
-            "valid_until": utc_text(until),
-            "key_url": desk.links.url("get_key", ticket.id, until),
-            **desk.links.answer_urls(ticket.id, now)}))
-        uow.tickets.save(ticket)
-        uow.commit()
-    return ticket
 
 
 class KeyAnswer(enum.Enum):
@@ -119,25 +66,23 @@ class AnswerResult:
     outcome: str | None = None
 
 
-def answer_key(uow: UnitOfWork, clock: Clock, store_for: StoreFor, ticket_id: str, *,
-               worked: bool) -> AnswerResult:
+def answer_key(uow: UnitOfWork, clock: Clock, ticket_id: str, *, worked: bool) -> AnswerResult:
     """The customer's answer from a signed link: worked closes the ticket resolved; did not
     work (or expired) puts it back in the queue and asks for a new export. Idempotent: a
     repeated answer is reported as already recorded and moves nothing; a lost race is retried
     once and then reads as already recorded."""
     try:
-        return _answer(uow, clock, store_for, ticket_id, worked)
+        return _answer(uow, clock, ticket_id, worked)
     except ConcurrencyConflict:
-        return _answer(uow, clock, store_for, ticket_id, worked)
+        return _answer(uow, clock, ticket_id, worked)
 
 
-def _answer(uow: UnitOfWork, clock: Clock, store_for: StoreFor, ticket_id: str,
-            worked: bool) -> AnswerResult:
+def _answer(uow: UnitOfWork, clock: Clock, ticket_id: str, worked: bool) -> AnswerResult:
     with uow:
         ticket = uow.tickets.get(ticket_id)
-        store = store_for(uow)
+        store = uow.keys
         art = store.latest(ticket.id)
-        if art is None or not _pending(ticket, art):
+        if art is None or not pending(ticket, art):
             same = art is not None and art.outcome in (
                 ("confirmed",) if worked else ("failed", "expired"))
             answer = KeyAnswer.ALREADY_RECORDED if same else KeyAnswer.NOT_WAITING
@@ -162,55 +107,15 @@ def _answer(uow: UnitOfWork, clock: Clock, store_for: StoreFor, ticket_id: str,
     return AnswerResult(KeyAnswer.RECORDED, ticket.reference, ticket.language, outcome.value)
 
 
-@dataclass(frozen=True)
-class KeyView:
-    """What a customer page shows; ``content`` only when the artifact was asked for."""
-
-    reference: str
-    language: str
-    waiting: bool
-    #: what became of the latest artifact (None while pending or when none was sent)
-    outcome: str | None = None
-    kind: str | None = None
-    valid_until: datetime | None = None
-    text: str | None = None
-    content: bytes | None = None
-    filename: str | None = None
-    media_type: str | None = None
-
-
-def view_key(uow: UnitOfWork, clock: Clock, store_for: StoreFor, ticket_id: str, *,
-             sealer: Sealer | None = None) -> KeyView:
-    """Read-only. With ``sealer``, also the artifact in clear — only while it is pending, still
-    valid, not purged and readable (without it, the page asks the customer to report it)."""
-    with uow:
-        ticket = uow.tickets.get(ticket_id)
-        store = store_for(uow)
-        art = store.latest(ticket.id)
-        if art is None or not _pending(ticket, art):
-            return KeyView(ticket.reference, ticket.language, False, art.outcome if art else None)
-        view = KeyView(ticket.reference, ticket.language, True, None, art.kind, art.valid_until)
-        sealed = store.ciphertext(art.id) if sealer is not None else None
-        if sealer is None or sealed is None or clock.now() >= art.valid_until:
-            return view
-        try:
-            plain = sealer.open(sealed, seal_context(ticket.id, art.kind))
-        except ValueError:  # sealed under a secret key since changed: the customer reports it
-            return view
-    if art.kind in TEXT_KINDS:
-        return replace(view, text=plain.decode())
-    return replace(view, content=plain, filename=art.filename, media_type=art.media_type)
-
-
-def silent_step(uow: UnitOfWork, clock: Clock, store_for: StoreFor, silence: SilencePolicy,
-                artifact_id: int, ticket_id: str, links: KeyLinks | None = None) -> str | None:
+def silent_step(uow: UnitOfWork, clock: Clock, silence: SilencePolicy, artifact_id: int,
+                ticket_id: str, actor: str, links: KeyLinks | None = None) -> str | None:
     """Remind or close one silent customer if it is time; returns what was done. Re-reads
-    everything in its own transaction, so an answer that came meanwhile wins."""
+    everything in its own transaction, so an answer that came meanwhile wins; ``actor`` closes."""
     with uow:
         ticket = uow.tickets.get(ticket_id)
-        store = store_for(uow)
+        store = uow.keys
         art = store.latest(ticket.id)
-        if art is None or art.id != artifact_id or not _pending(ticket, art):
+        if art is None or art.id != artifact_id or not pending(ticket, art):
             return None
         now = clock.now()
         step = silence.next_step(uow.sla.calendar, art.created_at, art.reminder_sent_at, now)
@@ -228,8 +133,7 @@ def silent_step(uow: UnitOfWork, clock: Clock, store_for: StoreFor, silence: Sil
         elif step == "close":
             if not store.settle(art.id, ArtifactOutcome.SILENT, now):
                 return None
-            transition(uow, ticket, "abandon", TriggerContext(SYSTEM_ACTOR, now,
-                                                              reason=SILENT_REASON))
+            transition(uow, ticket, "abandon", TriggerContext(actor, now, reason=SILENT_REASON))
             ticket.raise_event(NotificationRequested(
                 ticket.id, now, "key_closed_silent", ticket.language,
                 {"reference": ticket.reference}))
@@ -240,8 +144,7 @@ def silent_step(uow: UnitOfWork, clock: Clock, store_for: StoreFor, silence: Sil
     return step
 
 
-def awaiting_answer(uow: UnitOfWork, store_for: StoreFor, after_id: int,
-                    limit: int) -> list[StoredArtifact]:
+def awaiting_answer(uow: UnitOfWork, after_id: int, limit: int) -> list[StoredArtifact]:
     with uow:
-        return store_for(uow).awaiting_answer(after_id, limit)
+        return uow.keys.awaiting_answer(after_id, limit)
 

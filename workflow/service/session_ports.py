@@ -11,11 +11,9 @@ abort one); step rows are only ever updated by the customer's answer.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflow.service.ports import UnitOfWork
 from workflow.service.throttle import ThrottleCounters
 
 
@@ -99,11 +97,3 @@ class SessionStore(ThrottleCounters):
 
     @abc.abstractmethod
     def steps(self, session_id: int) -> list[StepRecord]: ...
-
-
-StoreFor = Callable[[UnitOfWork], SessionStore]
-
-
-def sessions_of(uow: UnitOfWork) -> SessionStore:
-    """The unit of work's remote-session store (a ``StoreFor``)."""
-    return uow.sessions

@@ -1,19 +1,17 @@
-"""The callback path's port, wiring and commands: the store of bookings and attempts, the desk
-that hands a service everything it needs (unit of work, clock, store, policy, link maker), and
-the commands the services in ``callbacks`` carry out."""
+"""The callback path's port and records: the store of bookings and attempts (``uow.callbacks``),
+what a booking command answers, and the signer of the customer's callback links."""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from workflow.domain.callback_slots import Attempt, Booking, CallbackPolicy, PreferredWindow, Slot
+from workflow.domain.callback_slots import Attempt, Booking, Slot
 from workflow.domain.errors import WorkflowError
 from workflow.domain.ticket import Ticket
 from workflow.service import links
-from workflow.service.ports import Clock, UnitOfWork
 
 
 class NoFreeSlot(WorkflowError):
@@ -56,11 +54,6 @@ class CallbackStore(abc.ABC):
         """Free the seats of tickets no longer awaiting a callback (resolved, abandoned …)."""
 
 
-def callbacks_of(uow: UnitOfWork) -> CallbackStore:
-    """The unit of work's callback store (what ``CallbackDesk.store`` is, wired by default)."""
-    return uow.callbacks
-
-
 LinkMaker = Callable[[str, str, datetime], str | None]
 """(ticket id, action, expires at) -> the customer's signed URL, or None without a public URL."""
 
@@ -78,63 +71,6 @@ def link_maker(secret_key: bytes, public_url: str | None) -> LinkMaker | None:
         return base + links.sign(secret_key, ticket_id, action, expires_at)
 
     return make
-
-
-@dataclass(frozen=True)
-class CallbackDesk:
-    """What the callback services need, wired once by the composition root or a route."""
-
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    store: Callable[[UnitOfWork], CallbackStore]
-    policy: CallbackPolicy = field(default_factory=CallbackPolicy)
-    links: LinkMaker | None = None
-
-    def link(self, ticket_id: str, action: str, expires_at: datetime) -> str | None:
-        return self.links(ticket_id, action, expires_at) if self.links else None
-
-
-@dataclass(frozen=True)
-class RequestCallback:
-    """Book a callback for a queued ticket: in ``window``, at ``slot_start``, or the next free."""
-
-    ticket_id: str
-    actor: str
-    window: PreferredWindow | None = None
-    slot_start: datetime | None = None
-    expected_version: int | None = None
-
-
-@dataclass(frozen=True)
-class RecordAttempt:
-    ticket_id: str
-    agent: str
-    result: str
-    note: str | None = None
-    #: asked_to_move: the window the customer asked for on the phone
-    window: PreferredWindow | None = None
-    expected_version: int | None = None
-    #: agent | supervisor: how the audit trail names who called
-    role: str = "agent"
-
-
-@dataclass(frozen=True)
-class MoveCallback:
-    """The customer releases the booked slot; with a slot or window, books the new one too."""
-
-    ticket_id: str
-    slot_start: datetime | None = None
-    window: PreferredWindow | None = None
-    actor: str = "customer"
-    #: only book a slot for a callback already given back (never release the current one)
-    book_only: bool = False
-
-
-@dataclass(frozen=True)
-class EscalateBreach:
-    ticket_id: str
-    clock: str
-    cycle: int
 
 
 @dataclass(frozen=True)
