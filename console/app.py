@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from console import auth, errors, rendering, throttling
+from console import assets, auth, errors, rendering, throttling
 from console.deps import WebDeps
 from console.log_scope import LogScope
 from console.routes import (
@@ -35,12 +35,13 @@ LIMITS = {id(intake.router): [Depends(throttling.limit_intake)],
 
 
 def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    app = FastAPI(title="ResetDesk", version="1", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="ResetDesk", version="1", docs_url=None, redoc_url=None)
     app.state.deps = deps
     app.add_middleware(LogScope)
     errors.install(app)
     throttling.install(app)
     rendering.install(app)  # after the handlers it turns into pages
+    assets.install_docs(app)
     for router in (*extra_routers, *ROUTERS):
         app.include_router(router, dependencies=LIMITS.get(id(router), []))
     # the callback page answers JSON too (Accept: application/json): also under the API prefix
