@@ -1,4 +1,5 @@
-"""The one FastAPI application: producers' intake, the agents' JSON API, the customers' pages."""
+"""The one FastAPI application: producers' intake, the agents' JSON API and pages, the customers'
+pages."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from console import assets, auth, errors, rendering, throttling
+from console import assets, auth, errors, rendering, sessions, throttling
 from console.deps import WebDeps
 from console.log_scope import LogScope
+from console.pages import queue, signin
 from console.routes import (
     agent_api,
     agent_callback,
@@ -24,7 +26,7 @@ from console.routes import (
 #: dedicated agent endpoints must come before the generic POST /api/v1/tickets/{id}/{trigger}
 ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
            agent_session.router, customer_callback.router, customer_key.router, customer_key.api,
-           customer_session.router, agent_api.router)
+           customer_session.router, agent_api.router, signin.router, queue.router)
 
 
 #: rate limits by router (sign-in counts its failures itself, in console/auth.py)
@@ -40,6 +42,7 @@ def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAP
     app.add_middleware(LogScope)
     errors.install(app)
     throttling.install(app)
+    sessions.install(app)
     rendering.install(app)  # after the handlers it turns into pages
     assets.install_docs(app)
     for router in (*extra_routers, *ROUTERS):
