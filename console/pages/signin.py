@@ -62,10 +62,10 @@ async def home(request: Request, d: Deps) -> RedirectResponse:
     return RedirectResponse(HOME if signed else "/signin", status_code=303)
 
 
-@router.get("/signin", response_model=None)
-async def signin_form(request: Request, d: Deps, next: str | None = None) -> Response:
-    if await staff_of(d, session_token(request)):
-        return RedirectResponse(safe_next(next), status_code=303)
+@router.get("/signin")
+async def signin_form(request: Request, d: Deps, next: str | None = None) -> HTMLResponse:
+    """Always the form, signed in or not: signing in again (as someone else, say) replaces
+    the session."""
     return _form(request, d, next_path=safe_next(next))
 
 
