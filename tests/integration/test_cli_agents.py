@@ -31,8 +31,8 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch):
 
 
 def sign_in(client: TestClient, password: str = PASSWORD) -> int:
-    return client.post("/api/v1/auth/token", json={"login": "ada", "password": password}
-                       ).status_code
+    answer = client.post("/api/v1/auth/token", json={"login": "ada", "password": password})
+    return int(answer.status_code)
 
 
 def bearer(client: TestClient, password: str = PASSWORD) -> dict[str, str]:

@@ -50,11 +50,11 @@ PARAMS = {"ticket_id": "RD-AAAA-AAAA", "trigger": "claim", "token": "not-a-signe
 
 
 def routes(client: TestClient) -> list[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         for method in route.methods or {"GET"}:  # a mount (static files) answers GET
             if method != "HEAD":
-                found.add((method, route.path))
+                found.add((method, str(route.path)))
     return sorted(found)
 
 
@@ -69,7 +69,7 @@ def refused_as_anonymous(method: str, path: str, answer: Any) -> bool:
     """401 in the error shape (the API), or 303 to the sign-in page (the pages)."""
     if answer.status_code == 303:
         return str(answer.headers["location"]).startswith("/signin")
-    return answer.status_code == 401 and answer.json()["error"] == "unauthorized"
+    return bool(answer.status_code == 401 and answer.json()["error"] == "unauthorized")
 
 
 def test_every_route_refuses_an_anonymous_request_unless_listed(db: Database) -> None:
