@@ -28,14 +28,24 @@ def _password(from_stdin: bool) -> str:
     return password
 
 
+Role = Annotated[str, typer.Argument(help="agent | supervisor")]
+
+
+def _check_role(role: str) -> None:
+    if role not in accounts.ROLES:
+        fail(f"a role is {' or '.join(accounts.ROLES)}, not {role!r}")
+
+
 @agents.command("add")
 def agents_add(login: Login, name: Annotated[str, typer.Option(help="display name")] = "",
+               role: Annotated[str, typer.Option(help="agent | supervisor")] = "agent",
                password_stdin: FromStdin = False) -> None:
     """Add an agent; the password is stored argon2-hashed."""
+    _check_role(role)
     password = _password(password_stdin)
     with app_context() as ctx:
-        accounts.add_agent(ctx.db, login, password, name)
-    typer.echo(f"agent {login} added")
+        accounts.add_agent(ctx.db, login, password, name, role)
+    typer.echo(f"{role} {login} added")
 
 
 @agents.command("list")
@@ -78,11 +88,9 @@ def agents_set_password(login: Login, password_stdin: FromStdin = False) -> None
 
 
 @agents.command("role")
-def agents_role(login: Login,
-                role: Annotated[str, typer.Argument(help="agent | supervisor")]) -> None:
+def agents_role(login: Login, role: Role) -> None:
     """Set an agent's role; only supervisors may take over or reassign a ticket."""
-    if role not in accounts.ROLES:
-        fail(f"a role is {' or '.join(accounts.ROLES)}, not {role!r}")
+    _check_role(role)
     with app_context() as ctx:
         accounts.set_agent_role(ctx.db, login, role)
     typer.echo(f"agent {login} is now {role}")

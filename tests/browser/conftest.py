@@ -61,9 +61,7 @@ class Console:
         return out.stdout
 
     def add_agent(self, login: str, password: str, role: str = "agent") -> None:
-        self.cli("agents", "add", login, "--password-stdin", stdin=password + "\n")
-        if role != "agent":
-            self.cli("agents", "role", login, role)
+        self.cli("agents", "add", login, "--role", role, "--password-stdin", stdin=password + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -43,8 +43,7 @@ def bearer(client: TestClient, password: str = PASSWORD) -> dict[str, str]:
 
 def test_list_shows_role_and_whether_enabled(cli, db: Database) -> None:
     cli("add", "ada", "--name", "Ada L.", "--password-stdin", stdin=PASSWORD + "\n")
-    cli("add", "sam", "--password-stdin", stdin="sam-password-123\n")
-    cli("role", "sam", "supervisor")
+    cli("add", "sam", "--role", "supervisor", "--password-stdin", stdin="sam-password-123\n")
     cli("disable", "ada")
     assert cli("list").splitlines() == ["ada\tagent\tdisabled\tAda L.", "sam\tsupervisor\tenabled\tsam"]
     listed = json.loads(cli("list", "--json"))
@@ -95,3 +94,4 @@ def test_unknown_logins_short_passwords_and_bad_roles_are_refused(cli, db: Datab
     assert "at least 10 characters" in cli("set-password", "ada", "--password-stdin",
                                            stdin="short\n", code=1)
     assert "a role is agent or supervisor" in cli("role", "ada", "boss", code=1)
+    assert "a role is agent or supervisor" in cli("add", "bob", "--role", "boss", code=1)

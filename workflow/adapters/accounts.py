@@ -38,13 +38,15 @@ def add_producer(db: Database, name: str, source: str) -> str:
     return token
 
 
-def add_agent(db: Database, login: str, password: str, display_name: str = "") -> None:
+def add_agent(db: Database, login: str, password: str, display_name: str = "",
+              role: str = "agent") -> None:
+    _check_role(role)
     try:
         with db.writer.begin() as conn:
             conn.execute(insert(AGENT).values(
                 login=login, display_name=display_name or login,
                 password_hash=hash_password(password), created_at=datetime.now(UTC),
-                active=True))
+                active=True, role=role))
     except IntegrityError as err:
         raise AlreadyExists(f"an agent {login!r} exists") from err
 
@@ -68,10 +70,14 @@ __all__ = ["ROLES", "AgentAccount", "Producer", "SqlAgentDirectory", "add_agent"
 ROLES = ("agent", "supervisor")
 
 
-def set_agent_role(db: Database, login: str, role: str) -> None:
-    """Applies at the agent's next request (each one reads the role)."""
+def _check_role(role: str) -> None:
     if role not in ROLES:
         raise WorkflowError(f"a role is {' or '.join(ROLES)}, not {role!r}")
+
+
+def set_agent_role(db: Database, login: str, role: str) -> None:
+    """Applies at the agent's next request (each one reads the role)."""
+    _check_role(role)
     _change_agent(db, login, end_sessions=False, role=role)
 
 
