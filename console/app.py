@@ -26,7 +26,9 @@ from console.routes import (
 #: dedicated agent endpoints must come before the generic POST /api/v1/tickets/{id}/{trigger}
 ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
            agent_session.router, customer_callback.router, customer_key.router, customer_key.api,
-           customer_session.router, agent_api.router, signin.router, queue.router)
+           customer_session.router, agent_api.router)
+#: the agents' HTML pages (a refusal there may be a page too, as on the customers' pages)
+PAGES = (signin.router, queue.router)
 
 
 #: rate limits by router (sign-in counts its failures itself, in console/auth.py)
@@ -45,7 +47,7 @@ def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAP
     sessions.install(app)
     rendering.install(app)  # after the handlers it turns into pages
     assets.install_docs(app)
-    for router in (*extra_routers, *ROUTERS):
+    for router in (*extra_routers, *ROUTERS, *PAGES):
         app.include_router(router, dependencies=LIMITS.get(id(router), []))
     # the callback page answers JSON too (Accept: application/json): also under the API prefix
     app.include_router(customer_callback.router, prefix="/api/v1", dependencies=_PER_ADDRESS)
