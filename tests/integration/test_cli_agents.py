@@ -17,17 +17,28 @@ from workflow.adapters.db import Database
 PASSWORD = "ada-password-123"
 
 
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch):
+def runner(url: str, monkeypatch: pytest.MonkeyPatch):
     for name in ("RESETDESK_DATA_DIR", "RESETDESK_BROKER_URL", "RESETDESK_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RESETDESK_DATABASE_URL", db_url)
+    monkeypatch.setenv("RESETDESK_DATABASE_URL", url)
 
     def run(*args: str, stdin: str | None = None, code: int = 0) -> str:
         result = CliRunner().invoke(app, ["agents", *args], input=stdin)
         assert result.exit_code == code, result.output
         return result.output
     return run
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch):
+    """``resetdesk agents …`` on the test's database (SQLite, then PostgreSQL)."""
+    return runner(db_url, monkeypatch)
+
+
+@pytest.fixture
+def sqlite_cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):
+    """For what does not depend on the database (listing, argument checks): SQLite alone."""
+    return runner(sqlite_url, monkeypatch)
 
 
 def sign_in(client: TestClient, password: str = PASSWORD) -> int:
@@ -41,7 +52,8 @@ def bearer(client: TestClient, password: str = PASSWORD) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def test_list_shows_role_and_whether_enabled(cli, db: Database) -> None:
+def test_list_shows_role_and_whether_enabled(sqlite_cli) -> None:
+    cli = sqlite_cli
     cli("add", "ada", "--name", "Ada L.", "--password-stdin", stdin=PASSWORD + "\n")
     cli("add", "sam", "--role", "supervisor", "--password-stdin", stdin="sam-password-123\n")
     cli("disable", "ada")
@@ -85,7 +97,8 @@ def test_set_password_replaces_the_password_and_ends_sessions(cli, db: Database)
     assert sign_in(client, "a-brand-new-secret") == 200
 
 
-def test_unknown_logins_short_passwords_and_bad_roles_are_refused(cli, db: Database) -> None:
+def test_unknown_logins_short_passwords_and_bad_roles_are_refused(sqlite_cli) -> None:
+    cli = sqlite_cli
     for command in (["disable", "nobody"], ["enable", "nobody"], ["role", "nobody", "agent"]):
         assert "no agent 'nobody'" in cli(*command, code=1)
     assert "no agent" in cli("set-password", "nobody", "--password-stdin",

@@ -5,8 +5,10 @@ own, and no change made with a session cookie goes through without its CSRF toke
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from console.sessions import SESSION_COOKIE
 from tests.factories import make_ticket
 from tests.web import SECRET, agent_headers, form_token, page_sign_in, web_client
 from workflow.adapters import accounts
-from workflow.adapters.db import Database
+from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.tables_resolution import AGENT_SESSION
 from workflow.adapters.unit_of_work import SqlUnitOfWork
@@ -25,6 +27,14 @@ from workflow.domain.states import State
 from workflow.service.ports import SystemClock
 
 PASSWORD = "ada-password-123"
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str) -> Iterator[Database]:
+    """For what the database cannot change (routing, headers): SQLite alone, to save time."""
+    database = open_database(sqlite_url)
+    yield database
+    database.dispose()
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: open to anyone, by design
 PUBLIC = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("GET", "/docs"),
@@ -72,8 +82,8 @@ def refused_as_anonymous(method: str, path: str, answer: Any) -> bool:
     return bool(answer.status_code == 401 and answer.json()["error"] == "unauthorized")
 
 
-def test_every_route_refuses_an_anonymous_request_unless_listed(db: Database) -> None:
-    client = web_client(db)
+def test_every_route_refuses_an_anonymous_request_unless_listed(sqlite_db: Database) -> None:
+    client = web_client(sqlite_db)
     table = routes(client)
     assert set(table) >= PUBLIC | OWN_CREDENTIAL, "a listed route no longer exists"
     checked = []
@@ -91,9 +101,9 @@ def test_every_route_refuses_an_anonymous_request_unless_listed(db: Database) ->
 
 
 def test_no_change_made_with_a_session_cookie_goes_through_without_its_csrf_token(
-        db: Database) -> None:
-    client = web_client(db)
-    accounts.add_agent(db, "ada", PASSWORD)
+        sqlite_db: Database) -> None:
+    client = web_client(sqlite_db)
+    accounts.add_agent(sqlite_db, "ada", PASSWORD)
     page_sign_in(client, "ada", PASSWORD)
     changes = [(m, p) for m, p in routes(client) if m in UNSAFE]
     assert len(changes) > 20
@@ -163,11 +173,11 @@ def test_each_sign_in_opens_a_new_session_and_ends_the_one_the_browser_had(db: D
     assert client.get("/queue", follow_redirects=False).headers["location"] == "/signin?next=/queue"
 
 
-def test_the_session_cookie_is_httponly_samesite_and_secure_behind_https(db: Database) -> None:
-    accounts.add_agent(db, "ada", PASSWORD)
+def test_the_session_cookie_is_httponly_samesite_and_secure_behind_https(sqlite_db: Database) -> None:
+    accounts.add_agent(sqlite_db, "ada", PASSWORD)
     for public_url, secure in (("http://127.0.0.1:8000", False), ("https://desk.example", True)):
-        deps = WebDeps(db=db, clock=SystemClock(), verifier=LocalVerifier(),
-                       uow=lambda: SqlUnitOfWork(db), secret_key=SECRET, public_url=public_url)
+        deps = WebDeps(db=sqlite_db, clock=SystemClock(), verifier=LocalVerifier(),
+                       uow=lambda: SqlUnitOfWork(sqlite_db), secret_key=SECRET, public_url=public_url)
         client = TestClient(create_app(deps), base_url="https://testserver")
         form = client.get("/signin")
         answer = client.post("/signin", data={"login": "ada", "password": PASSWORD,
@@ -181,14 +191,14 @@ def test_the_session_cookie_is_httponly_samesite_and_secure_behind_https(db: Dat
         assert ("secure" in attributes) is secure
 
 
-def test_a_sign_in_form_posted_from_elsewhere_is_refused(db: Database) -> None:
+def test_a_sign_in_form_posted_from_elsewhere_is_refused(sqlite_db: Database) -> None:
     """Login CSRF: without the form's double-submit cookie, no session is opened."""
-    accounts.add_agent(db, "ada", PASSWORD)
-    client = web_client(db)
+    accounts.add_agent(sqlite_db, "ada", PASSWORD)
+    client = web_client(sqlite_db)
     answer = client.post("/signin", data={"login": "ada", "password": PASSWORD,
                                           "csrf_token": "guessed"}, follow_redirects=False)
     assert answer.status_code == 403 and "expired" in answer.text
-    assert SESSION_COOKIE not in client.cookies and sessions_of(db, "ada") == []
+    assert SESSION_COOKIE not in client.cookies and sessions_of(sqlite_db, "ada") == []
 
 
 def test_wrong_passwords_are_throttled_on_the_page_as_on_the_api(db: Database) -> None:
