@@ -1,4 +1,5 @@
-"""The one FastAPI application: producers' intake, the agents' JSON API, the customers' pages."""
+"""The one FastAPI application: producers' intake, the agents' JSON API and pages, the customers'
+pages."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
-from console import auth, errors, rendering, throttling
+from console import assets, auth, errors, rendering, sessions, throttling
 from console.deps import WebDeps
 from console.log_scope import LogScope
+from console.pages import queue, signin
 from console.routes import (
     agent_api,
     agent_callback,
@@ -25,6 +27,8 @@ from console.routes import (
 ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
            agent_session.router, customer_callback.router, customer_key.router, customer_key.api,
            customer_session.router, agent_api.router)
+#: the agents' HTML pages (a refusal there may be a page too, as on the customers' pages)
+PAGES = (signin.router, queue.router)
 
 
 #: rate limits by router (sign-in counts its failures itself, in console/auth.py)
@@ -35,13 +39,15 @@ LIMITS = {id(intake.router): [Depends(throttling.limit_intake)],
 
 
 def create_app(deps: WebDeps, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    app = FastAPI(title="ResetDesk", version="1", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="ResetDesk", version="1", docs_url=None, redoc_url=None)
     app.state.deps = deps
     app.add_middleware(LogScope)
     errors.install(app)
     throttling.install(app)
+    sessions.install(app)
     rendering.install(app)  # after the handlers it turns into pages
-    for router in (*extra_routers, *ROUTERS):
+    assets.install_docs(app)
+    for router in (*extra_routers, *ROUTERS, *PAGES):
         app.include_router(router, dependencies=LIMITS.get(id(router), []))
     # the callback page answers JSON too (Accept: application/json): also under the API prefix
     app.include_router(customer_callback.router, prefix="/api/v1", dependencies=_PER_ADDRESS)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from resetdesk import (
+    cli_agents,
     cli_callbacks,
     cli_dlq,
     cli_keys,
@@ -33,12 +33,11 @@ app = typer.Typer(help="ResetDesk: device password-reset requests, from form to 
                   no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 producers = typer.Typer(help="Form producers allowed to send requests.", no_args_is_help=True)
-agents = typer.Typer(help="Support agents.", no_args_is_help=True)
 docs_cli = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 app.add_typer(db_cli, name="db")
 app.add_typer(tickets, name="tickets")
 app.add_typer(producers, name="producers")
-app.add_typer(agents, name="agents")
+app.add_typer(cli_agents.agents, name="agents")
 app.add_typer(docs_cli, name="docs")
 app.command()(cli_run.up)
 app.command()(cli_run.serve)
@@ -109,37 +108,6 @@ def producers_list() -> None:
     with app_context() as ctx:
         for p in accounts.list_producers(ctx.db):
             typer.echo(f"{p.name}\t{p.source}")
-
-
-@agents.command("add")
-def agents_add(
-    login: Annotated[str, typer.Argument()],
-    name: Annotated[str, typer.Option(help="display name")] = "",
-    password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
-) -> None:
-    """Add an agent; the password is stored argon2-hashed."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        fail("a password needs at least 10 characters")
-    with app_context() as ctx:
-        accounts.add_agent(ctx.db, login, password, name)
-    typer.echo(f"agent {login} added")
-
-
-@agents.command("role")
-def agents_role(
-    login: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Argument(help="agent | supervisor")],
-) -> None:
-    """Set an agent's role; only supervisors may take over or reassign a ticket."""
-    if role not in accounts.ROLES:
-        fail(f"a role is {' or '.join(accounts.ROLES)}, not {role!r}")
-    with app_context() as ctx:
-        accounts.set_agent_role(ctx.db, login, role)
-    typer.echo(f"agent {login} is now {role}")
 
 
 @docs_cli.command("diagram")

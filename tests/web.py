@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -31,3 +32,20 @@ def agent_headers(client: TestClient, db: Database, login: str) -> dict[str, str
     r = client.post("/api/v1/auth/token", json={"login": login, "password": f"{login}-password-123"})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def form_token(html: str) -> str:
+    """The ``csrf_token`` hidden field of a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found[1]
+
+
+def page_sign_in(client: TestClient, login: str, password: str) -> str:
+    """Sign in through ``/signin`` as a browser does (the client keeps the cookies); returns
+    the CSRF token the pages then carry."""
+    r = client.post("/signin", data={"login": login, "password": password,
+                                     "csrf_token": form_token(client.get("/signin").text)},
+                    follow_redirects=False)
+    assert (r.status_code, r.headers.get("location")) == (303, "/queue"), r.text[:500]
+    return form_token(client.get("/queue").text)

@@ -1,6 +1,6 @@
 """Every HTTP route, fuzzed: whatever the path, query, headers or body, the answer is below 500
-and every refusal has the one error shape (``{"error", "reason", …}``; customer pages may answer
-an HTML page instead).
+and every refusal has the one error shape (``{"error", "reason", …}``; customer pages and the
+agents' pages may answer an HTML page instead).
 
 The routes come from ``app.routes``: a new route is fuzzed without touching this file, and
 ``test_every_route_is_fuzzed_or_excluded`` fails for a route the app serves that is neither
@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from console.app import PAGES
 from tests.fuzz.strategies import FIELDS, Req, requests
 from tests.fuzz.world import (
     World,
@@ -87,13 +89,19 @@ def send(client: TestClient, req: Req) -> Any:
                           content=req.content, data=req.data, files=req.files)
 
 
+def is_agent_page(path: str) -> bool:
+    return any(isinstance(route, APIRoute) and route.path_regex.match(path.partition("?")[0])
+               for router in PAGES for route in router.routes)
+
+
 def check_answer(req: Req, r: Any) -> None:
     assert r.status_code < 500, f"{req.method} {req.path} {req} -> {r.status_code} {r.text[:300]}"
     if r.status_code < 400:
         return
     ctype = r.headers.get("content-type", "")
     if ctype.startswith("text/html"):
-        assert "/customer/" in req.path, f"HTML error outside the customer pages: {req}"
+        assert "/customer/" in req.path or is_agent_page(req.path), \
+            f"HTML error outside the customer and agent pages: {req}"
         return
     body = r.json()
     assert isinstance(body, dict) and isinstance(body.get("error"), str) \

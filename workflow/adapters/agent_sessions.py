@@ -27,6 +27,11 @@ class SqlAccountStore(AccountStore):
                                                        created_at=now, expires_at=expires))
         return token, expires
 
+    def close_session(self, token: str, now: datetime) -> None:
+        self.conn.execute(update(AGENT_SESSION).where(
+            AGENT_SESSION.c.token_hash == token_hash(token), AGENT_SESSION.c.revoked_at.is_(None))
+            .values(revoked_at=now))
+
 
 def open_session(db: Database, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
     with db.writer.begin() as conn:
@@ -35,5 +40,4 @@ def open_session(db: Database, login: str, now: datetime, ttl: timedelta) -> tup
 
 def close_session(db: Database, token: str, now: datetime) -> None:
     with db.writer.begin() as conn:
-        conn.execute(update(AGENT_SESSION).where(AGENT_SESSION.c.token_hash == token_hash(token))
-                     .values(revoked_at=now))
+        SqlAccountStore(conn).close_session(token, now)

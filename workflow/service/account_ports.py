@@ -1,4 +1,5 @@
-"""Staff accounts as the web side changes them: an agent's sign-in opens an API session."""
+"""Staff accounts as the web side changes them: an agent's sign-in opens a session (an API
+token or the console's cookie, the same store), signing out or signing in again closes one."""
 
 from __future__ import annotations
 
@@ -12,3 +13,7 @@ class AccountStore(abc.ABC):
     @abc.abstractmethod
     def open_session(self, login: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
         """A fresh API token for ``login`` (stored only as a hash) and when it expires."""
+
+    @abc.abstractmethod
+    def close_session(self, token: str, now: datetime) -> None:
+        """Revoke the session of ``token`` (nothing happens for an unknown token)."""

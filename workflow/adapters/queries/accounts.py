@@ -43,6 +43,22 @@ def list_producers(db: Database) -> list[Producer]:
         return [Producer(r.name, r.source) for r in rows]
 
 
+@dataclass(frozen=True)
+class AgentAccount:
+    login: str
+    display_name: str
+    role: str
+    active: bool
+
+
+def list_agents(db: Database) -> list[AgentAccount]:
+    """Every agent, enabled or not, by login."""
+    with db.reader.begin() as conn:
+        rows = conn.execute(select(AGENT.c.login, AGENT.c.display_name, AGENT.c.role,
+                                   AGENT.c.active).order_by(AGENT.c.login))
+        return [AgentAccount(r.login, r.display_name, r.role, bool(r.active)) for r in rows]
+
+
 def check_agent_password(db: Database, login: str, password: str) -> bool:
     with db.reader.begin() as conn:
         stored = conn.execute(select(AGENT.c.password_hash).where(
