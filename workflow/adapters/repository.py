@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from workflow.adapters import outbox_codec
+from workflow.adapters import outbox_codec, search_keys
 from workflow.adapters.tables import AUDIT, OUTBOX, TICKET
 from workflow.domain import ticket_sla
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
@@ -45,6 +45,7 @@ def _sla_columns(t: Ticket) -> dict[str, Any]:
         "sla_next_alarm_at": t.sla.next_alarm_at() if t.sla else None,
         "first_reply_due_at": t.sla.due("first_reply") if t.sla else None,
         "resolution_due_at": t.sla.due("resolution") if t.sla else None,
+        "sla_due_at": t.sla.running_due() if t.sla else None,
     }
 
 
@@ -61,20 +62,23 @@ def _mutable_columns(t: Ticket) -> dict[str, Any]:
         "open_serial_key": t.serial_key if t.is_open else None,
         "data": json.dumps(t.data, separators=(",", ":")),
         "accepted_at": t.accepted_at,
+        **search_keys.columns(t.data),
         **_sla_columns(t),
     }
 
 
 _MUTABLE = ("state", "outcome", "waiting_on", "assignee", "linked_ticket_id", "updated_at",
             "first_reply_at", "closed_at", "open_serial_key", "data", "accepted_at", "sla",
-            "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at")
+            "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at", "sla_due_at",
+            "search_email", "search_phone", "search_serial", "method")
 #: one statement, compiled once, for single saves and batches alike
 _UPDATE = (
     update(TICKET)
     .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
     .values({c: bindparam(c) for c in (*_MUTABLE, "version", "event_seq")})
 )
-_SLA_COLUMNS = ("sla", "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at")
+_SLA_COLUMNS = ("sla", "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at",
+                "sla_due_at")
 _UPDATE_CLOCKS = (
     update(TICKET)
     .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
