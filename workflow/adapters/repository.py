@@ -67,6 +67,16 @@ def _mutable_columns(t: Ticket) -> dict[str, Any]:
     }
 
 
+def row_values(t: Ticket) -> dict[str, Any]:
+    """Every column of the ticket's row (``add`` inserts it; bulk loads in bench/ reuse it)."""
+    return {
+        "id": t.id, "reference": t.reference, "language": t.language, "source": t.source,
+        "event_id": t.event_id, "serial_key": t.serial_key, "created_at": t.created_at,
+        "version": t.version, "event_seq": t.event_seq + len(t.pending_events),
+        **_mutable_columns(t),
+    }
+
+
 _MUTABLE = ("state", "outcome", "waiting_on", "assignee", "linked_ticket_id", "updated_at",
             "first_reply_at", "closed_at", "open_serial_key", "data", "accepted_at", "sla",
             "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at", "sla_due_at",
@@ -143,13 +153,7 @@ class SqlTicketRepository(TicketRepository):
         with ON CONFLICT DO NOTHING, so the transaction stays usable without a savepoint."""
         bind(ticket_id=ticket.id)
         ticket.version = 1
-        values = {
-            "id": ticket.id, "reference": ticket.reference, "language": ticket.language,
-            "source": ticket.source, "event_id": ticket.event_id,
-            "serial_key": ticket.serial_key, "created_at": ticket.created_at,
-            "version": ticket.version, "event_seq": ticket.event_seq + len(ticket.pending_events),
-            **_mutable_columns(ticket),
-        }
+        values = row_values(ticket)
         stmt = _INSERT_SQLITE if self.conn.dialect.name == "sqlite" else _INSERT_PG
         if self.conn.execute(stmt, values).first() is None:
             holder = self.open_ticket_for_serial(ticket.serial_key or "")

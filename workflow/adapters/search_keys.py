@@ -80,9 +80,9 @@ def query_keys(query: str) -> dict[str, str]:
     keys: dict[str, str] = {}
     if ref := reference_key(text):
         keys["reference"] = ref
-    if "@" in text or (len(text) >= MIN_PREFIX and not any(c.isspace() for c in text)):
-        if email := email_key(text):
-            keys["search_email"] = email
+    emailish = "@" in text or (len(text) >= MIN_PREFIX and not any(c.isspace() for c in text))
+    if emailish and (email := email_key(text)):
+        keys["search_email"] = email
     if _PHONE_QUERY.match(text) and (phone := phone_key(text)) and len(phone) >= 4:
         keys["search_phone"] = phone
     if "@" not in text and (serial := serial_text(text)) and len(serial) >= MIN_PREFIX:

@@ -9,6 +9,7 @@ append-only (database triggers refuse UPDATE and DELETE).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -21,14 +22,17 @@ def _ts(nullable: bool = True, index: bool = False) -> object:
                                                 index=index))
 
 
-#: the queue shows open tickets: its indexes leave the closed ones (most rows) out
-OPEN_TICKET = "state != 'closed'"
+#: the queue shows open tickets: its indexes leave the closed ones (most rows) out. Said as
+#: "running clock or open" (the same rows: only open tickets have a running clock) so that a
+#: query over running clocks needs no state clause (``queries.queue_filters.scope``)
+IN_QUEUE = "sla_due_at IS NOT NULL OR state != 'closed'"
 
 
-def _queue_index(name: str, *leading: str, where: str | None = OPEN_TICKET) -> Index:
+def _queue_index(name: str, *leading: str, where: str | None = IN_QUEUE) -> Index:
     """An index in queue order (earliest running SLA due first, then id) behind an equality
     filter, so a filtered page is a range scan, never a sort (``queries.queue``)."""
-    partial = {"sqlite_where": text(where), "postgresql_where": text(where)} if where else {}
+    partial: dict[str, Any] = (
+        {"sqlite_where": text(where), "postgresql_where": text(where)} if where else {})
     return Index(name, *leading, "sla_due_at", "id", **partial)
 
 
@@ -48,7 +52,7 @@ class TicketRow(SQLModel, table=True):
         _queue_index("ix_ticket_queue_language", "language"),
         _queue_index("ix_ticket_queue_method", "method"),
         _queue_index("ix_ticket_queue_assignee", "assignee"),
-        _queue_index("ix_ticket_queue_unassigned", where=f"{OPEN_TICKET} AND assignee IS NULL"),
+        _queue_index("ix_ticket_queue_unassigned", where=f"({IN_QUEUE}) AND assignee IS NULL"),
         _prefix_index("search_email"),
         _prefix_index("search_phone"),
         _prefix_index("search_serial"),

@@ -28,7 +28,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BATCH = 1000
-OPEN = "state != 'closed'"
+OPEN = "sla_due_at IS NOT NULL OR state != 'closed'"
 #: (name, leading columns, partial index predicate)
 QUEUE_INDEXES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("ix_ticket_queue", (), OPEN),
@@ -37,7 +37,7 @@ QUEUE_INDEXES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("ix_ticket_queue_language", ("language",), OPEN),
     ("ix_ticket_queue_method", ("method",), OPEN),
     ("ix_ticket_queue_assignee", ("assignee",), OPEN),
-    ("ix_ticket_queue_unassigned", (), f"{OPEN} AND assignee IS NULL"),
+    ("ix_ticket_queue_unassigned", (), f"({OPEN}) AND assignee IS NULL"),
 )
 SEARCH = ("search_email", "search_phone", "search_serial")
 
