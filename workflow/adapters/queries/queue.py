@@ -146,7 +146,7 @@ def queue_page(db: Database, filters: QueueFilters = QueueFilters(), *, book: Sl
     with db.reader.begin() as conn:
         base = _select(conn, filters, desk.moment)
         due = due_key(filters, conn.dialect.name)
-        for part in parts(filters):
+        for part in parts(filters, cursor):
             want = limit + 1 - len(found)  # one more than shown tells whether a page follows
             stmt = (base.where(*scope(filters, part), part_clause(part, cursor, due))
                     .order_by(due, TICKET.c.id).limit(want))

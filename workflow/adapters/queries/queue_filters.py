@@ -28,6 +28,8 @@ _DUE: ColumnElement[datetime] = TICKET.c.sla_due_at
 _ID: ColumnElement[str] = TICKET.c.id
 #: the two halves of the queue order: running clocks by due time, then the rest by id
 Part = Literal["running", "parked"]
+#: where a page ended: (due time, or None in the second half; ticket id)
+Cursor = tuple[datetime | None, str]
 
 
 @dataclass(frozen=True)
@@ -151,14 +153,17 @@ def scope(filters: QueueFilters, part: Part | None) -> list[ColumnElement[bool]]
     return [_open()]
 
 
-def parts(filters: QueueFilters) -> tuple[Part, ...]:
-    """Which halves of the order can hold matches: a waiting ticket's clocks are paused, a
-    status other than paused needs a running clock."""
+def parts(filters: QueueFilters, cursor: Cursor | None = None) -> tuple[Part, ...]:
+    """Which halves of the order can hold matches after the cursor: a waiting ticket's clocks
+    are paused, a status other than paused needs a running clock."""
     if filters.sla:
-        return ("parked",) if filters.sla == "paused" else ("running",)
-    if filters.waiting_on or filters.state == CLOSED:
-        return ("parked",)
-    return ("running", "parked")
+        found: tuple[Part, ...] = ("parked",) if filters.sla == "paused" else ("running",)
+    elif filters.waiting_on or filters.state == CLOSED:
+        found = ("parked",)
+    else:
+        found = ("running", "parked")
+    past_running = cursor is not None and cursor[0] is None
+    return tuple(p for p in found if not (p == "running" and past_running))
 
 
 def due_key(filters: QueueFilters, dialect: str) -> ColumnElement[datetime]:
@@ -171,17 +176,15 @@ def due_key(filters: QueueFilters, dialect: str) -> ColumnElement[datetime]:
     return _DUE
 
 
-def part_clause(part: Part, cursor: tuple[datetime | None, str] | None,
+def part_clause(part: Part, cursor: Cursor | None,
                 due: ColumnElement[datetime] = _DUE) -> ColumnElement[bool]:
     """One half of the order, after the cursor: ``(sla_due_at, id) > cursor`` among running
     clocks (a row comparison both databases take as an index range), ``id > cursor`` among
     the rest (whose ``sla_due_at`` is NULL)."""
     ident = _ID
     if part == "running":
-        if cursor is None:
+        if cursor is None or cursor[0] is None:  # (``parts`` skips this half past it)
             return due.is_not(None)
-        if cursor[0] is None:
-            return false()  # the cursor is already past the running half
         return and_(due.is_not(None), tuple_(due, ident) > tuple_(cursor[0], cursor[1]))
     if cursor is None or cursor[0] is not None:
         return due.is_(None)
@@ -196,7 +199,7 @@ def encode_cursor(due: datetime | None, ticket_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime | None, str]:
+def decode_cursor(cursor: str) -> Cursor:
     """The (due or None, id) a page ended at; ``ValueError`` for anything not made here."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
