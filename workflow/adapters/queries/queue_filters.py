@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, false, literal_column, or_, tuple_, type_coerce
+from sqlalchemy import ColumnElement, and_, false, literal_column, or_, type_coerce
 
 from workflow.adapters import search_keys
 from workflow.adapters.tables import TICKET
@@ -179,13 +179,17 @@ def due_key(filters: QueueFilters, dialect: str) -> ColumnElement[datetime]:
 def part_clause(part: Part, cursor: Cursor | None,
                 due: ColumnElement[datetime] = _DUE) -> ColumnElement[bool]:
     """One half of the order, after the cursor: ``(sla_due_at, id) > cursor`` among running
-    clocks (a row comparison both databases take as an index range), ``id > cursor`` among
-    the rest (whose ``sla_due_at`` is NULL)."""
+    clocks, ``id > cursor`` among the rest (whose ``sla_due_at`` is NULL).
+
+    The first is written ``due >= d AND (due > d OR id > i)``, not as a row comparison: both
+    read the index from ``d`` on, but PostgreSQL estimates a row comparison apart from another
+    range on ``sla_due_at`` (the breached filter's ``< now``), finds a tenth of the real rows and
+    sorts them instead; the plain range it pairs. Rows tied at ``d`` are skipped by the filter."""
     ident = _ID
     if part == "running":
         if cursor is None or cursor[0] is None:  # (``parts`` skips this half past it)
             return due.is_not(None)
-        return and_(due.is_not(None), tuple_(due, ident) > tuple_(cursor[0], cursor[1]))
+        return and_(due >= cursor[0], or_(due > cursor[0], ident > cursor[1]))
     if cursor is None or cursor[0] is not None:
         return due.is_(None)
     return and_(due.is_(None), ident > cursor[1])
