@@ -46,6 +46,8 @@ class TicketRow(SQLModel, table=True):
     __tablename__ = "ticket"
     __table_args__ = (
         Index("ix_ticket_state_created", "state", "created_at"),
+        # the agents' API list sorted by due: ORDER BY first_reply_due_at NULLS LAST, id
+        Index("ix_ticket_first_reply_due", "first_reply_due_at", "id"),
         _queue_index("ix_ticket_queue"),
         _queue_index("ix_ticket_queue_state", "state", where=None),
         _queue_index("ix_ticket_queue_waiting", "waiting_on"),
@@ -85,7 +87,7 @@ class TicketRow(SQLModel, table=True):
     #: derived from it so that one indexed query finds what the scheduler must raise
     sla: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     sla_next_alarm_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
-    first_reply_due_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
+    first_reply_due_at: datetime | None = _ts()  # type: ignore[assignment]
     resolution_due_at: datetime | None = _ts()  # type: ignore[assignment]
     #: due instant of the earliest *running* clock (NULL: paused on the customer, stopped, or
     #: none yet): the queue's order

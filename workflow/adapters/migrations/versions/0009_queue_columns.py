@@ -1,4 +1,5 @@
 """queue: search columns, method and the earliest running SLA due, with the queue's indexes
+(and the API's due order on (first_reply_due_at, id))
 
 The new columns are derived from ``ticket.data`` and ``ticket.sla`` (as the repository does on
 every save) for the rows already there, in batches walked by id, before the indexes are built.
@@ -89,9 +90,14 @@ def upgrade() -> None:
     for column in SEARCH:
         op.create_index(f'ix_ticket_{column}', 'ticket', [column],
                         postgresql_ops={column: 'varchar_pattern_ops'})
+    # the API's due order (NULLS LAST, id) read off one index instead of sorting equal dues
+    op.drop_index('ix_ticket_first_reply_due_at', 'ticket')
+    op.create_index('ix_ticket_first_reply_due', 'ticket', ['first_reply_due_at', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_ticket_first_reply_due', 'ticket')
+    op.create_index('ix_ticket_first_reply_due_at', 'ticket', ['first_reply_due_at'])
     for column in SEARCH:
         op.drop_index(f'ix_ticket_{column}', 'ticket')
     for name, _, _ in QUEUE_INDEXES:
