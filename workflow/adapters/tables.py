@@ -55,6 +55,8 @@ class TicketRow(SQLModel, table=True):
         _queue_index("ix_ticket_queue_method", "method"),
         _queue_index("ix_ticket_queue_assignee", "assignee"),
         _queue_index("ix_ticket_queue_unassigned", where=f"({IN_QUEUE}) AND assignee IS NULL"),
+        # the "paused" status: waiting tickets of every kind, in order (their due is NULL)
+        _queue_index("ix_ticket_queue_paused", where="waiting_on IS NOT NULL"),
         _prefix_index("search_email"),
         _prefix_index("search_phone"),
         _prefix_index("search_serial"),

@@ -39,6 +39,7 @@ QUEUE_INDEXES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("ix_ticket_queue_method", ("method",), OPEN),
     ("ix_ticket_queue_assignee", ("assignee",), OPEN),
     ("ix_ticket_queue_unassigned", (), f"({OPEN}) AND assignee IS NULL"),
+    ("ix_ticket_queue_paused", (), "waiting_on IS NOT NULL"),
 )
 SEARCH = ("search_email", "search_phone", "search_serial")
 
