@@ -248,3 +248,17 @@ def test_describe_lists_windows_zone_and_the_next_twelve_months_of_closures() ->
     assert "2026-12-24 Thu  Christmas Eve" in text
     assert "2027-05-31" in text
     assert "2027-07-05" not in text
+
+
+def test_open_until_says_when_the_open_stretch_ends() -> None:
+    cal = default_calendar()
+    assert cal.open_until(la(2026, 11, 24, 9, 0)) == la(2026, 11, 24, 16, 30)
+    assert cal.open_until(la(2026, 11, 24, 16, 30)) is None  # the end itself is closed
+    assert cal.open_until(la(2026, 11, 26, 9, 0)) is None  # Thanksgiving
+
+
+def test_open_until_joins_a_night_shift_across_midnight_and_caps_an_open_week() -> None:
+    night = BusinessCalendar({4: [Window(time(22), time(2))], 5: [Window(time(2), time(4))]})
+    assert night.open_until(la(2026, 11, 27, 23, 0)) == la(2026, 11, 28, 4, 0)
+    always = BusinessCalendar({d: [Window(time(0), time(0))] for d in range(7)})
+    assert always.open_until(la(2026, 11, 24, 9, 0)) == la(2026, 12, 2, 0, 0)

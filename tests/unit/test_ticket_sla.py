@@ -113,3 +113,12 @@ def test_rejected_ticket_has_no_clocks() -> None:
     t = make_ticket(State.CLOSED, accepted_at=datetime(2026, 11, 24, 17, tzinfo=UTC))
     sync_sla(BOOK, t, datetime(2026, 11, 24, 17, tzinfo=UTC))
     assert t.sla is None
+
+
+def test_the_queue_sorts_by_the_earliest_running_clock() -> None:
+    t = _queued(_at(2026, 11, 24, 9, 0))
+    assert t.sla.running_due() == _at(2026, 11, 24, 10, 0)  # first reply before resolution
+    _move(t, "reply", _at(2026, 11, 24, 9, 30))
+    assert t.sla.running_due() == t.sla.due("resolution")  # the one still running
+    _move(t, "send_key", _at(2026, 11, 24, 9, 40))
+    assert t.sla.running_due() is None  # paused on the customer: no countdown to sort by

@@ -178,6 +178,7 @@ def _anonymise_tickets(db: Database, now: datetime, retention: timedelta, batch:
                     .where(TICKET.c.id == ticket.id, TICKET.c.version == ticket.version,
                            TICKET.c.anonymised_at.is_(None))
                     .values(data=residues[ticket.id], serial_key=None, open_serial_key=None,
+                            search_email=None, search_phone=None, search_serial=None,
                             anonymised_at=now, version=ticket.version + 1)).rowcount
                 if changed == 1:
                     done.append(ticket.id)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from workflow.adapters import outbox_codec
+from workflow.adapters import outbox_codec, search_keys
 from workflow.adapters.tables import AUDIT, OUTBOX, TICKET
 from workflow.domain import ticket_sla
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
@@ -45,6 +45,7 @@ def _sla_columns(t: Ticket) -> dict[str, Any]:
         "sla_next_alarm_at": t.sla.next_alarm_at() if t.sla else None,
         "first_reply_due_at": t.sla.due("first_reply") if t.sla else None,
         "resolution_due_at": t.sla.due("resolution") if t.sla else None,
+        "sla_due_at": t.sla.running_due() if t.sla else None,
     }
 
 
@@ -61,20 +62,33 @@ def _mutable_columns(t: Ticket) -> dict[str, Any]:
         "open_serial_key": t.serial_key if t.is_open else None,
         "data": json.dumps(t.data, separators=(",", ":")),
         "accepted_at": t.accepted_at,
+        **search_keys.columns(t.data),
         **_sla_columns(t),
+    }
+
+
+def row_values(t: Ticket) -> dict[str, Any]:
+    """Every column of the ticket's row (``add`` inserts it; bulk loads in bench/ reuse it)."""
+    return {
+        "id": t.id, "reference": t.reference, "language": t.language, "source": t.source,
+        "event_id": t.event_id, "serial_key": t.serial_key, "created_at": t.created_at,
+        "version": t.version, "event_seq": t.event_seq + len(t.pending_events),
+        **_mutable_columns(t),
     }
 
 
 _MUTABLE = ("state", "outcome", "waiting_on", "assignee", "linked_ticket_id", "updated_at",
             "first_reply_at", "closed_at", "open_serial_key", "data", "accepted_at", "sla",
-            "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at")
+            "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at", "sla_due_at",
+            "search_email", "search_phone", "search_serial", "method")
 #: one statement, compiled once, for single saves and batches alike
 _UPDATE = (
     update(TICKET)
     .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
     .values({c: bindparam(c) for c in (*_MUTABLE, "version", "event_seq")})
 )
-_SLA_COLUMNS = ("sla", "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at")
+_SLA_COLUMNS = ("sla", "sla_next_alarm_at", "first_reply_due_at", "resolution_due_at",
+                "sla_due_at")
 _UPDATE_CLOCKS = (
     update(TICKET)
     .where(TICKET.c.id == bindparam("b_id"), TICKET.c.version == bindparam("b_version"))
@@ -139,13 +153,7 @@ class SqlTicketRepository(TicketRepository):
         with ON CONFLICT DO NOTHING, so the transaction stays usable without a savepoint."""
         bind(ticket_id=ticket.id)
         ticket.version = 1
-        values = {
-            "id": ticket.id, "reference": ticket.reference, "language": ticket.language,
-            "source": ticket.source, "event_id": ticket.event_id,
-            "serial_key": ticket.serial_key, "created_at": ticket.created_at,
-            "version": ticket.version, "event_seq": ticket.event_seq + len(ticket.pending_events),
-            **_mutable_columns(ticket),
-        }
+        values = row_values(ticket)
         stmt = _INSERT_SQLITE if self.conn.dialect.name == "sqlite" else _INSERT_PG
         if self.conn.execute(stmt, values).first() is None:
             holder = self.open_ticket_for_serial(ticket.serial_key or "")

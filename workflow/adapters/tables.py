@@ -1,15 +1,17 @@
 """SQLModel tables: the schema Alembic migrates. Queries on the hot path use SQLAlchemy core over
 these same ``__table__`` objects (a Session per transaction costs 3–11x on SQLite WAL).
 
-Personal data lives only in ``ticket.data``, ``inbox.payload`` and ``outbox.payload`` (anonymised
-by purge); ``audit`` holds none and is append-only (database triggers refuse UPDATE and DELETE).
+Personal data lives only in ``ticket.data`` (and the search columns derived from it),
+``inbox.payload`` and ``outbox.payload`` (anonymised by purge); ``audit`` holds none and is
+append-only (database triggers refuse UPDATE and DELETE).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from workflow.adapters.types import UtcDateTime
@@ -20,9 +22,45 @@ def _ts(nullable: bool = True, index: bool = False) -> object:
                                                 index=index))
 
 
+#: the queue shows open tickets: its indexes leave the closed ones (most rows) out. Said as
+#: "running clock or open" (the same rows: only open tickets have a running clock) so that a
+#: query over running clocks needs no state clause (``queries.queue_filters.scope``)
+IN_QUEUE = "sla_due_at IS NOT NULL OR state != 'closed'"
+
+
+def _queue_index(name: str, *leading: str, where: str | None = IN_QUEUE) -> Index:
+    """An index in queue order (earliest running SLA due first, then id) behind an equality
+    filter, so a filtered page is a range scan, never a sort (``queries.queue``)."""
+    partial: dict[str, Any] = (
+        {"sqlite_where": text(where), "postgresql_where": text(where)} if where else {})
+    return Index(name, *leading, "sla_due_at", "id", **partial)
+
+
+def _prefix_index(column: str) -> Index:
+    """For ``LIKE 'abc%'``: PostgreSQL needs the pattern operator class unless the collation
+    is C; SQLite's queue module matches prefixes with a range instead (``queries.queue``)."""
+    return Index(f"ix_ticket_{column}", column, postgresql_ops={column: "varchar_pattern_ops"})
+
+
 class TicketRow(SQLModel, table=True):
     __tablename__ = "ticket"
-    __table_args__ = (Index("ix_ticket_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_ticket_state_created", "state", "created_at"),
+        # the agents' API list sorted by due: ORDER BY first_reply_due_at NULLS LAST, id
+        Index("ix_ticket_first_reply_due", "first_reply_due_at", "id"),
+        _queue_index("ix_ticket_queue"),
+        _queue_index("ix_ticket_queue_state", "state", where=None),
+        _queue_index("ix_ticket_queue_waiting", "waiting_on"),
+        _queue_index("ix_ticket_queue_language", "language"),
+        _queue_index("ix_ticket_queue_method", "method"),
+        _queue_index("ix_ticket_queue_assignee", "assignee"),
+        _queue_index("ix_ticket_queue_unassigned", where=f"({IN_QUEUE}) AND assignee IS NULL"),
+        # the "paused" status: waiting tickets of every kind, in order (their due is NULL)
+        _queue_index("ix_ticket_queue_paused", where="waiting_on IS NOT NULL"),
+        _prefix_index("search_email"),
+        _prefix_index("search_phone"),
+        _prefix_index("search_serial"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     reference: str = Field(max_length=16, unique=True)
@@ -51,8 +89,16 @@ class TicketRow(SQLModel, table=True):
     #: derived from it so that one indexed query finds what the scheduler must raise
     sla: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     sla_next_alarm_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
-    first_reply_due_at: datetime | None = _ts(index=True)  # type: ignore[assignment]
+    first_reply_due_at: datetime | None = _ts()  # type: ignore[assignment]
     resolution_due_at: datetime | None = _ts()  # type: ignore[assignment]
+    #: due instant of the earliest *running* clock (NULL: paused on the customer, stopped, or
+    #: none yet): the queue's order
+    sla_due_at: datetime | None = _ts()  # type: ignore[assignment]
+    #: derived from ``data`` on every save (``search_keys``); anonymised with it
+    search_email: str | None = Field(default=None, max_length=254)
+    search_phone: str | None = Field(default=None, max_length=16)
+    search_serial: str | None = Field(default=None, max_length=128)
+    method: str | None = Field(default=None, max_length=24)
 
 
 class AuditRow(SQLModel, table=True):

@@ -33,6 +33,7 @@ __all__ = ["DEFAULT_TIMEZONE", "BusinessCalendar", "ClosedDay", "ClosedPeriod", 
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 _DAY = timedelta(days=1)
+_WEEK = timedelta(days=7)
 _ZERO = timedelta(0)
 _MAX_CLOSED_DAYS = 3 * 366
 _Interval = tuple[datetime, datetime]
@@ -112,6 +113,18 @@ class BusinessCalendar:
         for start, _ in self._open_from(_utc(t)):
             return start.astimezone(self._zone)
         raise AssertionError("unreachable: _open_from never ends")  # pragma: no cover
+
+    def open_until(self, t: datetime) -> datetime | None:
+        """When the open stretch containing t closes (None when closed at t; at most a week
+        ahead for a desk that never closes): with ``next_opening`` it tells a live countdown
+        when to stop or start ticking."""
+        u = _utc(t)
+        until: datetime | None = None
+        for start, end in self._open_from(u):
+            if start != (until or u) or (until and until - u > _WEEK):
+                break
+            until = end  # adjacent windows (a night shift past midnight) are one stretch
+        return until.astimezone(self._zone) if until else None
 
     def add_business_time(self, t: datetime, duration: timedelta) -> datetime:
         """The earliest instant at which `duration` of business time has elapsed since t.

@@ -41,6 +41,12 @@ class TicketSla:
         clock = self.clocks.get(name)
         return clock.due_at if clock else None
 
+    def running_due(self) -> datetime | None:
+        """Due instant of the earliest running clock: the queue's sort key (None while every
+        clock is paused on the customer or stopped)."""
+        return min((c.due_at for c in self.clocks.values() if c.is_running and c.due_at),
+                   default=None)
+
     def next_alarm_at(self) -> datetime | None:
         """The earliest instant at which ``due_alarms`` will have something new."""
         candidates = [

@@ -3,6 +3,16 @@
 a unit of work's stores. ``Database`` is the read handle these functions take."""
 
 from workflow.adapters.db import Database
+from workflow.adapters.queries.queue import (
+    Countdown,
+    QueueFilters,
+    QueuePage,
+    QueueRow,
+    count_matching,
+    escalating_soon,
+    queue_page,
+)
+from workflow.adapters.queries.queue_filters import SLA_STATUSES
 from workflow.adapters.queries.tickets import (
     SORTS,
     Requester,
@@ -14,5 +24,6 @@ from workflow.adapters.queries.tickets import (
     ticket_details,
 )
 
-__all__ = ["SORTS", "Database", "Requester", "TicketSummary", "dumps", "list_tickets",
-           "requester_of", "sla_of", "ticket_details"]
+__all__ = ["SLA_STATUSES", "SORTS", "Countdown", "Database", "QueueFilters", "QueuePage",
+           "QueueRow", "Requester", "TicketSummary", "count_matching", "dumps", "escalating_soon",
+           "list_tickets", "queue_page", "requester_of", "sla_of", "ticket_details"]
