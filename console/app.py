@@ -21,14 +21,17 @@ from console.routes import (
     customer_key,
     customer_session,
     intake,
+    pages_resolution,
 )
 
 #: dedicated agent endpoints must come before the generic POST /api/v1/tickets/{id}/{trigger}
 ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
            agent_session.router, customer_callback.router, customer_key.router, customer_key.api,
            customer_session.router, agent_api.router)
-#: the agents' HTML pages (a refusal there may be a page too, as on the customers' pages)
-PAGES = (signin.router, queue.router)
+#: the agents' HTML pages (a refusal there may be a page too, as on the customers' pages); the
+#: resolution panels' routes have two segments after the reference, so no generic
+#: ``/tickets/{reference}/{trigger}`` route shadows them
+PAGES = (signin.router, queue.router, pages_resolution.router)
 
 
 #: rate limits by router (sign-in counts its failures itself, in console/auth.py)

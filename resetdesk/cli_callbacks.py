@@ -3,6 +3,7 @@ from a shell. Plain functions; ``cli_tickets`` registers them on the ``tickets``
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
 from workflow.domain.callback_slots import ATTEMPT_RESULTS, PreferredWindow
 from workflow.service.callback_ports import Booked
-from workflow.service.commands import RecordCallResult, RequestCallback
+from workflow.service.commands import MoveCallback, RecordCallResult, RequestCallback
 
 WINDOW_HELP = "preferred window 'YYYY-MM-DD HH:MM-HH:MM' in the calendar's zone"
 
@@ -46,6 +47,34 @@ def callback(
         done = app.bus.handle(RequestCallback(actor=actor, ticket_id=ticket_id, window=preferred,
                                               expected_version=expected_version))
     _echo(done, "request_callback")
+
+
+def move_callback(
+    ticket: Annotated[str, typer.Argument(help="ticket id or reference")],
+    as_agent: Annotated[str, typer.Option("--as", help="agent login")],
+    slot: Annotated[str | None, typer.Option(help="a free slot's start, ISO 8601 with offset")]
+    = None,
+    window: Annotated[str | None, typer.Option(help=WINDOW_HELP)] = None,
+    reason: Annotated[str | None, typer.Option(help="why (required to release)")] = None,
+    expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
+) -> None:
+    """Give the booked callback back for the customer: with --slot or --window book the new
+    time at once; without, release it (--reason required): the customer is emailed a link to
+    pick another time."""
+    preferred = _window(window)
+    try:
+        start = datetime.fromisoformat(slot) if slot else None
+    except ValueError:
+        fail(f"--slot {slot!r} is not an ISO 8601 date and time")
+    if start is not None and start.tzinfo is None:
+        fail("--slot needs a time zone offset")
+    with app_context() as app:
+        actor = staff(app, as_agent)
+        ticket_id = queries.ticket_details(app.db, ticket)["id"]
+        done = app.bus.handle(MoveCallback(actor=actor, ticket_id=ticket_id, window=preferred,
+                                           slot_start=start, reason=reason,
+                                           expected_version=expected_version))
+    _echo(done, "move_callback")
 
 
 def callback_result(

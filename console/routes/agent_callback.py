@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from console.auth import current_actor, current_agent, deps
 from console.deps import WebDeps
-from console.inputs import TicketId, Version, sane_day
+from console.inputs import TicketId, Version, parse_instant, sane_day
 from console.routes.agent_api import summary
 from workflow.adapters.queries.callbacks import CallbackView, callback_view
 from workflow.domain.actors import Actor
@@ -79,6 +79,28 @@ async def ask_callback(ticket_id: TicketId, body: CallbackAsk, d: Deps,
                        actor: Staff) -> dict[str, Any]:
     done = await run_in_threadpool(d.handle, c.RequestCallback(
         actor=actor, ticket_id=ticket_id, window=parse_window(body.preferred),
+        expected_version=body.expected_version))
+    return _answer(done, actor)
+
+
+class CallbackMove(BaseModel):
+    #: a slot start offered by ``GET …/callback`` (ISO 8601 with offset)
+    slot: str | None = Field(default=None, max_length=40)
+    preferred: Window = None
+    #: required when neither slot nor window is given (the callback is released)
+    reason: str | None = Field(default=None, max_length=500)
+    expected_version: Version = None
+
+
+@router.post("/{ticket_id}/move_callback")
+async def move_callback(ticket_id: TicketId, body: CallbackMove, d: Deps,
+                        actor: Staff) -> dict[str, Any]:
+    """Give the booked slot back for the customer: with a slot or window the new one is booked
+    at once; without, the callback is released (a reason is required), the customer is emailed
+    a link to pick another time and the ticket waits on them."""
+    done = await run_in_threadpool(d.handle, c.MoveCallback(
+        actor=actor, ticket_id=ticket_id, window=parse_window(body.preferred),
+        slot_start=parse_instant(body.slot) if body.slot else None, reason=body.reason,
         expected_version=body.expected_version))
     return _answer(done, actor)
 

@@ -7,7 +7,7 @@ import pytest
 from tests.factories import T0, make_ticket, satisfying
 from workflow.domain.errors import GuardRefused, IllegalTransition
 from workflow.domain.guards import TriggerContext
-from workflow.domain.machine import allowed_triggers, fire
+from workflow.domain.machine import allowed_triggers, fire, offered_triggers
 from workflow.domain.states import (
     TRANSITIONS,
     TRIGGERS,
@@ -159,6 +159,19 @@ def test_allowed_triggers_with_context_drop_guarded_moves() -> None:
     as_alice = allowed_triggers(ticket, TriggerContext("agent:alice", T0))
     assert "reply" not in as_bob and "reply" in as_alice
     assert "claim" in as_alice
+
+
+def test_offered_triggers_leave_guards_on_the_input_to_the_form() -> None:
+    waiting = make_ticket(State.AWAITING_CALLBACK, assignee="alice")
+    ctx = TriggerContext("agent:alice", T0)
+    assert "callback_result" not in allowed_triggers(waiting, ctx)  # no result given yet
+    assert "callback_result" in offered_triggers(waiting, ctx)
+    assert "book_callback" not in offered_triggers(waiting, ctx)  # a guard on the ticket
+    queued = make_ticket(State.QUEUED, assignee="bob")
+    assert "reassign" in offered_triggers(queued, TriggerContext("supervisor:sam", T0))
+    assert "reply" not in offered_triggers(queued, ctx)
+    for ticket in (waiting, queued, make_ticket(State.REMOTE_SESSION, assignee="alice")):
+        assert set(allowed_triggers(ticket, ctx)) <= set(offered_triggers(ticket, ctx))
 
 
 def test_enqueue_raises_ticket_queued_event() -> None:

@@ -13,7 +13,7 @@ from transitions import Machine
 
 from workflow.domain.errors import GuardRefused, IllegalTransition
 from workflow.domain.events import TicketClosed, TicketQueued, TicketTransitioned
-from workflow.domain.guards import EFFECTS, GUARDS, TriggerContext
+from workflow.domain.guards import EFFECTS, GUARDS, INPUT_GUARDS, TriggerContext
 from workflow.domain.states import TRANSITIONS, TRIGGERS, WAITING_ALLOWED_IN, Move, State
 from workflow.domain.ticket import AuditEntry, Ticket
 
@@ -56,6 +56,15 @@ def allowed_triggers(ticket: Ticket, ctx: TriggerContext | None = None) -> list[
     if ctx is None:
         return names
     return [t for t in names if _refusal(t, ticket, ctx) is None]
+
+
+def offered_triggers(ticket: Ticket, ctx: TriggerContext) -> list[str]:
+    """Triggers with a row from the ticket's state whose guards on the ticket pass for ``ctx``'s
+    actor, whatever the actor will supply with the move (``INPUT_GUARDS``): the moves a page
+    offers, with a form for the rest (``callback_result`` asks for the call's result)."""
+    return [t for t in TRIGGERS if any(
+        all(g in INPUT_GUARDS or GUARDS[g](ticket, ctx) is None for g in move.guards)
+        for move in _rows(t, ticket.state))]
 
 
 def _rows(trigger: str, state: State) -> list[Move]:

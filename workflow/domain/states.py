@@ -117,8 +117,9 @@ TRANSITIONS: tuple[Move, ...] = (
        actors=("customer", "system"), command=KEY_LINK),
     _m("request_callback", S.QUEUED, S.AWAITING_CALLBACK, effect="stop_waiting",
        actors=(*STAFF, "customer", "system"), command="tickets callback"),
+    # staff: the customer asked (by phone, by email) for another time, or cannot be called then
     _m("move_callback", S.AWAITING_CALLBACK, STAY, effect="wait_callback_moved",
-       actors=("customer",), command=CALLBACK_LINK),
+       actors=("customer", *STAFF), command="tickets move-callback"),
     _m("book_callback", S.AWAITING_CALLBACK, STAY, "waiting_callback_moved", effect="stop_waiting",
        actors=("customer", *STAFF), command=CALLBACK_LINK),
     _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_answered", effect="stop_waiting",

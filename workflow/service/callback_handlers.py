@@ -9,7 +9,7 @@ from datetime import timedelta
 from workflow.domain.callback_slots import ATTEMPT_RESULTS, FAILED_RESULTS, Attempt
 from workflow.domain.errors import WorkflowError
 from workflow.domain.guards import TriggerContext
-from workflow.domain.states import WaitingOn
+from workflow.domain.states import STAFF, WaitingOn
 from workflow.service import commands as c
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.callback_ports import Booked
@@ -18,6 +18,7 @@ from workflow.service.callbacks import (
     book,
     email,
     email_booked,
+    email_released,
     load,
     why_not_escalate,
 )
@@ -101,21 +102,32 @@ def record_call(cmd: c.RecordCallResult, ctx: HandlerContext) -> Booked:
 
 
 def move_callback(cmd: c.MoveCallback | c.BookCallback, ctx: HandlerContext) -> Booked:
-    """The customer gives the slot back (waiting on callback-moved: clocks pause while they
-    pick); choosing a new slot books it and clears the wait. ``BookCallback`` only books a slot
-    for a callback already given back (it never releases the current one)."""
+    """The slot is given back (waiting on callback-moved: clocks pause while the customer
+    picks); choosing a new slot books it and clears the wait. Staff giving it back without a
+    new slot must say why, and the customer is emailed a link to pick another time.
+    ``BookCallback`` only books a slot for a callback already given back (it never releases
+    the current one)."""
     actor = cmd.actor.label
+    choosing = cmd.slot_start is not None or cmd.window is not None
+    reason = (cmd.reason or "").strip()[:500] if isinstance(cmd, c.MoveCallback) else ""
+    by_staff = cmd.actor.kind in STAFF
+    if by_staff and isinstance(cmd, c.MoveCallback) and not choosing and not reason:
+        raise WorkflowError("say why the callback is released (the reason is kept in the "
+                            "ticket's history)")
     with ctx.uow() as uow:
         store, now = uow.callbacks, ctx.clock.now()
-        ticket = uow.tickets.get(cmd.ticket_id)
-        choosing = cmd.slot_start is not None or cmd.window is not None
+        ticket = load(uow, cmd.ticket_id, cmd.expected_version)
         if ticket.waiting_on is WaitingOn.CALLBACK_MOVED and not choosing:
             return Booked(ticket, None)  # released already (a second click): nothing to do
         if ticket.waiting_on is not WaitingOn.CALLBACK_MOVED and isinstance(cmd, c.MoveCallback):
-            transition(uow, ticket, "move_callback", TriggerContext(actor, now))
+            transition(uow, ticket, "move_callback", TriggerContext(actor, now,
+                                                                    reason=reason or None))
             current = store.active_booking(ticket.id)
             if current is not None:
                 store.release(current.id, "moved", now)
+            if by_staff and not choosing:
+                email_released(ctx.callback_links, ctx.callback_policy, uow, ticket, current,
+                               now)
         booking = None
         if choosing:
             # the move first: a ticket not waiting on a new slot books nothing

@@ -90,6 +90,17 @@ def email_booked(links: LinkMaker | None, uow: UnitOfWork, ticket: Ticket, booki
         "missed": missed})
 
 
+def email_released(links: LinkMaker | None, policy: CallbackPolicy, uow: UnitOfWork,
+                   ticket: Ticket, released: Booking | None, now: datetime) -> None:
+    """Staff gave the booked slot back: the customer is told, with a link to pick another
+    time (valid ``link_hours``; the ticket waits on them meanwhile)."""
+    email(ticket, now, "callback_released", {
+        "slot_text": describe_slot(released.slot, ticket.language, uow.sla.calendar.zone)
+        if released else None,
+        "move_url": link(links, ticket.id, "move_callback",
+                         now + timedelta(hours=policy.link_hours))})
+
+
 def why_not_escalate(uow: UnitOfWork, ticket: Ticket, clock: str, cycle: int) -> str | None:
     """Why a breach changes nothing (None: book): the ticket moved on, or already has a seat."""
     if ticket.state is not State.QUEUED:

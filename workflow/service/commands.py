@@ -152,11 +152,13 @@ class RequestCallback(TicketCommand[Booked]):
 
 @dataclass(frozen=True, kw_only=True)
 class MoveCallback(TicketCommand[Booked]):
-    """The customer gives the booked slot back; with a slot or window, books the new one too."""
+    """The booked slot is given back (by the customer, or by staff for them); with a slot or
+    window, the new one is booked too. Staff giving it back without one must say why."""
 
     triggers = ("move_callback", "book_callback")
     slot_start: datetime | None = None
     window: PreferredWindow | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,3 +57,47 @@ def callback_view(uow: UnitOfWork, now: datetime, policy: CallbackPolicy, ticket
             slots = [s for s in slots if s != booking.slot]
         return CallbackView(ticket, booking, store.attempts(ticket_id), day, slots, following,
                             cal.zone)
+
+
+@dataclass(frozen=True)
+class FreeDay:
+    """One local day of the calendar and its free slots, earliest first."""
+
+    day: date
+    slots: list[Slot]
+
+
+@dataclass(frozen=True)
+class SlotPicker:
+    """Free slots grouped by local day, for an agent to pick from; ``next_day`` is the first
+    day with a free slot after the last one shown (None: none within the horizon)."""
+
+    days: list[FreeDay]
+    next_day: date | None
+    zone: ZoneInfo
+
+
+def free_days(uow: UnitOfWork, now: datetime, policy: CallbackPolicy, ticket_id: str,
+              first: date | None = None, count: int = 3) -> SlotPicker:
+    """Up to ``count`` days with a free slot, from ``first`` (default: today); the ticket's
+    own booked slot is left out (picking it would change nothing). Read-only, nothing held."""
+    with uow:
+        store, cal = uow.callbacks, uow.sla.calendar
+        earliest = now + timedelta(minutes=policy.notice_minutes)
+        horizon = earliest + timedelta(days=policy.horizon_days)
+        start = max(earliest, day_bounds(cal, first)[0]) if first else earliest
+        taken = store.seats_taken(now, horizon + timedelta(days=1))
+        booking = store.active_booking(ticket_id)
+        mine = booking.slot if booking is not None else None
+        days: list[FreeDay] = []
+        for slot in slots_from(cal, start, policy.length, until=horizon):
+            if taken.get(slot.start, 0) >= policy.capacity or slot == mine:
+                continue
+            local = slot.start.astimezone(cal.zone).date()
+            if days and days[-1].day == local:
+                days[-1].slots.append(slot)
+            elif len(days) < count:
+                days.append(FreeDay(local, [slot]))
+            else:
+                return SlotPicker(days, local, cal.zone)
+        return SlotPicker(days, None, cal.zone)
