@@ -342,3 +342,44 @@ def test_every_callback_email_renders_in_the_customers_language(
     assert len(bodies) == 6
     zone = "heure du Pacifique" if language == "fr" else "PDT"
     assert sum(zone in b and "/customer/callback/" in b for b in bodies) == 4
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_an_agent_moves_or_releases_the_callback_for_the_customer(
+        db: Database, tmp_path: Path, language: str) -> None:
+    clock = FixedClock(pt(19, 8))
+    tid, d = booked(db, clock, language)
+    deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
+                   secret_key=SECRET, bus=d)
+    client = TestClient(create_app(deps))
+    alice = agent_headers(client, db, "alice")
+    move = f"/api/v1/tickets/{tid}/move_callback"
+    slot = client.get(f"/api/v1/tickets/{tid}/callback",
+                      headers=alice).json()["free_slots"]["slots"][1]
+    r = client.post(move, json={"slot": slot, "reason": "asked by email"}, headers=alice)
+    assert r.status_code == 200 and r.json()["callback"]["slot_start"] == slot
+    assert [b.status for b in bookings(db, tid)] == ["moved", "booked"]
+    r = client.post(move, json={}, headers=alice)
+    assert r.status_code == 422 and "say why the callback is released" in r.json()["reason"]
+    r = client.post(move, json={"reason": "no agent on the phones then"}, headers=alice)
+    assert r.status_code == 200 and r.json()["waiting_on"] == "callback-moved"
+    assert [b.status for b in bookings(db, tid)] == ["moved", "moved"]
+    with SqlUnitOfWork(db) as uow:
+        moves = [(e.trigger, e.actor, e.reason) for e in uow.tickets.history(tid)
+                 if e.trigger == "move_callback"]
+    assert moves == [("move_callback", "agent:alice", "asked by email"),
+                     ("move_callback", "agent:alice", "no agent on the phones then")]
+    name, context = emails(db, tid)[-1]
+    assert name == "callback_released" and context["move_url"].startswith(f"{URL}/customer/")
+    # the link lets the customer pick the new time
+    token = context["move_url"].rsplit("/", 1)[1]
+    shown = client.get(f"/customer/callback/{token}?format=json").json()
+    assert shown["can_book"] and shown["booking"] is None
+    sent = MailFolderNotifier(db, tmp_path, sender="Support <support@example.com>")
+    with db.reader.begin() as conn:
+        payload = conn.execute(select(OUTBOX.c.payload).where(OUTBOX.c.ticket_id == tid)
+                               .order_by(OUTBOX.c.id.desc()).limit(1)).scalar_one()
+    assert sent.handle(json.loads(payload)) == "sent"
+    [mail] = [quopri.decodestring(f.read_bytes()).decode() for f in tmp_path.glob("*.eml")]
+    assert context["move_url"] in mail
+    assert ("annulé" if language == "fr" else "cancelled") in mail

@@ -182,3 +182,27 @@ def test_a_link_command_without_a_recorded_url_says_what_its_links_will_be(
     mails = [p for p in payloads if "callback" in p]
     assert mails, payloads
     assert any(link in p for p in mails) if link else not any("/customer/" in p for p in mails)
+
+
+def test_an_agent_moves_then_releases_a_callback_from_the_shell(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESETDESK_SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+    reference = _queued(data_dir, accepted_ago=timedelta(minutes=5))
+    at = ["--as", "alice", "--data-dir", str(data_dir)]
+    CliRunner().invoke(app, ["agents", "add", "alice", "--password-stdin", "--data-dir",
+                             str(data_dir)], input="alice-password-1\n")
+    booked = CliRunner().invoke(app, ["tickets", "callback", reference, *at])
+    assert booked.exit_code == 0, booked.output
+    first = datetime.strptime(booked.stdout.split("; callback ")[1][:16], "%Y-%m-%d %H:%M")
+    later = (first.replace(tzinfo=UTC) + timedelta(hours=2)).isoformat()
+    moved = CliRunner().invoke(app, ["tickets", "move-callback", reference, "--slot", later, *at])
+    assert moved.exit_code == 0, moved.output
+    assert "move_callback -> awaiting-callback" in moved.stdout
+    assert f"callback {later[:10]} {later[11:16]}Z" in moved.stdout
+    unsaid = CliRunner().invoke(app, ["tickets", "move-callback", reference, *at])
+    assert unsaid.exit_code != 0 and "say why the callback is released" in unsaid.stderr
+    released = CliRunner().invoke(app, ["tickets", "move-callback", reference,
+                                        "--reason", "line down", *at])
+    assert released.exit_code == 0, released.output
+    assert released.stdout.startswith(f"{reference}: move_callback -> awaiting-callback")
