@@ -197,6 +197,10 @@ def test_booking_moving_and_releasing_a_callback(desk: Desk) -> None:
     days = re.findall(r'<fieldset class="day" data-day="([\d-]+)">', html)
     assert len(days) == 3 and days == sorted(days)
     first, second, *_ = slots(html)
+    later = re.search(r'resolution\?day=([\d-]+)"', html)
+    assert later is not None and later[1] > days[-1]
+    paged = re.findall(r'<fieldset class="day" data-day="([\d-]+)">', desk.panel(f"?day={later[1]}"))
+    assert paged[0] == later[1] and len(paged) == 3
     r = desk.post("callback/book", {"slot": first, "move": "request"})
     assert r.status_code == 200 and r.headers["HX-Refresh"] == "true"
     assert desk.ticket()["state"] == "awaiting-callback"
