@@ -194,12 +194,12 @@ def test_an_encrypted_file_is_uploaded_and_one_over_the_limit_is_refused_unread(
 
 def test_booking_moving_and_releasing_a_callback(desk: Desk) -> None:
     html = desk.panel()
-    days = re.findall(r'<fieldset class="day" data-day="([\d-]+)">', html)
+    days = re.findall(r'<details class="day" data-day="([\d-]+)"', html)
     assert len(days) == 3 and days == sorted(days)
     first, second, *_ = slots(html)
     later = re.search(r'resolution\?day=([\d-]+)"', html)
     assert later is not None and later[1] > days[-1]
-    paged = re.findall(r'<fieldset class="day" data-day="([\d-]+)">', desk.panel(f"?day={later[1]}"))
+    paged = re.findall(r'<details class="day" data-day="([\d-]+)"', desk.panel(f"?day={later[1]}"))
     assert paged[0] == later[1] and len(paged) == 3
     r = desk.post("callback/book", {"slot": first, "move": "request"})
     assert r.status_code == 200 and r.headers["HX-Refresh"] == "true"
