@@ -17,7 +17,9 @@ from functools import cache
 from typing import Any, cast
 
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from httpx import Response
+from typer.testing import CliRunner
 
 from workflow.domain.actors import Actor
 from workflow.domain.errors import ActorRefused
@@ -224,3 +226,25 @@ def assert_refused(r: Response, trigger: str, actor: str) -> None:
     body = r.json()
     assert body["reason"] == refusal(trigger, actor), body
     assert body["allowed_actors"] == list(actors_of(trigger)), body
+
+
+def staff_try(client: TestClient, headers: dict[str, str], login: str, row: Row,
+              ticket_id: str) -> tuple[bool, str]:
+    """A staff member (``login``, of ``row.kind``) fires the row's move through the row's entry
+    (HTTP with ``headers``, or the CLI in-process, configured by the environment): whether it
+    went through, and what was answered. A move the row does not allow must be refused with
+    the bus's message."""
+    entry, actor = str(row.entry), f"{row.kind}:{login}"
+    if entry.startswith("POST "):
+        r = client.post(staff_http_path(entry, row.trigger, ticket_id),
+                        json=STAFF_BODIES.get(row.trigger, {}), headers=headers)
+        if not row.allowed:
+            assert_refused(r, row.trigger, actor)
+        return r.status_code in (200, 201), r.text
+    from resetdesk.cli import app as cli
+
+    result = CliRunner().invoke(cli, staff_cli_args(entry, row.trigger, ticket_id, login))
+    if not row.allowed:
+        assert result.exit_code == 1, result.output
+        assert refusal(row.trigger, actor) in result.output, result.output
+    return result.exit_code == 0, result.output
