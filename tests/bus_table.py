@@ -4,9 +4,10 @@
 lets that kind fire the trigger, and the entry through which an actor of that kind would try it
 (``None``: no entry carries it). Staff entries come from the app's and the CLI's own routes and
 commands; the customer's routes and the workers that act as ``system:<process>`` are named here
-(each checked against the real app, queues and jobs). The table tests drive the rows through
-their entries (tests/integration/test_bus_table_*.py); tests/unit/test_bus_table.py checks that
-every declared pair has an entry, so a move declared without one fails there first.
+(each checked against the real app, queues and jobs). Every row with an entry is driven through
+it by one table test (:func:`driven_by`: tests/integration/test_bus_table_customer.py,
+…_workers.py, …_staff.py); tests/unit/test_bus_table.py checks that every declared pair has
+an entry, so a move declared without one fails there first.
 """
 
 from __future__ import annotations
@@ -187,6 +188,26 @@ def rows() -> Iterator[Row]:
                 if entry not in seen:
                     seen.add(entry)
                     yield Row(trigger, kind, allowed, entry)
+
+
+STAFF = ("agent", "supervisor")
+
+
+def driven_by(row: Row) -> str:
+    """Which table test drives the row: ``customer`` (the customer's moves, and every
+    customer row), ``workers`` (the system's parts, and the other kinds' rows for the system's
+    and the producer's moves) or ``staff`` (the moves only staff are given)."""
+    if row.kind == "customer" or (declared(row.trigger, "customer") and row.kind != "system"):
+        return "customer"
+    if row.kind in STAFF and not declared(row.trigger, "system"):
+        return "staff"
+    return "workers"
+
+
+def rows_for(test: str) -> list[Row]:
+    """The rows ``test`` drives: those with an entry (the others are the completeness
+    check's)."""
+    return [r for r in rows() if r.entry is not None and driven_by(r) == test]
 
 
 #: what the triggers' own endpoints need besides the ticket

@@ -46,7 +46,7 @@ from tests.bus_table import (
     SystemEntry,
     declared,
     refusal,
-    rows,
+    rows_for,
     staff_http,
     staff_http_path,
     staff_try,
@@ -67,14 +67,11 @@ from workflow.domain.ticket import AuditEntry
 from workflow.service.ports import Clock
 
 SOURCE = "urn:test:bus-table"
-ROWS = list(rows())
+ROWS = rows_for("workers")
 #: every row of a part that makes moves as ``system:<process>``
 PART_ROWS = [r for r in ROWS if isinstance(r.entry, SystemEntry)]
-#: the other kinds' rows for the moves the customer is not given (the customer's moves are
-#: driven in test_bus_table_customer.py); the staff-only moves are test_bus_entries.py's
-OTHER_ROWS = [r for r in ROWS if not declared(r.trigger, "customer") and r.entry is not None
-              and (r.entry == PRODUCER_TOKEN
-                   or (r.kind in ("agent", "supervisor") and declared(r.trigger, "system")))]
+#: the other kinds' rows for the system's (and the producer's) moves
+OTHER_ROWS = [r for r in ROWS if not isinstance(r.entry, SystemEntry)]
 STAFF_LOGINS = {"agent": "sam", "supervisor": "sue"}
 #: the scheduler's jobs do not go through the bus today (a finding): withholding a move from
 #: ``system`` in the declaration does not stop them
