@@ -5,7 +5,8 @@ the agents' API and CLI for staff, the agents' API with a producer's token.
 For every move the declaration gives the customer: the customer's route fires it from the
 state the declaration allows it in (audited as ``customer``), and every other actor kind gets
 exactly what the declaration says through its own entries. For every move the customer is not
-given: no customer route names it and every link route refuses a link signed for it.
+given: no customer route fires it (each customer POST route is one driven here or one that
+makes no move), every link route refuses a link signed for it, and the agents' API is shut.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from tests.bus_table import (
     CUSTOMER_LINKS,
     CUSTOMER_ROUTES,
+    GENERIC,
     NO_MOVE_CUSTOMER_ROUTES,
     PRODUCER_TOKEN,
     STAFF_BODIES,
@@ -31,6 +33,7 @@ from tests.bus_table import (
     declared,
     refusal,
     rows_for,
+    staff_http,
     staff_http_path,
     staff_try,
 )
@@ -219,14 +222,16 @@ def _assert_moved_as_declared(desk: Desk, tid: str, seen: int, trigger: str, act
 # --- the tests --------------------------------------------------------------------------------
 
 
+#: customer moves no customer route fires today (each a finding, with its strict xfail)
+NO_ROUTE_YET = {"reopen"}
+
+
 def test_the_customer_moves_are_generated_and_each_has_a_customer_route() -> None:
     assert CUSTOMER_MOVES, "the declaration gives the customer no move"
-    routes = app_routes()
-    for trigger in CUSTOMER_MOVES:
-        if trigger == "reopen":
-            continue  # see test_reopen_has_a_customer_route
-        assert CUSTOMER_ROUTES.get(trigger), f"no customer route fires {trigger}"
-        assert set(CUSTOMER_ROUTES[trigger]) <= routes
+    missing = {t for t in CUSTOMER_MOVES if not CUSTOMER_ROUTES.get(t)}
+    assert missing <= NO_ROUTE_YET, f"no customer route fires {sorted(missing - NO_ROUTE_YET)}"
+    for trigger in set(CUSTOMER_MOVES) - missing:
+        assert set(CUSTOMER_ROUTES[trigger]) <= app_routes(), trigger
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
@@ -285,9 +290,8 @@ def test_staff_get_exactly_what_the_declaration_gives_them(desk: Desk, row: Row)
 def test_a_producer_token_opens_no_move(desk: Desk, row: Row) -> None:
     ready = SCENES[row.trigger](desk)
     before = desk.snapshot(ready.tid)
-    for path in {f"/api/v1/tickets/{ready.tid}/{row.trigger}",
-                 staff_http_path("POST /api/v1/tickets/{ticket_id}/{trigger}", row.trigger,
-                                 ready.tid)}:
+    for entry in {GENERIC, staff_http(row.trigger, allowed=False) or GENERIC}:
+        path = staff_http_path(entry, row.trigger, ready.tid)
         r = desk.client.post(path, json=STAFF_BODIES.get(row.trigger, {}),
                              headers={"Authorization": f"Bearer {desk.producer_token}"})
         assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text

@@ -86,8 +86,14 @@ def _part(row: Row) -> SystemEntry:
     return row.entry
 
 
+#: the AMQP rows need the broker and PostgreSQL (``-m "not rabbitmq"`` leaves them out)
+SERVICES = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
+
+
 def _params(rows_: list[Row], marks: Callable[[Row], list[Any]] = lambda r: []) -> list[Any]:
-    return [pytest.param(r, id=r.id, marks=marks(r)) for r in rows_]
+    return [pytest.param(r, id=r.id, marks=[*marks(r), *(
+        SERVICES if isinstance(r.entry, SystemEntry) and r.entry.mode == "amqp" else [])])
+        for r in rows_]
 
 
 @dataclass
