@@ -35,6 +35,7 @@ PRODUCER_TOKEN = "the agents' API with a producer's intake token"
 #: a customer's only credential is a signed link: one signed for a move the customer may not
 #: make is refused by every link route
 CUSTOMER_LINKS = "every customer link route, with a link signed for the trigger"
+STAFF = ("agent", "supervisor")
 
 #: the customer's routes, by the move each fires (tests/unit/test_bus_table.py checks that each
 #: is a route of the app, and that the customer may fire each move named here)
@@ -160,7 +161,7 @@ def staff_cli(trigger: str, allowed: bool) -> str | None:
 
 def _entries(trigger: str, kind: str) -> Iterator[tuple[Entry | None, bool]]:
     allowed = declared(trigger, kind)
-    if kind in ("agent", "supervisor"):
+    if kind in STAFF:
         yield staff_http(trigger, allowed), allowed
         yield staff_cli(trigger, allowed), allowed
     elif kind == "customer":
@@ -188,9 +189,6 @@ def rows() -> Iterator[Row]:
                 if entry not in seen:
                     seen.add(entry)
                     yield Row(trigger, kind, allowed, entry)
-
-
-STAFF = ("agent", "supervisor")
 
 
 def driven_by(row: Row) -> str:
