@@ -222,8 +222,8 @@ def _assert_moved_as_declared(desk: Desk, tid: str, seen: int, trigger: str, act
 # --- the tests --------------------------------------------------------------------------------
 
 
-#: customer moves no customer route fires today (each a finding, with its strict xfail)
-NO_ROUTE_YET = {"reopen"}
+#: customer moves no customer route fires (none: each declared customer move has a route)
+NO_ROUTE_YET: set[str] = set()
 
 
 def test_the_customer_moves_are_generated_and_each_has_a_customer_route() -> None:
@@ -234,12 +234,9 @@ def test_the_customer_moves_are_generated_and_each_has_a_customer_route() -> Non
         assert set(CUSTOMER_ROUTES[trigger]) <= app_routes(), trigger
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the declaration lets the customer reopen (closed -> queued), but no "
-                          "customer page or API route fires it")
-def test_reopen_has_a_customer_route() -> None:
-    assert "customer" in actors_of("reopen")
-    assert CUSTOMER_ROUTES.get("reopen")
+def test_reopen_is_for_staff_only() -> None:
+    """A closed ticket is reopened by staff; a customer sends a new request instead."""
+    assert "customer" not in actors_of("reopen")
 
 
 #: which test below drives which row

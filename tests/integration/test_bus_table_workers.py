@@ -73,12 +73,6 @@ PART_ROWS = [r for r in ROWS if isinstance(r.entry, SystemEntry)]
 #: the other kinds' rows for the system's (and the producer's) moves
 OTHER_ROWS = [r for r in ROWS if not isinstance(r.entry, SystemEntry)]
 STAFF_LOGINS = {"agent": "sam", "supervisor": "sue"}
-#: the scheduler's jobs do not go through the bus today (a finding): withholding a move from
-#: ``system`` in the declaration does not stop them
-BYPASS = pytest.mark.xfail(strict=True, raises=AssertionError,
-                           reason="the scheduler's leader jobs call the services directly "
-                                  "(transition() under a hard-coded system:<process> actor), "
-                                  "not the bus: the declaration is never asked")
 
 
 def _part(row: Row) -> SystemEntry:
@@ -308,14 +302,14 @@ def _breach(desk: Desk) -> Scene:
 
     def act() -> None:
         desk.clock.advance(hours=2)  # past the first-reply deadline (1 h, always open)
-        sla_tick(desk.app.uow, desk.clock)
+        sla_tick(desk.app.bus)
         desk.carry()
     return Scene(act, lambda: tid)
 
 
 def _job(desk: Desk, name: str) -> Callable[[], object]:
     [job] = [j for j in desk.app.leader_jobs() if j.name == name]
-    return lambda: job.run(desk.app.uow, desk.clock)
+    return lambda: desk.app.bus.handle(job.command())
 
 
 def _idle_session(desk: Desk, job: str) -> Scene:
@@ -396,8 +390,7 @@ def test_the_part_makes_the_move_as_a_system_actor_the_declaration_allows(
             assert Actor.parse(e.actor).matches(actors_of(e.trigger)), e
 
 
-@pytest.mark.parametrize("row", _params(
-    PART_ROWS, lambda r: [BYPASS] if _part(r).mode == "scheduler" and r.allowed else []))
+@pytest.mark.parametrize("row", _params(PART_ROWS))
 def test_the_part_is_refused_a_move_the_declaration_withholds(
         request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, row: Row) -> None:
     part = _part(row)

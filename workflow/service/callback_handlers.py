@@ -103,12 +103,14 @@ def record_call(cmd: c.RecordCallResult, ctx: HandlerContext) -> Booked:
 def move_callback(cmd: c.MoveCallback | c.BookCallback, ctx: HandlerContext) -> Booked:
     """The customer gives the slot back (waiting on callback-moved: clocks pause while they
     pick); choosing a new slot books it and clears the wait. ``BookCallback`` only books a slot
-    for a callback already given back (it never releases the current one)."""
+    for a callback already given back (it never releases the current one): the next free slot
+    when it names neither a slot nor a window."""
     actor = cmd.actor.label
     with ctx.uow() as uow:
         store, now = uow.callbacks, ctx.clock.now()
         ticket = uow.tickets.get(cmd.ticket_id)
-        choosing = cmd.slot_start is not None or cmd.window is not None
+        choosing = (cmd.slot_start is not None or cmd.window is not None
+                    or isinstance(cmd, c.BookCallback))
         if ticket.waiting_on is WaitingOn.CALLBACK_MOVED and not choosing:
             return Booked(ticket, None)  # released already (a second click): nothing to do
         if ticket.waiting_on is not WaitingOn.CALLBACK_MOVED and isinstance(cmd, c.MoveCallback):
