@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 
 from consumers.amqp.confirms import ConfirmingPublisher, Outgoing
 from consumers.topology import REQUESTS, VERIFICATION, declare_all
-from resetdesk.settings import Settings
+from resetdesk.settings import load_settings
 from schemas.client import RequestPublisher
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import services
@@ -326,7 +326,7 @@ def main() -> None:
         baseline_worker(*args.baseline_worker)
         return
     n, m = args.messages, args.latency_messages or min(400, max(20, args.messages // 4))
-    prefetch = Settings().amqp_prefetch
+    prefetch = load_settings().amqp.prefetch
     results: list[Result] = []
     with stack() as s:
         one, first_db, pace = measure(s, "consume-x1", 1, baseline=None, n=n, m=m, pace=None,

@@ -39,7 +39,8 @@ from workflow.adapters.tables import AUDIT, OUTBOX
 from workflow.adapters.tables_resolution import RESET_ARTIFACT
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.calendar import BusinessCalendar, Window
-from workflow.domain.reset_keys import new_artifact
+from workflow.domain.policies import Policies
+from workflow.domain.reset_keys import KeyPolicy, new_artifact
 from workflow.domain.sla import DEFAULT_POLICIES
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.domain.ticket import Ticket
@@ -62,10 +63,10 @@ class MovableClock(Clock):
         return self.at
 
 
-def web_client(db: Database, clock: Clock, **options: Any) -> TestClient:
+def web_client(db: Database, clock: Clock, policies: Policies | None = None) -> TestClient:
     """``tests.web.web_client`` with this part's routers, as the composition root adds them."""
     deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
-                   secret_key=SECRET, options=options)
+                   secret_key=SECRET, policies=policies or Policies())
     return TestClient(create_app(deps, extra_routers=[agent_key.router, customer_key.router]))
 
 
@@ -147,7 +148,8 @@ def test_codes_are_sealed_at_rest_and_mailed_in_the_customers_language(db: Datab
 
 
 def test_the_encrypted_file_is_uploaded_and_downloaded_behind_its_link(db: Database) -> None:
-    client, tid = web_client(db, MovableClock(T0), key_max_file_bytes=1000), _claimed(db, "en")
+    small = Policies(keys=KeyPolicy(max_file_bytes=1000))
+    client, tid = web_client(db, MovableClock(T0), small), _claimed(db, "en")
     alice = agent_headers(client, db, "alice")
     blob = bytes(range(256)) * 3
     r = client.post(f"/api/v1/tickets/{tid}/send_key", data={"kind": "encrypted_file"},

@@ -10,7 +10,6 @@ live hours, so no key ring is kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
@@ -137,17 +136,17 @@ def store_for(uow: UnitOfWork) -> SqlArtifactStore:
     return SqlArtifactStore(conn)
 
 
-def key_links(secret: bytes, base_url: str, options: Mapping[str, Any] | None = None) -> KeyLinks:
-    """Customer links signed with the deployment secret; ``key_link_days`` sets their lifetime."""
-    days = (options or {}).get("key_link_days")
-    return KeyLinks(partial(links.sign, secret), base_url,
-                    timedelta(days=float(days if days is not None else DEFAULT_LINK_DAYS)))
+def key_links(secret: bytes, base_url: str,
+              lifetime: timedelta = timedelta(days=DEFAULT_LINK_DAYS)) -> KeyLinks:
+    """Customer links signed with the deployment secret, living ``lifetime``."""
+    return KeyLinks(partial(links.sign, secret), base_url, lifetime)
 
 
-def key_desk(secret: bytes, base_url: str, options: Mapping[str, Any] | None = None) -> KeyDesk:
-    """Everything the key services need, from the secret, the public base URL and settings."""
-    return KeyDesk(keys_of, AesGcmSealer(secret), key_links(secret, base_url, options),
-                   KeyPolicy.from_options(options or {}))
+def key_desk(secret: bytes, base_url: str, policy: KeyPolicy | None = None) -> KeyDesk:
+    """Everything the key services need, from the secret, the public base URL and the policy."""
+    policy = policy or KeyPolicy()
+    return KeyDesk(keys_of, AesGcmSealer(secret), key_links(secret, base_url, policy.link_lifetime),
+                   policy)
 
 
 def purge_artifacts(db: Database, now: datetime, retention: timedelta, *, batch: int = 500,

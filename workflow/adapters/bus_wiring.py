@@ -4,16 +4,14 @@ besides (rate limits, the sealer of reset keys)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
 from workflow.adapters.throttle_store import sql_throttle
-from workflow.domain.callback_slots import CallbackPolicy
+from workflow.domain.policies import Policies
 from workflow.domain.rules import RuleBook
-from workflow.domain.session_codes import SessionPolicy
 from workflow.service.bus import HandlerContext, MessageBus, NotConfigured
 from workflow.service.callback_desk import callbacks_of, link_maker
 from workflow.service.command_handlers import build_bus
@@ -23,7 +21,7 @@ from workflow.service.session_ports import sessions_of
 
 
 def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret_key: bytes,
-            public_url: str | None, options: Mapping[str, Any],
+            public_url: str | None, policies: Policies,
             rules: Callable[[], RuleBook] | None = None) -> MessageBus:
     """``public_url`` is where customer links point; a key sent without one uses the command's
     ``link_base`` (the address the agent's request came to, or the CLI's server address)."""
@@ -33,18 +31,18 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
         if not base:
             raise NotConfigured("reset keys need a public URL for the customer's links")
         try:
-            return artifact_store.key_desk(secret_key, base, options)
+            return artifact_store.key_desk(secret_key, base, policies.keys)
         except ValueError as err:
             raise NotConfigured(f"reset keys are not configured: {err}") from None
 
     return build_bus(HandlerContext(
         uow=uow, clock=clock, agents=SqlAgentDirectory(db), rules=rules,
         callback_store=callbacks_of,
-        callback_policy=CallbackPolicy.from_options(options),
+        callback_policy=policies.callbacks,
         callback_links=link_maker(secret_key, public_url),
         keys=keys, key_store=keys_of,
         session_store=sessions_of, session_secret=secret_key,
-        session_policy=SessionPolicy.from_options(options)))
+        session_policy=policies.sessions))
 
 
 __all__ = ["sealer", "sql_bus", "sql_throttle"]
