@@ -313,7 +313,7 @@ def test_artifacts_are_purged_after_close_and_audited_once(db: Database) -> None
 def test_the_cli_sends_a_key(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESETDESK_DATABASE_URL", db.url)
     monkeypatch.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
-    monkeypatch.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+    monkeypatch.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
     tid = _claimed(db, "en")
     accounts.add_agent(db, "alice", "alice-password-123")
     cli = Typer()
