@@ -153,6 +153,22 @@ def docs_diagram(
     typer.echo(f"wrote {out}")
 
 
+@docs_cli.command("config")
+def docs_config(check: Annotated[bool, typer.Option(
+        help="only tell whether the file is up to date (exit 1 if not)")] = False) -> None:
+    """Regenerate docs/configuration.md from the settings models."""
+    from resetdesk import settings_doc
+
+    if check:
+        current = settings_doc.DOCUMENT.read_text(encoding="utf-8") if \
+            settings_doc.DOCUMENT.exists() else ""
+        if current != settings_doc.render():
+            fail(f"stale: {settings_doc.DOCUMENT} (run `resetdesk docs config`)")
+        typer.echo(f"{settings_doc.DOCUMENT} is up to date")
+        return
+    typer.echo(f"wrote {settings_doc.write()}")
+
+
 add_data_dir_option(app)
 
 if __name__ == "__main__":

@@ -149,7 +149,10 @@ def scheduler() -> None:
     configured = cli_settings()
     require_database(configured)
     app = bootstrap(configured)
-    c = app.scheduler_config()
+    try:
+        c = app.scheduler_config()
+    except ValueError as err:  # no secret key for the links its reminders carry
+        fail(str(err))
     typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
                f"{c.interval_seconds:g} s, purge daily at {c.purge_hour_local:02d}:00")
     sys.stdout.flush()

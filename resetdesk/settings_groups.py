@@ -30,6 +30,8 @@ class Group(BaseModel):
 
 
 class ServerSettings(Group):
+    """The HTTP side (`up`, `serve`) and the address customer links point to."""
+
     host: str = Field("127.0.0.1", description="address `up` and `serve` listen on (their "
                       "`--host` wins); also where the CLI looks for `up` when nothing is recorded")
     port: int = Field(8000, ge=1, le=65535, description="port `up` and `serve` listen on "
@@ -45,6 +47,8 @@ class ServerSettings(Group):
 
 
 class RetrySettings(Group):
+    """One retry policy for the embedded workers and the AMQP consumers."""
+
     max_attempts: int = Field(5, ge=1, description="attempts of a message (a request, an email) "
                               "before it is parked as dead; embedded workers and AMQP consumers "
                               "alike")
@@ -61,6 +65,8 @@ class RetrySettings(Group):
 
 
 class QueueSettings(Group):
+    """Embedded mode's durable queue (SQLite) and the retry policy every mode uses."""
+
     workers: int = Field(2, ge=1, description="embedded mode: inbox worker threads")
     lease_seconds: Seconds = Field(60.0, gt=0, description="embedded mode: how long a worker "
                                    "holds a row before another may take it over")
@@ -68,6 +74,8 @@ class QueueSettings(Group):
 
 
 class VerificationSettings(Group):
+    """Request verification (docs/rules.md) and the human check."""
+
     model_rules_path: Path | None = Field(None, description="model/method rules TOML "
                                           "(docs/rules.md); unset: the packaged file")
     regional_offices_path: Path | None = Field(None, description="regional offices TOML "
@@ -95,6 +103,8 @@ class VerificationSettings(Group):
 
 
 class SmtpSettings(Group):
+    """Customer emails (docs/notifications.md)."""
+
     host: str | None = Field(None, description="SMTP relay; unset: emails are written as .eml "
                              "files to `<data dir>/mail`")
     port: int = Field(25, ge=1, le=65535, description="SMTP port")
@@ -104,6 +114,8 @@ class SmtpSettings(Group):
 
 
 class SlaSettings(Group):
+    """The business calendar and the SLA budgets (docs/calendar.md)."""
+
     calendar_path: Path | None = Field(None, description="business calendar TOML "
                                        "(docs/calendar.md); unset: the packaged one")
     first_reply_hours: Hours = Field(1.0, gt=0, description="first-reply budget, business hours")
@@ -113,6 +125,8 @@ class SlaSettings(Group):
 
 
 class SchedulerSettings(Group):
+    """The scheduler process: SLA scans, daily purge, leader lock (docs/scheduler.md)."""
+
     interval_seconds: Seconds = Field(5.0, gt=0, description="seconds between SLA scans")
     purge_hour: int = Field(3, ge=0, le=23, description="hour of the daily retention purge, in "
                             "the calendar's time zone")
@@ -121,6 +135,8 @@ class SchedulerSettings(Group):
 
 
 class AmqpSettings(Group):
+    """Production mode's RabbitMQ consumers and relay (docs/operations-amqp.md)."""
+
     prefetch: int = Field(10, ge=1, description="unacknowledged messages per consumer")
     heartbeat: int = Field(60, ge=1, description="AMQP heartbeat, seconds; a dead peer is "
                            "noticed within about twice that")
@@ -186,8 +202,7 @@ class SessionSettings(Group):
 
 
 class ThrottleSettings(Group):
-    """HTTP rate limits (docs/producers.md), answered 429 with Retry-After, shared by every
-    process."""
+    """HTTP rate limits (docs/producers.md): 429 with Retry-After, counted across processes."""
 
     enabled: bool = Field(True, description="one switch for every HTTP rate limit; customer "
                           "code entry keeps its lock-out either way")
@@ -205,7 +220,7 @@ class ThrottleSettings(Group):
 
 
 class LoggingSettings(Group):
-    """resetdesk/logs.py: one setup for every process, on stderr."""
+    """One log setup for every process, on stderr (resetdesk/logs.py)."""
 
     format: Literal["human", "json"] = Field("human", description="`human` lines or `json` "
                                              "(one object per line)")
