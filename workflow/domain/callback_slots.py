@@ -107,15 +107,15 @@ class CallbackPolicy:
 
     def __post_init__(self) -> None:
         if not 5 <= self.slot_minutes <= 240:
-            raise ValueError("callback_slot_minutes must be within 5..240")
+            raise ValueError("callback slot_minutes must be within 5..240")
         if self.capacity < 1 or self.max_failed_attempts < 1 or self.horizon_days < 1:
             raise ValueError("callback capacity, attempts and horizon must be at least 1")
         if self.notice_minutes < 0 or self.link_hours < 1:
-            raise ValueError("callback_notice_minutes must be >= 0, callback_link_hours >= 1")
+            raise ValueError("callback notice_minutes must be >= 0, link_hours >= 1")
         if self.exhausted not in EXHAUSTED_POLICIES:
-            raise ValueError(f"callback_exhausted_policy must be one of {EXHAUSTED_POLICIES}")
+            raise ValueError(f"callback exhausted_policy must be one of {EXHAUSTED_POLICIES}")
         if self.escalation not in ESCALATION_POLICIES:
-            raise ValueError(f"callback_escalation must be one of {ESCALATION_POLICIES}")
+            raise ValueError(f"callback escalation must be one of {ESCALATION_POLICIES}")
 
     @property
     def length(self) -> timedelta:
