@@ -170,3 +170,7 @@ def test_only_the_settings_module_reads_the_environment() -> None:
              and path != "resetdesk/settings.py"
              and readers.search((ROOT / path).read_text(encoding="utf-8"))]
     assert found == []
+    processes = ("console/", "consumers/", "schedulers/", "workflow/", "resetdesk/")
+    parsers = [path for path in tracked if path.startswith(processes)
+               and re.search(r"\bimport argparse\b", (ROOT / path).read_text(encoding="utf-8"))]
+    assert parsers == [], "a process takes its configuration from the settings (and typer flags)"
