@@ -9,7 +9,7 @@ retry-later and dead-letter; nothing here sleeps or keeps counts in memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -20,6 +20,7 @@ from schemas.registry import decode_structured
 from workflow.adapters.queries import Database, inbox
 from workflow.domain.actors import Actor
 from workflow.domain.errors import WorkflowError, brief
+from workflow.domain.retry import RetryPolicy
 from workflow.domain.rules import RuleBook
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.command_handlers import build_bus
@@ -56,8 +57,8 @@ class RequestHandler:
     clock: Clock
     rules: RuleBook
     verifier: HumanCheckVerifier
-    max_attempts: int
-    retry_delays: Sequence[float]
+    #: attempts and back-off, the same policy as the embedded deliveries' and the AMQP queues'
+    retry: RetryPolicy
     #: the process's bus (bootstrap's); None: one for this handler, built on first use
     bus: MessageBus | None = None
     #: the units of work of the inbox bookkeeping (records, leases, retries, the human-check
@@ -83,14 +84,10 @@ class RequestHandler:
     def _queue(self, step: Callable[[InboxQueue], T]) -> T:
         return self.bookkeep(lambda u: step(u.inbox_queue))
 
-    def delay_after(self, attempts: int) -> timedelta:
-        delays = self.retry_delays or [1.0]
-        return timedelta(seconds=delays[min(attempts, len(delays)) - 1])
-
     def handle_claimed(self, claimed: Claimed) -> Outcome:
         """Process one leased inbox row and record what became of it."""
         now = self.clock.now()
-        if claimed.attempts > self.max_attempts:
+        if claimed.attempts > self.retry.max_attempts:
             reason = f"gave up after {claimed.attempts - 1} attempts"
             if claimed.last_error:
                 reason += f"; last error: {claimed.last_error}"
@@ -131,15 +128,15 @@ class RequestHandler:
             if found.status == "dead":
                 return Outcome(Disposition.DEAD, found.last_error or "dead-lettered before")
             return Outcome(Disposition.RETRY, "being processed elsewhere (inbox row leased)")
-        limited = replace(self, max_attempts=max_attempts)
+        limited = replace(self, retry=replace(self.retry, max_attempts=max_attempts))
         return limited.handle_claimed(replace(claimed, attempts=attempt))
 
     def _retry(self, claimed: Claimed, error: str, now: datetime) -> Outcome:
-        if claimed.attempts >= self.max_attempts:
+        if not self.retry.may_retry(claimed.attempts):
             reason = f"gave up after {claimed.attempts} attempts; last error: {error}"
             self._queue(lambda q: q.park_dead(claimed.key, reason, now))
             return Outcome(Disposition.DEAD, reason)
-        at = now + self.delay_after(claimed.attempts)
+        at = now + self.retry.delay_after(claimed.attempts)
         self._queue(lambda q: q.retry_later(claimed.key, error, at))
         return Outcome(Disposition.RETRY, error)
 

@@ -44,7 +44,9 @@ from workflow.adapters.db import Database, open_database
 from workflow.adapters.tables import OUTBOX
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.actors import Actor
+from workflow.domain.policies import Policies
 from workflow.domain.states import TRIGGERS, Outcome, State, actors_of, moves_of
+from workflow.domain.throttle import ThrottleLimits
 from workflow.domain.ticket import AuditEntry
 from workflow.service import links
 
@@ -99,7 +101,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     url = f"sqlite:///{tmp_path_factory.mktemp('customer-table') / 'resetdesk.db'}"
     migrate.upgrade(url)
     db = open_database(url)
-    client = web_client(db, throttle_enabled=False)
+    client = web_client(db, policies=Policies(throttle=ThrottleLimits(enabled=False)))
     made = Desk(db, client, agent_headers(client, db, "alice"))
     for kind, login in STAFF_LOGINS.items():
         made.staff[kind] = agent_headers(client, db, login)
@@ -108,7 +110,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RESETDESK_DATABASE_URL", url)
         env.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
-        env.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+        env.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
         yield made
     db.dispose()
 

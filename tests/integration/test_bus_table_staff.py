@@ -22,7 +22,9 @@ from workflow.adapters import accounts, migrate
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.actors import Actor
+from workflow.domain.policies import Policies
 from workflow.domain.states import actors_of, moves_of
+from workflow.domain.throttle import ThrottleLimits
 
 ROWS = rows_for("staff")
 STAFF_LOGINS = {"agent": "sam", "supervisor": "sue"}
@@ -61,14 +63,14 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     url = f"sqlite:///{tmp_path_factory.mktemp('staff-table') / 'resetdesk.db'}"
     migrate.upgrade(url)
     db = open_database(url)
-    client = web_client(db, throttle_enabled=False)
+    client = web_client(db, policies=Policies(throttle=ThrottleLimits(enabled=False)))
     headers = {login: agent_headers(client, db, login) for login in ("alice", "sam", "sue")}
     for kind, login in STAFF_LOGINS.items():
         accounts.set_agent_role(db, login, kind)
     with pytest.MonkeyPatch.context() as env:  # for the CLI, run in-process
         env.setenv("RESETDESK_DATABASE_URL", url)
         env.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
-        env.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+        env.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
         yield Desk(db, client, headers)
     db.dispose()
 

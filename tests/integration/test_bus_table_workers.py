@@ -155,11 +155,11 @@ class Desk:
         return wait_for(f"request {event['id']} refused: {why}", seen)  # type: ignore[no-any-return]
 
 
-def _settings(directory: Path, **more: Any) -> Settings:
+def _settings(directory: Path, *, workers: int = 2, **more: Any) -> Settings:
     return Settings(data_dir=directory, secret_key=SECRET.decode(),
-                    calendar_path=always_open_calendar(directory),
-                    public_url="https://desk.example", throttle_enabled=False,
-                    retry_delays_seconds=[1.0], **more)
+                    sla={"calendar_path": always_open_calendar(directory)},
+                    server={"public_url": "https://desk.example"}, throttle={"enabled": False},
+                    queue={"workers": workers, "retry": {"delays_seconds": [1.0]}}, **more)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +235,7 @@ def _amqp_desk(directory: Path, rabbit: Rabbit, db_url: str) -> Iterator[Desk]:
         declare_all(conn, [FAST_VERIFICATION, FAST_ESCALATION])
     clock = MovableClock()
     app = bootstrap(_settings(directory, database_url=db_url, broker_url=rabbit.consumer_url,
-                              amqp_system_user="resetdesk-relay-unused"), clock=clock)
+                              amqp={"system_user": "resetdesk-relay-unused"}), clock=clock)
     accounts.add_producer(app.db, "guest", SOURCE)
     publisher = RequestPublisher(rabbit.admin_url)
     relay = ConfirmingPublisher(rabbit.admin_url)
@@ -322,7 +322,7 @@ def _idle_session(desk: Desk, job: str) -> Scene:
     r = desk.client.post("/api/v1/customer/session/agree", json={
         "consent_token": terms["consent_token"], "terms_version": terms["terms"]["version"]})
     assert r.status_code == 200, r.text
-    idle, run = desk.app.settings.session_idle_minutes, _job(desk, job)
+    idle, run = desk.app.settings.sessions.idle_minutes, _job(desk, job)
 
     def act() -> None:
         desk.clock.advance(minutes=idle + 1)
@@ -337,7 +337,7 @@ def _silent_key(desk: Desk, job: str) -> Scene:
                          headers=desk.headers("alice"))
     assert r.status_code == 200, r.text
     s, run = desk.app.settings, _job(desk, job)
-    remind, close = s.key_remind_after_business_days, s.key_close_after_business_days
+    remind, close = s.keys.remind_after_business_days, s.keys.close_after_business_days
 
     def act() -> None:  # a reminder first; the close waits its own days after the reminder
         desk.clock.advance(days=remind + 1)

@@ -29,7 +29,7 @@ ALWAYS_OPEN = "[calendar]\ntimezone = \"UTC\"\n[hours]\n" + "\n".join(
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing from the caller's shell; monkeypatch also restores what --data-dir sets."""
     for name in ("RESETDESK_DATA_DIR", "RESETDESK_DATABASE_URL", "RESETDESK_BROKER_URL",
-                 "RESETDESK_PUBLIC_URL", "RESETDESK_CALENDAR_PATH"):
+                 "RESETDESK_SERVER__PUBLIC_URL", "RESETDESK_SLA__CALENDAR_PATH"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -38,7 +38,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A migrated data directory on a calendar that is always open (SLA figures exact)."""
     calendar = tmp_path / "calendar.toml"
     calendar.write_text(ALWAYS_OPEN)
-    monkeypatch.setenv("RESETDESK_CALENDAR_PATH", str(calendar))
+    monkeypatch.setenv("RESETDESK_SLA__CALENDAR_PATH", str(calendar))
     directory = tmp_path / "data"
     directory.mkdir()
     migrate.upgrade(f"sqlite:///{directory / 'resetdesk.db'}")
@@ -172,7 +172,7 @@ def test_a_link_command_without_a_recorded_url_says_what_its_links_will_be(
     booked = CliRunner().invoke(app, ["tickets", "callback", reference, "--as", "alice",
                                       "--data-dir", str(data_dir)])
     assert booked.exit_code == 0, booked.output
-    assert "warning: no RESETDESK_PUBLIC_URL" in booked.stderr and said in booked.stderr
+    assert "warning: no RESETDESK_SERVER__PUBLIC_URL" in booked.stderr and said in booked.stderr
     db = open_database(f"sqlite:///{data_dir / 'resetdesk.db'}")
     try:
         with db.reader.begin() as conn:

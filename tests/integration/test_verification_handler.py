@@ -20,6 +20,7 @@ from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.tables import ATTACHMENT, AUDIT, INBOX, OUTBOX, TICKET
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.errors import StorageUnavailable
+from workflow.domain.retry import RetryPolicy
 from workflow.service.ports import SystemClock
 from workflow.service.verification import ProcessRequest, process_request
 
@@ -51,7 +52,7 @@ def _record(db: Database, event: dict, human: str | None = "passed") -> inbox.Re
 
 def _handler(db: Database, verifier: ScriptedVerifier, max_attempts: int = 3) -> RequestHandler:
     return RequestHandler(db=db, uow=lambda: SqlUnitOfWork(db), clock=SystemClock(), rules=RULES,
-                          verifier=verifier, max_attempts=max_attempts, retry_delays=[0, 0, 0])
+                          verifier=verifier, retry=RetryPolicy(max_attempts, (0, 0, 0)))
 
 
 def _count(db: Database, table, *where) -> int:  # type: ignore[no-untyped-def]
