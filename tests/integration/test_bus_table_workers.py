@@ -187,7 +187,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
         with pytest.MonkeyPatch.context() as env:  # for the CLI, run in-process
             env.setenv("RESETDESK_DATABASE_URL", url)
             env.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
-            env.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+            env.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
             yield desk
     finally:
         runtime.stop()
