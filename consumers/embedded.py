@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from consumers.request_handling import RequestHandler
 from workflow.adapters.queries import Database
 from workflow.domain.errors import WorkflowError, brief
+from workflow.domain.retry import RetryPolicy
 from workflow.logcontext import bind, log_context
 from workflow.service.delivery_ports import Delivery
 from workflow.service.ports import Clock
@@ -63,7 +64,8 @@ class EmbeddedRuntime:
         self.db, self.clock, self.handler = db, clock, handler
         self.subscribers = list(subscribers)
         self.lease = timedelta(seconds=lease_seconds)
-        self.batch, self.max_attempts, self.retry_delays = batch, max_attempts, list(retry_delays)
+        self.batch = batch
+        self.retry = RetryPolicy.of(max_attempts, retry_delays)
         self._stop = threading.Event()
         self._inbox_wake = threading.Event()
         self._relay_wake = threading.Event()
@@ -134,10 +136,9 @@ class EmbeddedRuntime:
                 log.exception("subscriber %s failed on event %s", sub.name, d.event_id)
             transient = not isinstance(err, WorkflowError) or err.transient
             error = brief(err)
-            if transient and d.attempts < self.max_attempts:
-                delay = self.retry_delays[min(d.attempts, len(self.retry_delays)) - 1]
-                at = now + timedelta(seconds=delay)
-                self._finish(d, "pending", now, error, at)
+            delay = self.retry.next_delay(d.attempts) if transient else None
+            if delay is not None:
+                self._finish(d, "pending", now, error, now + timedelta(seconds=delay))
             else:
                 self._finish(d, "dead", now, error)
             return

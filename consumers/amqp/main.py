@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from consumers.amqp.consumer import MessageHandler, run_consumer
 from consumers.amqp.routing import ByType, is_intake, subscribers_for
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
+from workflow.domain.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from consumers.amqp.routing import EventSubscriber
@@ -46,11 +47,8 @@ class AmqpApp(Protocol):
 
 
 def amqp_retry_delays(delays: Sequence[float], max_attempts: int) -> tuple[int, ...]:
-    """The embedded settings as retry queues: ``max_attempts - 1`` retries, the last delay
-    repeated when there are fewer delays than retries; whole seconds, at least 1."""
-    whole = [max(1, round(d)) for d in delays] or [1]
-    retries = max(0, max_attempts - 1)
-    return tuple(whole[min(i, len(whole) - 1)] for i in range(retries))
+    """The settings' retry policy as the broker's retry queues (one per retry)."""
+    return RetryPolicy.of(max_attempts, delays).broker_delays()
 
 
 def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], MessageHandler]:
