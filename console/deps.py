@@ -46,7 +46,7 @@ class WebDeps:
         if self.bus is None:
             self.bus = bus_wiring.sql_bus(
                 self.db, self.uow, self.clock, secret_key=self.secret_key,
-                public_url=self.public_url, options=self.options)
+                public_url=self.public_url, options=self.options, verifier=self.verifier)
         return self.bus
 
     def handle(self, cmd: Command[R]) -> R:

@@ -79,7 +79,16 @@ class App:
 
         return sql_bus(self.db, self.uow, self.clock, secret_key=self._link_key(),
                        public_url=self.settings.public_url, options=self.options,
-                       rules=lambda: self.rules)
+                       rules=lambda: self.rules, verifier=self._intake_verifier())
+
+    def _intake_verifier(self) -> HumanCheckVerifier | None:
+        """The verifier for the bus's intake handlers; None when misconfigured, so that only
+        what takes requests fails (serve and consume build ``verifier`` themselves and say why),
+        not every command that builds the bus."""
+        try:
+            return self.verifier
+        except ValueError:
+            return None
 
     def callback_desk(self) -> CallbackDesk:
         """The desk from the settings (``callback_*``); emails carry links only when a public

@@ -11,12 +11,14 @@ from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
 from workflow.adapters.throttle_store import sql_throttle
+from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.callback_slots import CallbackPolicy
 from workflow.domain.rules import RuleBook
 from workflow.domain.session_codes import SessionPolicy
 from workflow.service.bus import HandlerContext, MessageBus, NotConfigured
 from workflow.service.callback_desk import callbacks_of, link_maker
 from workflow.service.command_handlers import build_bus
+from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.ports import Clock, UnitOfWork
 from workflow.service.reset_keys import KeyDesk, Sealer, keys_of
 from workflow.service.session_ports import sessions_of
@@ -24,7 +26,8 @@ from workflow.service.session_ports import sessions_of
 
 def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret_key: bytes,
             public_url: str | None, options: Mapping[str, Any],
-            rules: Callable[[], RuleBook] | None = None) -> MessageBus:
+            rules: Callable[[], RuleBook] | None = None,
+            verifier: HumanCheckVerifier | None = None) -> MessageBus:
     """``public_url`` is where customer links point; a key sent without one uses the command's
     ``link_base`` (the address the agent's request came to, or the CLI's server address)."""
 
@@ -38,7 +41,8 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
             raise NotConfigured(f"reset keys are not configured: {err}") from None
 
     return build_bus(HandlerContext(
-        uow=uow, clock=clock, agents=SqlAgentDirectory(db), rules=rules,
+        uow=uow, clock=clock, read_uow=lambda: SqlUnitOfWork(db, read_only=True),
+        agents=SqlAgentDirectory(db), rules=rules, verifier=verifier,
         callback_store=callbacks_of,
         callback_policy=CallbackPolicy.from_options(options),
         callback_links=link_maker(secret_key, public_url),

@@ -119,6 +119,10 @@ class SqlInboxRepository(InboxRepository, InboxQueue):
                     lease_until=None, last_error=None))
         return result.rowcount == 1
 
+    def earlier(self, source: str, event_id: str, digest: str) -> Recorded | None:
+        row = _existing(self.conn, source, event_id)
+        return _as_replay(row, digest) if row else None
+
     def record(self, *, source: str, event_id: str, type_: str, producer: str, digest: str,
                payload: str, now: datetime, human_check: str | None = None,
                remote_addr: str | None = None, relay: bool = False) -> Recorded:

@@ -15,11 +15,11 @@ from workflow.service import reset_keys as rk
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.callback_desk import Booked, CallbackDesk
 from workflow.service.handlers import ActOnTicket, act
+from workflow.service.intake_handlers import register_intake
 from workflow.service.notes import AddNote as NoteCmd
 from workflow.service.notes import add_note
 from workflow.service.replies import ReplyToTicket, reply_to_ticket
 from workflow.service.session_ports import StepRecord, StoreFor
-from workflow.service.verification import Processed, ProcessRequest, process_request
 
 Move = (c.FireTrigger | c.ClaimTicket | c.ReleaseTicket | c.TakeOver | c.Resolve | c.Abandon
         | c.Reopen | c.RejectTicket)
@@ -129,13 +129,6 @@ def end_session(cmd: c.EndRemoteSession, ctx: HandlerContext) -> Ticket:
                           session_id=cmd.session_id, expected_version=cmd.expected_version)
 
 
-def record_request(cmd: c.RecordRequest, ctx: HandlerContext) -> Processed:
-    rules = HandlerContext.need(ctx.rules, "the verification rules")()
-    return process_request(ctx.uow(), ctx.clock, rules, ProcessRequest(
-        cmd.source, cmd.event_id, cmd.reference, cmd.producer, cmd.human_check_passed,
-        cmd.request, cmd.accepted_at, cmd.new_entry))
-
-
 def build_bus(ctx: HandlerContext) -> MessageBus:
     """The bus with every handler registered (the composition root calls this once)."""
     bus = MessageBus(ctx)
@@ -162,6 +155,6 @@ def build_bus(ctx: HandlerContext) -> MessageBus:
     bus.register(c.ProposeSessionStep, propose_step)
     bus.register(c.AnswerSessionStep, answer_step)
     bus.register(c.EndRemoteSession, end_session)
-    bus.register(c.RecordRequest, record_request)
+    register_intake(bus)
     return bus
 
