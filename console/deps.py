@@ -46,7 +46,8 @@ class WebDeps:
         if self.bus is None:
             self.bus = bus_wiring.sql_bus(
                 self.db, self.uow, self.clock, secret_key=self.secret_key,
-                public_url=self.public_url, policies=self.policies)
+                public_url=self.public_url, policies=self.policies,
+                verifier=self.verifier)
         return self.bus
 
     def handle(self, cmd: Command[R]) -> R:

@@ -95,7 +95,16 @@ class App:
 
         return sql_bus(db, uow, clock, secret_key=self._link_key(),
                        public_url=self.settings.server.public_url, policies=self.policies,
-                       rules=lambda: self.rules)
+                       rules=lambda: self.rules, verifier=self._intake_verifier())
+
+    def _intake_verifier(self) -> HumanCheckVerifier | None:
+        """The verifier for the bus's intake handlers; None when misconfigured, so that only
+        what takes requests fails (serve and consume build ``verifier`` themselves and say why),
+        not every command that builds the bus."""
+        try:
+            return self.verifier
+        except ValueError:
+            return None
 
     def _link_key(self) -> bytes:
         """The configured key, or the one ``up`` keeps in the data directory (never created

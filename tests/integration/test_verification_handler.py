@@ -152,10 +152,15 @@ def test_human_check_result_is_stored_and_reused_on_redelivery(db: Database) -> 
     [claimed] = _claim(db)
     handler = _handler(db, verifier)
 
-    def database_down() -> SqlUnitOfWork:  # the first attempt fails after the human check
-        raise StorageUnavailable("database unavailable (simulated)")
+    opened: list[int] = []
 
-    handler.uow = database_down
+    def down_after_the_human_check() -> SqlUnitOfWork:  # its result commits; the ticket fails
+        opened.append(1)
+        if len(opened) > 1:
+            raise StorageUnavailable("database unavailable (simulated)")
+        return SqlUnitOfWork(db)
+
+    handler.uow = down_after_the_human_check
     assert handler.handle_claimed(claimed).disposition is Disposition.RETRY
     assert _row(db).human_check == "passed"
     [again] = _claim(db)

@@ -3,10 +3,13 @@ queues, for the AMQP consumers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from consumers.amqp.retry import next_delay
+from consumers.topology import VERIFICATION
 from workflow.domain.retry import RetryPolicy
 
 
@@ -27,3 +30,17 @@ def test_the_broker_gets_one_whole_second_queue_per_retry() -> None:
 def test_nonsense_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_next_delay_follows_the_attempts_and_the_last_one_repeats() -> None:
+    policy = RetryPolicy(5, (1.0, 5.0))
+    assert [policy.next_delay(n) for n in range(1, 6)] == [1.0, 5.0, 5.0, 5.0, None]
+    assert policy.exhausted(5) and not policy.exhausted(4)
+
+
+def test_the_broker_queues_give_back_the_same_policy() -> None:
+    delays = RetryPolicy(4, (1.0, 5.0, 30.0)).queue_delays()
+    policy = RetryPolicy.of_broker(delays)
+    assert policy.max_attempts == 4
+    queue = replace(VERIFICATION, retry_delays=delays)
+    assert [next_delay(queue, retries) for retries in range(4)] == [1, 5, 30, None]
