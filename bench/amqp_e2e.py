@@ -13,7 +13,7 @@ Measured, per configuration, with ``k`` OS processes consuming the ``verificatio
   ticket's transaction) − the moment the publish call began; p50 and p99.
 
 Configurations: ``resetdesk consume verification`` × 1 and × 2 (prefetch from settings,
-``RESETDESK_AMQP_PREFETCH``), and the baseline × 1 and × 2: a raw kombu consumer process
+``RESETDESK_AMQP__PREFETCH``), and the baseline × 1 and × 2: a raw kombu consumer process
 (``python -m bench.amqp_e2e --baseline-worker …``, same prefetch) that per message parses the JSON,
 writes the same rows a queued ticket makes (inbox row done, ticket, 3 audit rows, 4 outbox rows;
 copied from a ticket the real consumer made, new keys) in ONE SQLAlchemy core transaction, then
@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 
 from consumers.amqp.confirms import ConfirmingPublisher, Outgoing
 from consumers.topology import REQUESTS, VERIFICATION, declare_all
-from resetdesk.settings import Settings
+from resetdesk.settings import load_settings
 from schemas.client import RequestPublisher
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests import services
@@ -206,7 +206,7 @@ def measure(s: Stack, label: str, procs: int, *, baseline: str | None, n: int, m
     the result, the database URL and the pace used."""
     db_url = s.new_database()
     env = process_env(RESETDESK_DATABASE_URL=db_url, RESETDESK_BROKER_URL=s.amqp_url(),
-                      RESETDESK_AMQP_PREFETCH=str(prefetch))
+                      RESETDESK_AMQP__PREFETCH=str(prefetch))
     args, module = ((["consume", "verification"], "resetdesk") if baseline is None else
                     (["--baseline-worker", db_url, s.amqp_url(), baseline, str(prefetch)],
                      "bench.amqp_e2e"))
@@ -326,7 +326,7 @@ def main() -> None:
         baseline_worker(*args.baseline_worker)
         return
     n, m = args.messages, args.latency_messages or min(400, max(20, args.messages // 4))
-    prefetch = Settings().amqp_prefetch
+    prefetch = load_settings().amqp.prefetch
     results: list[Result] = []
     with stack() as s:
         one, first_db, pace = measure(s, "consume-x1", 1, baseline=None, n=n, m=m, pace=None,

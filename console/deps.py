@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from workflow.adapters import bus_wiring
 from workflow.adapters.queries import Database
+from workflow.domain.policies import Policies
 from workflow.domain.throttle import ThrottleLimits
 from workflow.service.bus import MessageBus
 from workflow.service.commands import Command
@@ -33,10 +34,10 @@ class WebDeps:
     #: request to the verification consumers (no worker in the HTTP process)
     relay_intake: bool = False
     public_url: str | None = None
-    #: resolution-path settings (code lifetime, slot length …), by name
-    options: dict[str, Any] = field(default_factory=dict)
-    #: the shared rate limits; None builds them over ``db`` from ``options`` (throttle_enabled,
-    #: intake_rate_per_minute …) on first use
+    #: the deployment's policies (callback slots, key and code lifetimes, rate limits …)
+    policies: Policies = field(default_factory=Policies)
+    #: the shared rate limits; None builds them over ``db`` from ``policies.throttle`` on
+    #: first use
     throttle: Throttle | None = None
     #: the message bus every move goes through; None builds it over ``db`` on first use
     bus: MessageBus | None = None
@@ -45,7 +46,8 @@ class WebDeps:
         if self.bus is None:
             self.bus = bus_wiring.sql_bus(
                 self.db, self.uow, self.clock, secret_key=self.secret_key,
-                public_url=self.public_url, options=self.options)
+                public_url=self.public_url, policies=self.policies,
+                verifier=self.verifier)
         return self.bus
 
     def handle(self, cmd: Command[R]) -> R:

@@ -20,7 +20,7 @@ from console.deps import WebDeps
 from console.routes.intake import producer
 from workflow.adapters.queries.accounts import Producer
 from workflow.domain import throttle as policy
-from workflow.domain.throttle import Decision, ThrottleLimits
+from workflow.domain.throttle import Decision
 from workflow.service.throttle import Throttle
 
 Keys = Sequence[tuple[str, str]]
@@ -39,9 +39,9 @@ def deps(request: Request) -> WebDeps:
 
 def throttle_of(d: WebDeps) -> Throttle:
     """The deployment's throttle: the one handed over, else one over ``d.db`` with the limits
-    and the on/off switch read from ``d.options`` (built once)."""
+    and the on/off switch of ``d.policies.throttle`` (built once)."""
     if d.throttle is None:
-        d.throttle = d.build_throttle(ThrottleLimits.from_options(d.options))
+        d.throttle = d.build_throttle(d.policies.throttle)
     return d.throttle
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from consumers.request_handling import RequestHandler
 from workflow.adapters.queries import Database
 from workflow.domain.errors import WorkflowError, brief
+from workflow.domain.retry import RetryPolicy
 from workflow.logcontext import bind, log_context
 from workflow.service.delivery_ports import Delivery
 from workflow.service.ports import Clock
@@ -58,12 +59,12 @@ class _Loop(threading.Thread):
 class EmbeddedRuntime:
     def __init__(self, *, db: Database, clock: Clock, handler: RequestHandler,
                  subscribers: Sequence[Subscriber], workers: int = 2, lease_seconds: float = 60,
-                 batch: int = 8, max_attempts: int = 5, retry_delays: Sequence[float] = (1, 5, 30),
+                 batch: int = 8, retry: RetryPolicy | None = None,
                  idle_seconds: float = 0.5) -> None:
         self.db, self.clock, self.handler = db, clock, handler
         self.subscribers = list(subscribers)
         self.lease = timedelta(seconds=lease_seconds)
-        self.batch, self.max_attempts, self.retry_delays = batch, max_attempts, list(retry_delays)
+        self.batch, self.retry = batch, retry or handler.retry
         self._stop = threading.Event()
         self._inbox_wake = threading.Event()
         self._relay_wake = threading.Event()
@@ -134,10 +135,8 @@ class EmbeddedRuntime:
                 log.exception("subscriber %s failed on event %s", sub.name, d.event_id)
             transient = not isinstance(err, WorkflowError) or err.transient
             error = brief(err)
-            if transient and d.attempts < self.max_attempts:
-                delay = self.retry_delays[min(d.attempts, len(self.retry_delays)) - 1]
-                at = now + timedelta(seconds=delay)
-                self._finish(d, "pending", now, error, at)
+            if transient and self.retry.may_retry(d.attempts):
+                self._finish(d, "pending", now, error, now + self.retry.delay_after(d.attempts))
             else:
                 self._finish(d, "dead", now, error)
             return

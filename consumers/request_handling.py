@@ -1,39 +1,37 @@
 """What every transport does with one accepted request, whatever carried it.
 
-Embedded workers and AMQP consumers both call :func:`handle_claimed`: re-decode the stored
-message, settle the human check once (its result is committed before anything else, since the
-token is single-use), then run the verification handler. Errors are sorted here into
-retry-later and dead-letter; nothing here sleeps or keeps counts in memory.
+Embedded workers and AMQP consumers both call :meth:`RequestHandler.handle_claimed`: re-decode
+the stored message and hand it to the bus as ``VerifyRequest`` (which asks the human check again
+only when the stored result is unknown). Errors are sorted here into retry-later and dead-letter
+by the one :class:`RetryPolicy`; nothing here sleeps or keeps counts in memory.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from schemas.errors import ContractError
 from schemas.registry import decode_structured
 from workflow.adapters.queries import Database, inbox
-from workflow.domain.actors import Actor
 from workflow.domain.errors import WorkflowError, brief
+from workflow.domain.retry import RetryPolicy
 from workflow.domain.rules import RuleBook
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.command_handlers import build_bus
-from workflow.service.commands import RecordRequest
+from workflow.service.commands import Command, VerifyRequest
 from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.inbox_ports import Claimed, InboxKey, InboxQueue
+from workflow.service.intake_handlers import VERIFIER
 from workflow.service.ports import Clock, UnitOfWork, committed
-from workflow.service.verification import Processed
-
-#: who makes the intake moves (verify, enqueue, reject, mark_duplicate)
-VERIFIER = Actor.system("verification")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Disposition(Enum):
@@ -56,8 +54,8 @@ class RequestHandler:
     clock: Clock
     rules: RuleBook
     verifier: HumanCheckVerifier
-    max_attempts: int
-    retry_delays: Sequence[float]
+    #: attempts and back-off, the same policy as the embedded deliveries' and the AMQP queues'
+    retry: RetryPolicy
     #: the process's bus (bootstrap's); None: one for this handler, built on first use
     bus: MessageBus | None = None
     #: the units of work of the inbox bookkeeping (records, leases, retries, the human-check
@@ -69,12 +67,15 @@ class RequestHandler:
         if self.inbox_uow is None:
             self.inbox_uow = self.uow
 
-    def record(self, **request: Any) -> Processed:
-        """One request becomes one ticket, through the bus (``RecordRequest``)."""
+    def message_bus(self) -> MessageBus:
         if self.bus is None:
             self.bus = build_bus(HandlerContext(uow=self.uow, clock=self.clock,
-                                                rules=lambda: self.rules))
-        return self.bus.handle(RecordRequest(actor=VERIFIER, **request))
+                                                rules=lambda: self.rules, verifier=self.verifier))
+        return self.bus
+
+    def handle(self, cmd: Command[R]) -> R:
+        """A command through the process's bus (``RecordRequest`` from the AMQP intake)."""
+        return self.message_bus().handle(cmd)
 
     def bookkeep(self, step: Callable[[UnitOfWork], T]) -> T:
         """One bookkeeping step (an inbox lease, a retry, a delivery's outcome …), committed."""
@@ -83,14 +84,12 @@ class RequestHandler:
     def _queue(self, step: Callable[[InboxQueue], T]) -> T:
         return self.bookkeep(lambda u: step(u.inbox_queue))
 
-    def delay_after(self, attempts: int) -> timedelta:
-        delays = self.retry_delays or [1.0]
-        return timedelta(seconds=delays[min(attempts, len(delays)) - 1])
-
-    def handle_claimed(self, claimed: Claimed) -> Outcome:
-        """Process one leased inbox row and record what became of it."""
+    def handle_claimed(self, claimed: Claimed, retry: RetryPolicy | None = None) -> Outcome:
+        """Process one leased inbox row and record what became of it (``retry``: the
+        handler's own policy unless the transport counts the attempts)."""
+        retry = retry or self.retry
         now = self.clock.now()
-        if claimed.attempts > self.max_attempts:
+        if claimed.attempts > retry.max_attempts:
             reason = f"gave up after {claimed.attempts - 1} attempts"
             if claimed.last_error:
                 reason += f"; last error: {claimed.last_error}"
@@ -103,10 +102,10 @@ class RequestHandler:
             self._queue(lambda q: q.park_dead(claimed.key, why, now))
             return Outcome(Disposition.DEAD, err.reason)
         except WorkflowError as err:
-            return self._retry(claimed, str(err), now)
+            return self._retry(claimed, str(err), now, retry)
         except Exception as err:  # a bug or an outage: retry with back-off, never crash the worker
             log.exception("request %s failed", claimed.reference)
-            return self._retry(claimed, brief(err), now)
+            return self._retry(claimed, brief(err), now, retry)
         log.info("request %s (attempt %d): %s: %s", claimed.reference, claimed.attempts,
                  outcome.disposition.value, outcome.detail)
         return outcome
@@ -131,32 +130,25 @@ class RequestHandler:
             if found.status == "dead":
                 return Outcome(Disposition.DEAD, found.last_error or "dead-lettered before")
             return Outcome(Disposition.RETRY, "being processed elsewhere (inbox row leased)")
-        limited = replace(self, max_attempts=max_attempts)
-        return limited.handle_claimed(replace(claimed, attempts=attempt))
+        return self.handle_claimed(replace(claimed, attempts=attempt),
+                                   replace(self.retry, max_attempts=max_attempts))
 
-    def _retry(self, claimed: Claimed, error: str, now: datetime) -> Outcome:
-        if claimed.attempts >= self.max_attempts:
+    def _retry(self, claimed: Claimed, error: str, now: datetime, retry: RetryPolicy) -> Outcome:
+        delay = retry.next_delay(claimed.attempts)
+        if delay is None:
             reason = f"gave up after {claimed.attempts} attempts; last error: {error}"
             self._queue(lambda q: q.park_dead(claimed.key, reason, now))
             return Outcome(Disposition.DEAD, reason)
-        at = now + self.delay_after(claimed.attempts)
+        at = now + timedelta(seconds=delay)
         self._queue(lambda q: q.retry_later(claimed.key, error, at))
         return Outcome(Disposition.RETRY, error)
 
     def _process(self, claimed: Claimed) -> Outcome:
         event = decode_structured(claimed.payload.encode("utf-8"))
-        human = claimed.human_check
-        if human is None:
-            result = self.verifier.verify(event.data.human_check_token, claimed.remote_addr)
-            if result.transient:
-                return self._retry(claimed, f"human check unavailable: {result.detail}",
-                                   self.clock.now())
-            human = "passed" if result.passed else "failed"
-            self._queue(lambda q: q.set_human_check(claimed.key, human))
-        done = self.record(
-            source=claimed.key.source, event_id=claimed.key.event_id,
+        done = self.handle(VerifyRequest(
+            actor=VERIFIER, source=claimed.key.source, event_id=claimed.key.event_id,
             reference=claimed.reference, producer=claimed.producer,
-            human_check_passed=human == "passed", request=event.data,
-            accepted_at=claimed.received_at)
+            human_check=claimed.human_check, request=event.data,
+            remote_addr=claimed.remote_addr, accepted_at=claimed.received_at))
         return Outcome(Disposition.DONE, "applied" if done.applied else "already processed",
                        done.reference)

@@ -24,6 +24,7 @@ from kombu.entity import Exchange, Queue
 
 from schemas.events_v1 import NOTIFICATION_EMAIL_V1, SLA_BREACHED_V1
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
+from workflow.domain.retry import RetryPolicy
 
 REQUESTS = Exchange("resetdesk.requests", type="topic", durable=True)
 EVENTS_UNROUTED = Exchange("resetdesk.events.unrouted", type="fanout", durable=True)
@@ -55,6 +56,11 @@ class ConsumerQueue:
     @property
     def dlq_name(self) -> str:
         return f"{self.name}.dlq"
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """One attempt, then one retry per retry queue."""
+        return RetryPolicy.of_broker(self.retry_delays)
 
     def retry_key(self, delay: int) -> str:
         return f"{self.name}.retry.{delay}s"

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from consumers.embedded import EmbeddedRuntime, Subscriber
 from consumers.request_handling import RequestHandler
-from resetdesk.settings import Settings
+from resetdesk import policies as policy_of
+from resetdesk.settings import Settings, load_settings
 from resetdesk.wiring import notification_subscriber
 from schedulers.housekeeping import LeaderJob
 from schedulers.runner import SchedulerConfig
@@ -21,10 +22,15 @@ from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, Sit
 from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.sla_book import build_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.policies import Policies
+from workflow.domain.retry import RetryPolicy
 from workflow.domain.rules import RuleBook
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.bus import MessageBus
 from workflow.service.ports import Clock, SystemClock, UnitOfWork
+
+if TYPE_CHECKING:
+    from consumers.amqp.main import ConsumerConfig
 
 
 @dataclass
@@ -40,35 +46,40 @@ class App:
         return SqlUnitOfWork(self.db, read_only=read_only, sla=self.sla_book)
 
     @cached_property
+    def policies(self) -> Policies:
+        """Callbacks, keys, sessions and rate limits, typed, from their settings groups."""
+        return policy_of.policies(self.settings)
+
+    @cached_property
+    def retry(self) -> RetryPolicy:
+        """One retry policy for the embedded workers and the AMQP consumers."""
+        return policy_of.retry_policy(self.settings.queue.retry)
+
+    @cached_property
     def sla_book(self) -> SlaBook:
-        s = self.settings
-        return build_book(s.calendar_path, first_reply_hours=s.first_reply_hours,
-                          resolution_hours=s.resolution_hours, at_risk_ratio=s.at_risk_ratio)
+        sla = self.settings.sla
+        return build_book(sla.calendar_path, first_reply_hours=sla.first_reply_hours,
+                          resolution_hours=sla.resolution_hours, at_risk_ratio=sla.at_risk_ratio)
 
     @cached_property
     def rules(self) -> RuleBook:
-        return load_rule_book(self.settings.model_rules_path, self.settings.regional_offices_path)
+        v = self.settings.verification
+        return load_rule_book(v.model_rules_path, v.regional_offices_path)
 
     @cached_property
     def verifier(self) -> HumanCheckVerifier:
-        s = self.settings
-        if s.human_check == "local":
+        v = self.settings.verification
+        if v.human_check == "local":
             return LocalVerifier()
-        if s.human_check == "siteverify":
-            if not (s.siteverify_url and s.siteverify_secret):
-                raise ValueError("human_check=siteverify needs RESETDESK_SITEVERIFY_URL and "
-                                 "RESETDESK_SITEVERIFY_SECRET")
-            return SiteverifyVerifier(s.siteverify_url, s.siteverify_secret,
-                                      s.siteverify_timeout_seconds)
-        raise ValueError(f"unknown human_check {s.human_check!r}: use local or siteverify")
+        if not (v.siteverify_url and v.siteverify_secret):  # the settings refuse this on load
+            raise ValueError("human_check=siteverify needs a siteverify URL and secret")
+        return SiteverifyVerifier(v.siteverify_url, v.siteverify_secret,
+                                  v.siteverify_timeout_seconds)
 
     @cached_property
     def request_handler(self) -> RequestHandler:
-        s = self.settings
         return RequestHandler(db=self.db, uow=self.uow, clock=self.clock, rules=self.rules,
-                              verifier=self.verifier, max_attempts=s.max_attempts,
-                              retry_delays=s.retry_delays_seconds,
-                              bus=self.bus)
+                              verifier=self.verifier, retry=self.retry, bus=self.bus)
 
     @cached_property
     def bus(self) -> MessageBus:
@@ -83,8 +94,17 @@ class App:
         from workflow.adapters.bus_wiring import sql_bus
 
         return sql_bus(db, uow, clock, secret_key=self._link_key(),
-                       public_url=self.settings.public_url, options=self.options,
-                       rules=lambda: self.rules)
+                       public_url=self.settings.server.public_url, policies=self.policies,
+                       rules=lambda: self.rules, verifier=self._intake_verifier())
+
+    def _intake_verifier(self) -> HumanCheckVerifier | None:
+        """The verifier for the bus's intake handlers; None when misconfigured, so that only
+        what takes requests fails (serve and consume build ``verifier`` themselves and say why),
+        not every command that builds the bus."""
+        try:
+            return self.verifier
+        except ValueError:
+            return None
 
     def _link_key(self) -> bytes:
         """The configured key, or the one ``up`` keeps in the data directory (never created
@@ -97,34 +117,34 @@ class App:
         except ValueError:
             return b""
 
-    @property
-    def options(self) -> dict[str, Any]:
-        """Settings by name, for the modules that read their own (callbacks, keys, sessions)."""
-        return self.settings.model_dump()
-
     def subscribers(self) -> list[Subscriber]:
         from consumers.escalation import EscalationHandler
 
         return [notification_subscriber(self.settings, self.db), EscalationHandler(self.bus)]
 
+    def consumer_config(self) -> ConsumerConfig:
+        from consumers.amqp.main import ConsumerConfig
+
+        s = self.settings
+        return ConsumerConfig(broker_url=s.broker_url, prefetch=s.amqp.prefetch,
+                              heartbeat=s.amqp.heartbeat, workers=s.amqp.workers,
+                              system_user=s.amqp.system_user, retry=self.retry)
+
     def leader_jobs(self) -> tuple[LeaderJob, ...]:
         """Periodic jobs beside the SLA scan, run by the scheduler's leader only: commands its
         bus (``bus_over``) carries. Reminders' key links point at the public URL, else here."""
         from schedulers.housekeeping import housekeeping_jobs
-        from workflow.domain.reset_keys import SilencePolicy
 
-        s = self.settings
-        return housekeeping_jobs(
-            silence=SilencePolicy(s.key_remind_after_business_days,
-                                  s.key_close_after_business_days),
-            link_base=f"http://{s.host}:{s.port}")
+        s, keys = self.settings, self.policies.keys
+        return housekeeping_jobs(silence=keys.silence,
+                                 link_base=f"http://{s.server.host}:{s.server.port}")
 
     def embedded_runtime(self, *, idle_seconds: float = 0.5) -> EmbeddedRuntime:
-        s = self.settings
+        q = self.settings.queue
         return EmbeddedRuntime(db=self.db, clock=self.clock, handler=self.request_handler,
-                               subscribers=self.subscribers(), workers=s.workers,
-                               lease_seconds=s.lease_seconds, max_attempts=s.max_attempts,
-                               retry_delays=s.retry_delays_seconds, idle_seconds=idle_seconds)
+                               subscribers=self.subscribers(), workers=q.workers,
+                               lease_seconds=q.lease_seconds, retry=self.retry,
+                               idle_seconds=idle_seconds)
 
     @property
     def secret_key(self) -> bytes:
@@ -148,12 +168,13 @@ class App:
     def scheduler_config(self) -> SchedulerConfig:
         s = self.settings
         return SchedulerConfig(
-            db_url=s.resolved_database_url(), calendar_path=s.calendar_path,
-            interval_seconds=s.scheduler_interval_seconds,
-            retention=timedelta(days=s.retention_days),
-            attachment_retention=timedelta(days=s.attachment_retention_days),
-            first_reply_seconds=s.first_reply_hours * 3600,
-            resolution_seconds=s.resolution_hours * 3600, at_risk_ratio=s.at_risk_ratio,
+            db_url=s.resolved_database_url(), calendar_path=s.sla.calendar_path,
+            interval_seconds=s.scheduler.interval_seconds,
+            purge_hour_local=s.scheduler.purge_hour, name=s.scheduler.lock_name,
+            retention=timedelta(days=s.retention.days),
+            attachment_retention=timedelta(days=s.retention.attachment_days),
+            first_reply_seconds=s.sla.first_reply_hours * 3600,
+            resolution_seconds=s.sla.resolution_hours * 3600, at_risk_ratio=s.sla.at_risk_ratio,
             extra_jobs=self.leader_jobs(), bus=self.bus_over)
 
     def close(self) -> None:
@@ -162,7 +183,7 @@ class App:
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
-    app = App(settings or Settings())
+    app = App(settings or load_settings())
     if clock is not None:
         app.clock = clock
     return app

@@ -21,12 +21,12 @@ from resetdesk.cli_common import (
     DATA_DIR_HELP,
     add_data_dir_option,
     app_context,
+    current_settings,
     fail,
     require_database,
     use_data_dir,
 )
 from resetdesk.cli_tickets import tickets
-from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
 
 app = typer.Typer(help="ResetDesk: device password-reset requests, from form to closed ticket.",
@@ -49,6 +49,7 @@ app.add_typer(cli_dlq.dlq, name="dlq")
 tickets.command("send-key")(cli_keys.send_key_command)
 tickets.command("callback")(cli_callbacks.callback)
 tickets.command("callback-result")(cli_callbacks.callback_result)
+tickets.command("book-callback")(cli_callbacks.book_callback)
 tickets.command("move-callback")(cli_callbacks.move_callback)
 tickets.command("remote-code")(cli_sessions.remote_code)
 tickets.command("end-session")(cli_sessions.end_session)
@@ -61,14 +62,14 @@ app.add_typer(cli_ops.calendar_cli, name="calendar")
 def _root(data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP, file_okay=False)] = None,
           ) -> None:
     """ResetDesk: device password-reset requests, from form to closed ticket."""
-    use_data_dir(data_dir)
+    use_data_dir(data_dir, reset=True)
 
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="database URL (default: settings)")]
 
 
 def _url(url: str | None) -> str:
-    return url or Settings().resolved_database_url()
+    return url or current_settings().resolved_database_url()
 
 
 @db_cli.command()
@@ -83,7 +84,7 @@ def upgrade(url: UrlOpt = None) -> None:
 def check(url: UrlOpt = None) -> None:
     """Fail if the database and the code's tables differ."""
     if url is None:
-        require_database(Settings())
+        require_database(current_settings())
     try:
         migrate.check(_url(url))
     except Exception as err:  # alembic raises its own CommandError family
@@ -120,6 +121,22 @@ def docs_diagram(
 
     out.write_text(document(), encoding="utf-8")
     typer.echo(f"wrote {out}")
+
+
+@docs_cli.command("config")
+def docs_config(check: Annotated[bool, typer.Option(
+        help="only tell whether the file is up to date (exit 1 if not)")] = False) -> None:
+    """Regenerate docs/configuration.md from the settings models."""
+    from resetdesk import settings_doc
+
+    if check:
+        current = settings_doc.DOCUMENT.read_text(encoding="utf-8") if \
+            settings_doc.DOCUMENT.exists() else ""
+        if current != settings_doc.render():
+            fail(f"stale: {settings_doc.DOCUMENT} (run `resetdesk docs config`)")
+        typer.echo(f"{settings_doc.DOCUMENT} is up to date")
+        return
+    typer.echo(f"wrote {settings_doc.write()}")
 
 
 add_data_dir_option(app)

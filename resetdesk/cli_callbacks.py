@@ -12,7 +12,12 @@ from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
 from workflow.domain.callback_slots import ATTEMPT_RESULTS, PreferredWindow
 from workflow.service.callback_ports import Booked
-from workflow.service.commands import MoveCallback, RecordCallResult, RequestCallback
+from workflow.service.commands import (
+    BookCallback,
+    MoveCallback,
+    RecordCallResult,
+    RequestCallback,
+)
 
 WINDOW_HELP = "preferred window 'YYYY-MM-DD HH:MM-HH:MM' in the calendar's zone"
 
@@ -47,6 +52,23 @@ def callback(
         done = app.bus.handle(RequestCallback(actor=actor, ticket_id=ticket_id, window=preferred,
                                               expected_version=expected_version))
     _echo(done, "request_callback")
+
+
+def book_callback(
+    ticket: Annotated[str, typer.Argument(help="ticket id or reference")],
+    as_agent: Annotated[str, typer.Option("--as", help="agent login")],
+    window: Annotated[str | None, typer.Option(help=WINDOW_HELP)] = None,
+    expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
+) -> None:
+    """Book a new slot for a callback the customer gave back (next free slot, or inside
+    --window), on the customer's behalf, and email them the time."""
+    preferred = _window(window)
+    with app_context() as app:
+        actor = staff(app, as_agent)
+        ticket_id = queries.ticket_details(app.db, ticket)["id"]
+        done = app.bus.handle(BookCallback(actor=actor, ticket_id=ticket_id, window=preferred,
+                                           expected_version=expected_version))
+    _echo(done, "book_callback")
 
 
 def move_callback(

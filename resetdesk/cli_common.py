@@ -7,7 +7,6 @@ import contextlib
 import functools
 import inspect
 import logging
-import os
 import signal
 import sqlite3
 import sys
@@ -26,7 +25,7 @@ from typer.models import CommandInfo
 from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
 from resetdesk.logs import logging_configured
-from resetdesk.settings import Settings
+from resetdesk.settings import Settings, SettingsError, load_settings
 from workflow.domain.actors import Actor
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
 
@@ -43,12 +42,28 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 _invoked: list[str] = []
+#: this invocation's ``--data-dir`` (empty: the settings' own, $RESETDESK_DATA_DIR or .)
+_data_dir: list[Path] = []
 
 
-def use_data_dir(value: Path | None) -> None:
-    """``--data-dir`` on any command: the settings of this process read it from the environment."""
+def use_data_dir(value: Path | None, *, reset: bool = False) -> None:
+    """``--data-dir`` on any command: it wins over the settings' ``data_dir``. ``reset`` starts a
+    new invocation (the root callback's), so one run's directory never leaks into the next."""
+    if reset:
+        _data_dir.clear()
     if value is not None and str(value) != "":
-        os.environ["RESETDESK_DATA_DIR"] = str(value)
+        _data_dir[:] = [value]
+
+
+def current_settings(**overrides: Any) -> Settings:
+    """This invocation's settings: the environment, then ``--data-dir``, then ``overrides``
+    (nested as dicts); a bad or renamed setting ends the command with one line (exit code 2)."""
+    if _data_dir:
+        overrides.setdefault("data_dir", _data_dir[0])
+    try:
+        return load_settings(**overrides)
+    except SettingsError as err:
+        fail(str(err), 2)
 
 
 def add_data_dir_option(app: typer.Typer) -> None:
@@ -87,28 +102,28 @@ def _wrap(info: CommandInfo) -> None:
     info.callback = command
 
 
-def cli_settings(settings: Settings | None = None) -> Settings:
-    """Settings with the public URL filled in: $RESETDESK_PUBLIC_URL, else the one ``up`` recorded
-    in the data directory. Else, embedded, the URL of the configured host and port (where ``up``
-    would be); in production no guess is made (127.0.0.1 in a customer's email helps nobody).
-    Either way the commands and services that write links say so."""
-    s = settings or Settings()
-    if s.public_url:
+def cli_settings(given: Settings | None = None) -> Settings:
+    """Settings with the public URL filled in: $RESETDESK_SERVER__PUBLIC_URL, else the one ``up``
+    recorded in the data directory. Else, embedded, the URL of the configured host and port (where
+    ``up`` would be); in production no guess is made (127.0.0.1 in a customer's email helps
+    nobody). Either way the commands and services that write links say so."""
+    s = given or current_settings()
+    if s.server.public_url:
         return s
     recorded = instance.read(s.data_dir)
     if recorded is not None:
-        return s.model_copy(update={"public_url": recorded.public_url})
-    guessed = instance.http_url(s.host, s.port) if s.embedded else None
+        return s.with_server(public_url=recorded.public_url)
+    guessed = instance.http_url(s.server.host, s.server.port) if s.embedded else None
     if _invoked and _invoked[0] in LINK_COMMANDS:
         consequence = (f"links in emails will point to {guessed}" if guessed
                        else "emails will go out without customer links")
-        warning = (f"no RESETDESK_PUBLIC_URL and no {s.data_dir / instance.INSTANCE_FILE} "
+        warning = (f"no RESETDESK_SERVER__PUBLIC_URL and no {s.data_dir / instance.INSTANCE_FILE} "
                    f"(written by `resetdesk up`): {consequence}")
         if logging_configured():  # a long-running process: its configured log says it
             logging.getLogger("resetdesk.cli").warning(warning)
         else:
             typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
-    return s.model_copy(update={"public_url": guessed})
+    return s.with_server(public_url=guessed)
 
 
 def require_database(settings: Settings) -> None:

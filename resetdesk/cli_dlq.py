@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from resetdesk.cli_common import app_context, echo_json, fail, stop_on_signals
+from resetdesk.cli_common import app_context, current_settings, echo_json, fail, stop_on_signals
 from resetdesk.logs import configure_logging
-from resetdesk.settings import Settings
 from workflow.adapters import dead_letters
 from workflow.adapters.queries import dumps
 
@@ -137,7 +136,7 @@ def archive(
     """Run the archiver: every consumer's <queue>.dlq into the dead-letter table, until stopped."""
     from consumers.amqp.dlq import run_archiver
 
-    configure_logging(Settings(), "dlq-archive")
+    configure_logging(current_settings().logging, "dlq-archive")
     with app_context() as app:
         broker = url or app.settings.broker_url
         if not broker:

@@ -10,7 +10,7 @@ import typer
 
 from resetdesk.cli_common import app_context, fail, staff
 from workflow.adapters import queries
-from workflow.domain.reset_keys import KINDS, KeyPolicy, new_artifact
+from workflow.domain.reset_keys import KINDS, new_artifact
 from workflow.service.commands import SendKey
 
 
@@ -40,7 +40,7 @@ def send_key_command(
         except ValueError as err:
             fail(str(err))
         actor = staff(app, as_agent)
-        policy = KeyPolicy.from_options(app.options)
+        policy = app.policies.keys
         if file is not None:
             if file.stat().st_size > policy.max_file_bytes:
                 fail(f"the file is larger than {policy.max_file_bytes} bytes")
@@ -52,6 +52,6 @@ def send_key_command(
         ticket_id = queries.ticket_details(app.db, ticket)["id"]
         result = app.bus.handle(SendKey(
             actor=actor, ticket_id=ticket_id, artifact=artifact, expected_version=expected_version,
-            link_base=f"http://{s.host}:{s.port}"))
+            link_base=f"http://{s.server.host}:{s.server.port}"))
     waiting = result.waiting_on.value if result.waiting_on else "-"
     typer.echo(f"{result.reference}: {kind} sent, waiting on {waiting} (version {result.version})")

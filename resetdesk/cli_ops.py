@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from resetdesk.cli_common import app_context, fail
-from resetdesk.settings import Settings
+from resetdesk.cli_common import app_context, current_settings, fail
 from workflow.adapters.calendar_sources import load_calendar
 from workflow.domain.calendar import BusinessCalendar
 
@@ -20,7 +19,7 @@ calendar_cli = typer.Typer(help="The business calendar behind the SLA clocks.",
 
 def _calendar() -> BusinessCalendar:
     try:
-        return load_calendar(Settings().calendar_path)
+        return load_calendar(current_settings().sla.calendar_path)
     except (OSError, ValueError) as err:
         fail(f"calendar: {err}")
 
@@ -83,9 +82,8 @@ def purge() -> None:
     from workflow.adapters.purge import purge as run_purge
 
     with app_context() as app:
-        s = app.settings
-        report = run_purge(app.db, now=app.clock.now(),
-                           retention=timedelta(days=s.retention_days),
-                           attachment_retention=timedelta(days=s.attachment_retention_days))
+        kept = app.settings.retention
+        report = run_purge(app.db, now=app.clock.now(), retention=timedelta(days=kept.days),
+                           attachment_retention=timedelta(days=kept.attachment_days))
     for name, value in vars(report).items():
         typer.echo(f"{name.replace('_', ' ')}: {value}")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +13,13 @@ import typer
 
 from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
-from resetdesk.cli_common import cli_settings, fail, require_database
+from resetdesk.cli_common import (
+    cli_settings,
+    current_settings,
+    fail,
+    require_database,
+    use_data_dir,
+)
 from resetdesk.logs import configure_logging, uvicorn_options
 from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
@@ -46,46 +50,58 @@ def _web(app: App, on_recorded: Any = None) -> Any:
     from console.deps import WebDeps
 
     deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
-                   secret_key=app.secret_key, public_url=app.settings.public_url,
-                   options=app.options, relay_intake=not app.settings.embedded, bus=app.bus)
+                   secret_key=app.secret_key, public_url=app.settings.server.public_url,
+                   policies=app.policies, relay_intake=not app.settings.embedded, bus=app.bus)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
     return create_app(deps)
 
 
-def _public_url(settings: Settings, host: str, port: int) -> str:
-    """$RESETDESK_PUBLIC_URL, else the URL of ``--host``/``--port`` (a wildcard bind is told)."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
+def _public_url(settings: Settings) -> str:
+    """$RESETDESK_SERVER__PUBLIC_URL, else the URL of the host and port (a wildcard bind is
+    told)."""
+    host, port = settings.server.host, settings.server.port
+    if settings.server.public_url:
+        return settings.server.public_url.rstrip("/")
     if instance.is_wildcard(host):
         typer.secho(f"warning: bound to {host!r}, links in emails use {instance.http_url(host, port)}; "
-                    "set RESETDESK_PUBLIC_URL to the address customers can open", err=True,
+                    "set RESETDESK_SERVER__PUBLIC_URL to the address customers can open", err=True,
                     fg=typer.colors.YELLOW)
     return instance.http_url(host, port)
+
+
+HostOpt = Annotated[str | None, typer.Option(help="listen address (default: settings, 127.0.0.1)")]
+PortOpt = Annotated[int | None, typer.Option(help="listen port (default: settings, 8000)")]
+
+
+def _server(host: str | None, port: int | None) -> dict[str, Any]:
+    """``--host``/``--port`` as settings overrides (absent: the settings' own)."""
+    given = {"host": host, "port": port}
+    return {"server": {k: v for k, v in given.items() if v is not None}}
 
 
 def up(
     data_dir: Annotated[Path | None, typer.Option(
         help="where the SQLite file, token and resetdesk.json live (default: $RESETDESK_DATA_DIR "
              "or .)")] = None,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    host: HostOpt = None,
+    port: PortOpt = None,
 ) -> None:
     """Run everything in one process on SQLite: intake, workers, notifications."""
     import uvicorn
 
-    data_dir = data_dir or Settings().data_dir
+    use_data_dir(data_dir)
+    settings_ = current_settings(**_server(host, port))
+    data_dir, host, port = settings_.data_dir, settings_.server.host, settings_.server.port
     data_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["RESETDESK_DATA_DIR"] = str(data_dir)
-    settings = Settings(data_dir=data_dir, host=host, port=port)
-    configure_logging(settings, "up")
-    if not settings.embedded:
+    configure_logging(settings_.logging, "up")
+    if not settings_.embedded:
         fail("`up` is the embedded mode: unset RESETDESK_BROKER_URL, or run serve/consume/relay")
-    public = _public_url(settings, host, port)
-    settings = settings.model_copy(update={"public_url": public})
-    app = bootstrap(settings)
+    public = _public_url(settings_)
+    settings_ = settings_.with_server(public_url=public)
+    app = bootstrap(settings_)
     app.ensure_secret_key(data_dir)
-    url = settings.resolved_database_url()
+    url = settings_.resolved_database_url()
     migrate.upgrade(url)
     token_path = _local_token(app, data_dir)
     base = instance.http_url(host, port)
@@ -95,26 +111,30 @@ def up(
     runtime.start()
     from schedulers.runner import start_in_background
 
-    scheduler = start_in_background(db_url=url, retention=timedelta(days=settings.retention_days),
-                                    attachment_retention=timedelta(days=settings.attachment_retention_days),
-                                    db=app.db, config=app.scheduler_config(), clock=app.clock)
+    config = app.scheduler_config()
+    scheduler = start_in_background(db_url=url, retention=config.retention,
+                                    attachment_retention=config.attachment_retention,
+                                    db=app.db, config=config, clock=app.clock)
     typer.echo("ResetDesk is up (embedded mode: SQLite is the store and the queue)")
     typer.echo(f"  database      {url}")
     typer.echo(f"  intake        POST {base}/events  (producer '{LOCAL_PRODUCER}', source "
                f"{LOCAL_SOURCE}, token in {token_path})")
     typer.echo(f"  links         {public}  (recorded in {instance_path})")
-    mail = (f"smtp://{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host
-            else f"{(data_dir / 'mail').resolve()}/*.eml (set RESETDESK_SMTP_HOST to send)")
-    typer.echo(f"  workers       {settings.workers} inbox workers, relay, notifications -> {mail}")
-    typer.echo(f"  scheduler     SLA scan every {settings.scheduler_interval_seconds:g} s, purge daily "
-               f"(calendar: {settings.calendar_path or 'packaged default'})")
+    smtp = settings_.smtp
+    mail = (f"smtp://{smtp.host}:{smtp.port}" if smtp.host
+            else f"{(data_dir / 'mail').resolve()}/*.eml (set RESETDESK_SMTP__HOST to send)")
+    typer.echo(f"  workers       {settings_.queue.workers} inbox workers, relay, notifications "
+               f"-> {mail}")
+    typer.echo(f"  scheduler     SLA scan every {config.interval_seconds:g} s, purge daily "
+               f"(calendar: {settings_.sla.calendar_path or 'packaged default'})")
     where = shlex.quote(str(data_dir))
     typer.echo(f"  try it        uv run resetdesk publish --sample --data-dir {where} --url {base}")
     typer.echo(f"  tickets       uv run resetdesk tickets list --data-dir {where}")
     typer.echo("  stop          Ctrl-C")
     sys.stdout.flush()
     try:
-        uvicorn.run(_web(app, runtime.wake), host=host, port=port, **uvicorn_options(settings))
+        uvicorn.run(_web(app, runtime.wake), host=host, port=port,
+                    **uvicorn_options(settings_.logging))
     finally:
         scheduler.stop()
         runtime.stop()
@@ -125,11 +145,14 @@ def scheduler() -> None:
     """Run the SLA scheduler (one leader among any number of these; PostgreSQL advisory lock)."""
     from schedulers.runner import run_scheduler
 
-    configure_logging(Settings(), "scheduler")
-    settings = cli_settings()
-    require_database(settings)
-    app = bootstrap(settings)
-    c = app.scheduler_config()
+    configure_logging(current_settings().logging, "scheduler")
+    configured = cli_settings()
+    require_database(configured)
+    app = bootstrap(configured)
+    try:
+        c = app.scheduler_config()
+    except ValueError as err:  # no secret key for the links its reminders carry
+        fail(str(err))
     typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
                f"{c.interval_seconds:g} s, purge daily at {c.purge_hour_local:02d}:00")
     sys.stdout.flush()
@@ -140,28 +163,27 @@ def scheduler() -> None:
         app.close()
 
 
-def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-) -> None:
+def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     """Run the HTTP side alone (production: beside the consumers and the relay)."""
     import uvicorn
 
-    configure_logging(Settings(), "serve")
-    settings = cli_settings(Settings(host=host, port=port))
-    if settings.embedded:
+    configured = current_settings(**_server(host, port))
+    configure_logging(configured.logging, "serve")
+    configured = cli_settings(configured)
+    host, port = configured.server.host, configured.server.port
+    if configured.embedded:
         fail("`serve` is the production HTTP side: set RESETDESK_BROKER_URL (requests accepted "
              "over HTTP reach the verification consumers through `resetdesk relay`), or run "
              "`resetdesk up` for everything in one process on SQLite")
-    require_database(settings)
-    app = bootstrap(settings)
+    require_database(configured)
+    app = bootstrap(configured)
     try:
         web = _web(app)
     except ValueError as err:
         fail(str(err))
     typer.echo(f"ResetDesk HTTP on http://{host}:{port} (database {app.settings.resolved_database_url()})")
     try:
-        uvicorn.run(web, host=host, port=port, **uvicorn_options(app.settings))
+        uvicorn.run(web, host=host, port=port, **uvicorn_options(app.settings.logging))
     finally:
         app.close()
 
@@ -188,8 +210,8 @@ def _intake_url(url: str | None, data_dir: Path) -> str:
     recorded = instance.read(data_dir)
     if recorded is not None:
         return recorded.local_url
-    s = Settings()
-    return instance.http_url(s.host, s.port)
+    server = current_settings().server
+    return instance.http_url(server.host, server.port)
 
 
 def publish(
@@ -214,7 +236,7 @@ def publish(
         fail("give a FILE or --sample")
     if serial is not None and not sample:
         fail("--serial goes with --sample")
-    data_dir = data_dir or Settings().data_dir
+    data_dir = data_dir or current_settings().data_dir
     event: dict[str, Any]
     if sample:
         try:

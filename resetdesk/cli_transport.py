@@ -9,9 +9,15 @@ from typing import Annotated
 import typer
 
 from resetdesk.bootstrap import bootstrap
-from resetdesk.cli_common import app_context, cli_settings, fail, require_database, stop_on_signals
+from resetdesk.cli_common import (
+    app_context,
+    cli_settings,
+    current_settings,
+    fail,
+    require_database,
+    stop_on_signals,
+)
 from resetdesk.logs import configure_logging
-from resetdesk.settings import Settings
 
 UrlOpt = Annotated[str | None, typer.Option(
     "--url", help="amqp://… of the broker (default: RESETDESK_BROKER_URL)")]
@@ -22,10 +28,10 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
     """Run one RabbitMQ consumer until SIGTERM (reconnects after broker restarts)."""
     from consumers.amqp.main import consume_main
 
-    configure_logging(Settings(), f"consume:{queue}")
-    settings = cli_settings()
-    require_database(settings)
-    app = bootstrap(settings)
+    configure_logging(current_settings().logging, f"consume:{queue}")
+    configured = cli_settings()
+    require_database(configured)
+    app = bootstrap(configured)
     try:
         consume_main(app, queue)
     except ValueError as err:
@@ -35,19 +41,24 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
 
 
 def relay(
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="rows per confirmed batch")] = 500,
-    confirm_timeout: Annotated[float, typer.Option(help="seconds to wait for a batch's confirms")] = 10.0,
+    batch: Annotated[int | None, typer.Option(
+        min=1, max=10_000, help="rows per confirmed batch (default: settings, 500)")] = None,
+    confirm_timeout: Annotated[float | None, typer.Option(
+        help="seconds to wait for a batch's confirms (default: settings, 10)")] = None,
     url: UrlOpt = None,
 ) -> None:
     """Run the outbox relay: unsent outbox rows -> resetdesk.events, confirmed in batches."""
     from consumers.amqp.relay import run_relay
 
-    configure_logging(Settings(), "relay")
+    configure_logging(current_settings().logging, "relay")
     with app_context() as app:
+        amqp = app.settings.amqp
         broker = url or app.settings.broker_url
         if not broker:
             fail("the relay needs --url amqp://… or RESETDESK_BROKER_URL (embedded mode relays "
                  "in-process: `up`)")
-        typer.echo(f"ResetDesk outbox relay: batches of {batch}, confirm timeout {confirm_timeout:g} s")
+        batch = batch or amqp.relay_batch
+        timeout = confirm_timeout or amqp.relay_confirm_timeout_seconds
+        typer.echo(f"ResetDesk outbox relay: batches of {batch}, confirm timeout {timeout:g} s")
         run_relay(db=app.db, broker_url=broker, stop_event=stop_on_signals(), batch=batch,
-                  confirm_timeout=confirm_timeout)
+                  confirm_timeout=timeout, heartbeat=amqp.heartbeat)

@@ -5,9 +5,10 @@ Lines go to stderr (stdout keeps the banners a command prints). Human-readable b
 
     2024-05-01 17:30:05.123 INFO consumers.amqp.consumer: consumer verification: … ticket=… message=…
 
-and one JSON object per line with ``RESETDESK_LOG_FORMAT=json`` (``ts``, ``level``, ``logger``,
-``msg``, ``ticket_id``, ``message_id``, ``role``, ``pid``, and ``exc`` when there is one), for a
-log store to index. ``RESETDESK_LOG_LEVEL`` sets the level. Ticket and message ids come from
+and one JSON object per line with ``RESETDESK_LOGGING__FORMAT=json`` (``ts``, ``level``,
+``logger``, ``msg``, ``ticket_id``, ``message_id``, ``role``, ``pid``, and ``exc`` when there is
+one), for a log store to index. ``RESETDESK_LOGGING__LEVEL`` sets the level (the settings'
+``logging`` group: a bad value stops the process as it loads them). Ticket and message ids come from
 :mod:`workflow.logcontext`; every message, argument and traceback is masked
 (:mod:`resetdesk.masking`) before any handler formats it.
 """
@@ -31,12 +32,14 @@ _OURS: Final = "_resetdesk_handler"
 
 
 class LogSettings(Protocol):
+    """The settings' ``logging`` group (``resetdesk.settings_groups.LoggingSettings``)."""
+
     @property
-    def log_format(self) -> str: ...
+    def format(self) -> str: ...
     @property
-    def log_level(self) -> str: ...
+    def level(self) -> str: ...
     @property
-    def log_access(self) -> bool: ...
+    def access(self) -> bool: ...
 
 
 class ContextFilter(logging.Filter):
@@ -111,7 +114,8 @@ class JsonFormatter(logging.Formatter):
 def make_handler(fmt: str, role: str, stream: Any = None) -> logging.Handler:
     """A stderr handler in ``fmt`` (human | json) that masks and adds the context."""
     if fmt not in FORMATS:
-        raise ValueError(f"RESETDESK_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ValueError(f"RESETDESK_LOGGING__FORMAT must be one of {', '.join(FORMATS)}, "
+                         f"not {fmt!r}")
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     handler.addFilter(ContextFilter(role))
@@ -127,13 +131,13 @@ def logging_configured() -> bool:
 def configure_logging(settings: LogSettings, role: str, stream: Any = None) -> None:
     """Install the one handler on the root logger (again: replaces it); ``role`` names the
     process in JSON lines (``up``, ``serve``, ``consume:verification``, ``relay`` …)."""
-    level = logging.getLevelName(settings.log_level.upper())
+    level = logging.getLevelName(settings.level.upper())
     if not isinstance(level, int):
-        raise ValueError(f"RESETDESK_LOG_LEVEL: unknown level {settings.log_level!r}")
+        raise ValueError(f"RESETDESK_LOGGING__LEVEL: unknown level {settings.level!r}")
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(old)
-    root.addHandler(make_handler(settings.log_format.lower(), role, stream))
+    root.addHandler(make_handler(settings.format.lower(), role, stream))
     root.setLevel(level)
     for name in QUIET_BELOW_DEBUG:
         logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG else level)
@@ -142,6 +146,6 @@ def configure_logging(settings: LogSettings, role: str, stream: Any = None) -> N
 
 def uvicorn_options(settings: LogSettings) -> dict[str, Any]:
     """``uvicorn.run`` keywords: its loggers propagate to ours (no config of its own), and the
-    access log is on or off by ``RESETDESK_LOG_ACCESS``."""
-    return {"log_config": None, "log_level": settings.log_level.lower(),
-            "access_log": settings.log_access}
+    access log is on or off by ``RESETDESK_LOGGING__ACCESS``."""
+    return {"log_config": None, "log_level": settings.level.lower(),
+            "access_log": settings.access}

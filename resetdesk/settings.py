@@ -1,116 +1,82 @@
 """All settings in one place, read from ``RESETDESK_*`` environment variables (or a ``.env``).
 
+Grouped by concern (:mod:`resetdesk.settings_groups`): ``RESETDESK_<GROUP>__<FIELD>``, e.g.
+``RESETDESK_CALLBACKS__CAPACITY=4``; the few global ones stay flat (``RESETDESK_DATA_DIR``,
+``RESETDESK_DATABASE_URL``, ``RESETDESK_BROKER_URL``, ``RESETDESK_SECRET_KEY``). Only the
+composition root reads them (:func:`load_settings`), and a bad value, or a variable under its
+pre-grouping name, stops the process with one line naming the variable.
+docs/configuration.md lists them all (``resetdesk docs config`` writes it).
+
 No broker URL selects the embedded default: SQLite is both the store and the durable queue.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+from resetdesk.settings_groups import (
+    AmqpSettings,
+    CallbackSettings,
+    KeySettings,
+    LoggingSettings,
+    QueueSettings,
+    RetentionSettings,
+    SchedulerSettings,
+    ServerSettings,
+    SessionSettings,
+    SlaSettings,
+    SmtpSettings,
+    ThrottleSettings,
+    VerificationSettings,
+)
+
+PREFIX = "RESETDESK_"
+DELIMITER = "__"
+ENV_FILE = ".env"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RESETDESK_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_nested_delimiter=DELIMITER,
+                                      env_file=ENV_FILE, extra="ignore", env_ignore_empty=True)
 
-    data_dir: Path = Field(default=Path("."), description="where the embedded SQLite file lives")
-    database_url: str | None = Field(default=None, description="default: SQLite in data_dir")
-    broker_url: str | None = Field(default=None, description="amqp://…; unset = embedded mode")
+    data_dir: Path = Field(Path("."), description="where the SQLite database, `producer.token`, "
+                           "`secret.key`, `resetdesk.json` and `mail/` live (`--data-dir` wins)")
+    database_url: str | None = Field(None, description="SQLAlchemy URL "
+                                     "(`postgresql+psycopg://…`); unset: SQLite in the data dir")
+    broker_url: str | None = Field(None, description="RabbitMQ "
+                                   "(`amqp://user:password@host:port/vhost`); unset: embedded "
+                                   "mode")
+    secret_key: str | None = Field(None, min_length=16, description="signs customer links and "
+                                   "seals reset keys; `up` keeps one in `<data dir>/secret.key` "
+                                   "when unset; production must set it (32+ random characters)")
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    public_url: str | None = Field(default=None, description="base URL used in emails and links")
+    server: ServerSettings = ServerSettings()
+    queue: QueueSettings = QueueSettings()
+    verification: VerificationSettings = VerificationSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sla: SlaSettings = SlaSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    amqp: AmqpSettings = AmqpSettings()
+    callbacks: CallbackSettings = CallbackSettings()
+    keys: KeySettings = KeySettings()
+    sessions: SessionSettings = SessionSettings()
+    throttle: ThrottleSettings = ThrottleSettings()
+    logging: LoggingSettings = LoggingSettings()
+    retention: RetentionSettings = RetentionSettings()
 
-    # embedded queue workers
-    workers: int = 2
-    lease_seconds: float = 60.0
-    max_attempts: int = 5
-    retry_delays_seconds: list[float] = [1.0, 5.0, 30.0, 120.0]
-
-    #: signs customer links; `up` creates data_dir/secret.key when unset; production must set it
-    secret_key: str | None = None
-
-    # verification
-    model_rules_path: Path | None = None
-    regional_offices_path: Path | None = None
-    human_check: str = Field(default="local", description="local | siteverify")
-    siteverify_url: str | None = None
-    siteverify_secret: str | None = None
-    siteverify_timeout_seconds: float = 5.0
-
-    # notifications
-    smtp_host: str | None = Field(default=None, description="unset: write .eml files to data_dir/mail")
-    smtp_port: int = 25
-    smtp_from: str = "ResetDesk <support@resetdesk.invalid>"
-    smtp_timeout_seconds: float = 10.0
-
-    # business calendar and SLA (docs/calendar.md)
-    calendar_path: Path | None = Field(default=None, description="TOML; default: packaged")
-    first_reply_hours: float = 1.0
-    resolution_hours: float = 31.5
-    at_risk_ratio: float = 0.8
-    scheduler_interval_seconds: float = 5.0
-
-    # RabbitMQ consumers (production)
-    amqp_prefetch: int = 10
-    amqp_heartbeat: int = 60
-    #: handler threads per consumer process: a message waits on the database most of the time,
-    #: so two overlap well; order across messages is not promised (each is its own ticket)
-    amqp_workers: int = 2
-    #: the RabbitMQ user the relay publishes as (default: the user in broker_url): the
-    #: verification consumer trusts a request carrying this user_id as one accepted over HTTP
-    amqp_system_user: str | None = None
-
-    # phone callbacks (docs/callbacks.md)
-    callback_slot_minutes: int = 30
-    callback_capacity: int = 2
-    callback_max_failed_attempts: int = 3
-    callback_exhausted_policy: str = Field(default="requeue", description="requeue | close")
-    callback_escalation: str = Field(default="first_reply", description="all | first_reply | none")
-    callback_notice_minutes: int = 10
-    callback_horizon_days: int = 30
-    callback_link_hours: int = 72
-
-    # reset-key delivery (docs/reset-keys.md)
-    key_hours_security_codes: int = 24
-    key_hours_key: int = 48
-    key_hours_encrypted_file: int = 48
-    key_link_days: int = 14
-    key_max_file_bytes: int = 1_048_576
-    key_remind_after_business_days: int = 2
-    key_close_after_business_days: int = 5
-
-    # remote-support sessions (docs/remote-session.md)
-    session_code_minutes: int = 15
-    session_consent_minutes: int = 15
-    session_token_minutes: int = 480
-    session_idle_minutes: int = 30
-    session_max_failures: int = 5
-    session_failure_window_minutes: int = 15
-    session_lockout_minutes: int = 15
-
-    # rate limits (docs/producers.md; answered with 429 and Retry-After), shared by every process
-    #: one switch for every HTTP rate limit (tests that fuzz routes turn it off); customer code
-    #: entry keeps its lock-out (session_max_failures) either way
-    throttle_enabled: bool = True
-    signin_failures_per_login: int = 10
-    signin_failures_per_address: int = 50
-    signin_window_minutes: int = 15
-    customer_link_rate_per_minute: int = 60
-    #: per producer token; load tests post thousands a minute
-    intake_rate_per_minute: int = 6000
-    intake_status_rate_per_minute: int = 6000
-
-    # logging (resetdesk/logs.py): human | json lines on stderr; uvicorn's access log on or off
-    log_format: str = Field(default="human", description="human | json")
-    log_level: str = "INFO"
-    log_access: bool = True
-
-    # personal data
-    retention_days: int = 90
-    attachment_retention_days: int = 30
-    max_export_bytes: int = 1_048_576
+    @field_validator("broker_url")
+    @classmethod
+    def _amqp(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("amqp://", "amqps://")):
+            raise ValueError("must be an amqp:// or amqps:// URL")
+        return url
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -120,3 +86,122 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.broker_url
+
+    def with_server(self, **changes: Any) -> Settings:
+        """A copy with ``server`` fields replaced (``--host``/``--port``, the public URL found)."""
+        return self.model_copy(update={"server": self.server.model_copy(update=changes)})
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is one line naming the variable."""
+
+
+def env_name(*path: str) -> str:
+    """``env_name("callbacks", "capacity")`` -> ``RESETDESK_CALLBACKS__CAPACITY``."""
+    return PREFIX + DELIMITER.join(path).upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings of this process: the environment and ``.env``, then ``overrides`` (nested
+    as dicts: ``server={"port": 8001}``). Raises :class:`SettingsError` for a bad value or a
+    variable still under its old flat name."""
+    renamed = old_names_in_use()
+    if renamed:
+        raise SettingsError("renamed settings (see docs/configuration.md): " + "; ".join(
+            f"{old} is now {new}" if new else f"{old} is no longer used"
+            for old, new in renamed))
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise SettingsError("bad setting: " + "; ".join(
+            _problem(e["loc"], e["msg"], e.get("input")) for e in err.errors())) from None
+    except SourceError as err:  # a JSON value (a list) that does not parse
+        raise SettingsError("bad setting: " + ("; ".join(
+            f"{name}: not valid JSON (got {value!r})" for name, value in _bad_json())
+            or str(err))) from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str, given: Any) -> str:
+    path = [str(part) for part in loc if isinstance(part, str)]
+    name = env_name(*path) if path else "settings"
+    message = message.removeprefix("Value error, ")
+    if message.startswith(PREFIX):  # a check across fields names them itself
+        return message
+    secret = any(word in name for word in ("SECRET", "URL"))  # may carry credentials
+    shown = "" if secret or given is None or isinstance(given, dict) else f" (got {given!r})"
+    return f"{name}: {message}{shown}"
+
+
+def _bad_json() -> list[tuple[str, str]]:
+    """The variables of list settings whose value is not JSON."""
+    def lists(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
+        found = []
+        for name, info in model.model_fields.items():
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+                found += lists(info.annotation, (*path, name))
+            elif str(info.annotation).startswith("list"):
+                found.append(env_name(*path, name))
+        return found
+
+    env = {k.upper(): v for k, v in os.environ.items()}
+    bad = []
+    for name in lists(Settings, ()):
+        try:
+            json.loads(env.get(name, "null"))
+        except ValueError:
+            bad.append((name, env[name]))
+    return bad
+
+
+#: the flat names used before the settings were grouped -> their name now (None: removed)
+RENAMED: dict[str, str | None] = {
+    **{f"{PREFIX}{old.upper()}": env_name(*new.split(".")) for old, new in {
+        "host": "server.host", "port": "server.port", "public_url": "server.public_url",
+        "workers": "queue.workers", "lease_seconds": "queue.lease_seconds",
+        "max_attempts": "queue.retry.max_attempts",
+        "retry_delays_seconds": "queue.retry.delays_seconds",
+        "model_rules_path": "verification.model_rules_path",
+        "regional_offices_path": "verification.regional_offices_path",
+        "human_check": "verification.human_check",
+        "siteverify_url": "verification.siteverify_url",
+        "siteverify_secret": "verification.siteverify_secret",
+        "siteverify_timeout_seconds": "verification.siteverify_timeout_seconds",
+        "smtp_host": "smtp.host", "smtp_port": "smtp.port", "smtp_from": "smtp.sender",
+        "smtp_timeout_seconds": "smtp.timeout_seconds",
+        "calendar_path": "sla.calendar_path", "first_reply_hours": "sla.first_reply_hours",
+        "resolution_hours": "sla.resolution_hours", "at_risk_ratio": "sla.at_risk_ratio",
+        "scheduler_interval_seconds": "scheduler.interval_seconds",
+        "amqp_prefetch": "amqp.prefetch", "amqp_heartbeat": "amqp.heartbeat",
+        "amqp_workers": "amqp.workers", "amqp_system_user": "amqp.system_user",
+        **{f"callback_{f}": f"callbacks.{f}" for f in (
+            "slot_minutes", "capacity", "max_failed_attempts", "exhausted_policy", "escalation",
+            "notice_minutes", "horizon_days", "link_hours")},
+        **{f"key_{f}": f"keys.{f}" for f in (
+            "hours_security_codes", "hours_key", "hours_encrypted_file", "link_days",
+            "max_file_bytes", "remind_after_business_days", "close_after_business_days")},
+        **{f"session_{f}": f"sessions.{f}" for f in (
+            "code_minutes", "consent_minutes", "token_minutes", "idle_minutes", "max_failures",
+            "failure_window_minutes", "lockout_minutes")},
+        "throttle_enabled": "throttle.enabled",
+        **{f: f"throttle.{f}" for f in (
+            "signin_failures_per_login", "signin_failures_per_address", "signin_window_minutes",
+            "customer_link_rate_per_minute", "intake_rate_per_minute",
+            "intake_status_rate_per_minute")},
+        "log_format": "logging.format", "log_level": "logging.level",
+        "log_access": "logging.access",
+        "retention_days": "retention.days",
+        "attachment_retention_days": "retention.attachment_days",
+    }.items()},
+    f"{PREFIX}MAX_EXPORT_BYTES": None,
+}
+
+
+def old_names_in_use() -> list[tuple[str, str | None]]:
+    """Old names set in the environment or ``.env``: ignored silently they would hide a
+    deployment's configuration, so loading refuses them."""
+    names = {k.upper() for k in os.environ}
+    if Path(ENV_FILE).is_file():
+        from dotenv import dotenv_values
+
+        names |= {k.upper() for k in dotenv_values(ENV_FILE)}
+    return [(old, new) for old, new in RENAMED.items() if old in names]

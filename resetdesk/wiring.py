@@ -29,9 +29,10 @@ def notification_subscriber(s: Settings, db: Database) -> NotificationSubscriber
     from consumers.mail_folder import MailFolderNotifier
     from consumers.notifications import EmailNotifier
 
-    if s.smtp_host is None:
+    smtp, public_url = s.smtp, s.server.public_url
+    if smtp.host is None:
         return NotificationSubscriber(MailFolderNotifier(
-            db, s.data_dir / "mail", sender=s.smtp_from, public_url=s.public_url))
+            db, s.data_dir / "mail", sender=smtp.sender, public_url=public_url))
     return NotificationSubscriber(EmailNotifier(
-        db, smtp_host=s.smtp_host, smtp_port=s.smtp_port, sender=s.smtp_from,
-        timeout=s.smtp_timeout_seconds, public_url=s.public_url))
+        db, smtp_host=smtp.host, smtp_port=smtp.port, sender=smtp.sender,
+        timeout=smtp.timeout_seconds, public_url=public_url))

@@ -7,13 +7,13 @@ schedulers sharing a persistent job store fire jobs twice, and the SQLAlchemy st
 deletes jobs it cannot unpickle), ``max_instances=1``, ``coalesce=True`` and no misfire grace
 limit (the default of 1 s would silently skip a late run). What is due lives in the tickets.
 
-``python -m schedulers.runner --db-url URL`` runs it for ops and tests; the CLI's
-``resetdesk scheduler`` and ``resetdesk up`` call ``run_scheduler`` / ``start_in_background``.
+The process is ``resetdesk scheduler`` (``resetdesk up`` runs one in the background): both take
+their configuration from the settings, through the composition root's ``scheduler_config``, and
+call ``run_scheduler`` / ``start_in_background``.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -251,46 +251,3 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
         for sig, old in previous.items():
             signal.signal(sig, old)
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m schedulers.runner",
-                                     description="ResetDesk scheduler: SLA tick and daily purge")
-    parser.add_argument("--db-url", default=os.environ.get("RESETDESK_DATABASE_URL"),
-                        help="sqlite:///file.db or postgresql+psycopg://… "
-                             "(default: $RESETDESK_DATABASE_URL)")
-    parser.add_argument("--calendar", type=Path, default=None,
-                        help="calendar TOML (default: the packaged one); edits are picked up live")
-    parser.add_argument("--interval", type=float, default=5.0, help="seconds between SLA ticks")
-    parser.add_argument("--limit", type=int, default=100, help="tickets per SLA transaction")
-    parser.add_argument("--purge-hour", type=int, default=3, help="hour of the daily purge, "
-                        "in the calendar's time zone")
-    parser.add_argument("--retention-days", type=float, default=90)
-    parser.add_argument("--attachment-retention-days", type=float, default=30)
-    parser.add_argument("--first-reply-seconds", type=float, default=None,
-                        help="first-reply budget in business seconds (default: 1 hour)")
-    parser.add_argument("--resolution-seconds", type=float, default=None,
-                        help="resolution budget in business seconds (default: 31.5 hours)")
-    parser.add_argument("--at-risk-ratio", type=float, default=None)
-    parser.add_argument("--no-catch-up", action="store_true",
-                        help="a new leader does not re-apply the calendar nor purge at once")
-    parser.add_argument("--name", default="resetdesk-scheduler", help="leader lock name")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    if not args.db_url:
-        parser.error("--db-url (or RESETDESK_DATABASE_URL) is required")
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    config = SchedulerConfig(
-        db_url=args.db_url, calendar_path=args.calendar, interval_seconds=args.interval,
-        purge_hour_local=args.purge_hour, retention=timedelta(days=args.retention_days),
-        attachment_retention=timedelta(days=args.attachment_retention_days), name=args.name,
-        limit=args.limit, first_reply_seconds=args.first_reply_seconds,
-        resolution_seconds=args.resolution_seconds, at_risk_ratio=args.at_risk_ratio,
-        catch_up_on_leadership=not args.no_catch_up)
-    run_scheduler(db_url=config.db_url, retention=config.retention,
-                  attachment_retention=config.attachment_retention, config=config)
-
-
-if __name__ == "__main__":
-    main()

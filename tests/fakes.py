@@ -1,9 +1,9 @@
 """An in-memory unit of work over the ports, for fast handler tests (no database).
 
 It keeps the ports' contracts that handlers rely on: ``save`` checks the version the ticket was
-loaded with and takes its pending audit and events; nothing is visible before ``commit``. The
-resolution paths' and the scheduler's stores (``callbacks``, ``keys``, ``sessions``,
-``throttle``, ``alarms``) are in ``tests.fake_stores``.
+loaded with and takes its pending audit and events; the inbox's key and reference are unique;
+nothing is visible before ``commit``. The resolution paths' and the scheduler's stores
+(``callbacks``, ``keys``, ``sessions``, ``throttle``, ``alarms``) are in ``tests.fake_stores``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from tests.fake_stores import (
     FakeAlarms,
@@ -24,9 +25,11 @@ from tests.fake_stores import (
 from workflow.adapters.sla_book import default_book
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
 from workflow.domain.events import DomainEvent
-from workflow.domain.ticket import AuditEntry, Ticket
+from workflow.domain.ticket import AuditEntry, Ticket, new_reference
+from workflow.service.inbox_ports import Claimed, ContentConflict, InboxKey, InboxQueue, Recorded
 from workflow.service.ports import (
     AgentDirectory,
+    AlreadyRecorded,
     Attachment,
     AttachmentRepository,
     InboxEntry,
@@ -35,6 +38,25 @@ from workflow.service.ports import (
     TicketRepository,
     UnitOfWork,
 )
+
+
+@dataclass
+class InboxRow:
+    source: str
+    event_id: str
+    type: str
+    producer: str
+    digest: str
+    payload: str
+    reference: str
+    received_at: datetime
+    status: str = "pending"
+    human_check: str | None = None
+    remote_addr: str | None = None
+    ticket_id: str | None = None
+    #: recorded with an outbox row for the relay (production HTTP intake)
+    relayed: bool = False
+    last_error: str | None = None
 
 
 class Store:
@@ -46,6 +68,10 @@ class Store:
         self.events: list[DomainEvent] = []
         self.notes: list[tuple[str, str, datetime, str]] = []
         self.tables = Tables()
+        self.inbox: dict[tuple[str, str], InboxRow] = {}
+        self.attachments: list[tuple[str, Attachment]] = []
+        #: units of work committed, in order (what a test may check the order of)
+        self.commits = 0
 
 
 class FakeTickets(TicketRepository):
@@ -109,19 +135,86 @@ class FakeNotes(NoteRepository):
         return [(at, who, body) for tid, who, at, body in self.uow.store.notes if tid == ticket_id]
 
 
-class Unused(InboxRepository, AttachmentRepository):
-    """Ports these tests never reach: calling one is a test bug."""
+class FakeInbox(InboxRepository, InboxQueue):
+    """The inbox's rows in memory: the key (source, id) and the reference are unique; the
+    leases are not faked (the workers' tests run on the real database)."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+    def _taken(self, source: str, event_id: str, reference: str) -> bool:
+        rows = self.uow.inbox_view
+        return (source, event_id) in rows or any(r.reference == reference for r in rows.values())
 
     def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
                now: datetime, *, ticket_id: str | None = None) -> None:
-        raise AssertionError("inbox not faked")
+        if self._taken(source, event_id, reference):
+            raise AlreadyRecorded(f"{source} {event_id} is already in the inbox")
+        self.uow.inbox_view[(source, event_id)] = InboxRow(
+            source, event_id, entry.type, entry.producer, entry.digest, entry.payload, reference,
+            now, "done" if ticket_id else "pending", entry.human_check, ticket_id=ticket_id)
 
     def complete(self, source: str, event_id: str, ticket_id: str, reference: str,
                  now: datetime) -> bool:
-        raise AssertionError("inbox not faked")
+        row = self.uow.inbox_view.get((source, event_id))
+        if row is None or row.status != "pending":
+            return False
+        row.status, row.ticket_id = "done", ticket_id
+        return True
+
+    def earlier(self, source: str, event_id: str, digest: str) -> Recorded | None:
+        row = self.uow.inbox_view.get((source, event_id))
+        if row is None:
+            return None
+        if row.digest != digest:
+            raise ContentConflict("this (source, id) was already accepted with different content")
+        return Recorded(True, row.reference, row.status)
+
+    def record(self, *, source: str, event_id: str, type_: str, producer: str, digest: str,
+               payload: str, now: datetime, human_check: str | None = None,
+               remote_addr: str | None = None, relay: bool = False) -> Recorded:
+        found = self.earlier(source, event_id, digest)
+        if found is not None:
+            return found
+        reference = new_reference()
+        self.uow.inbox_view[(source, event_id)] = InboxRow(
+            source, event_id, type_, producer, digest, payload, reference, now,
+            human_check=human_check, remote_addr=remote_addr, relayed=relay)
+        return Recorded(False, reference, "pending")
+
+    def claim(self, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
+        raise AssertionError("inbox leases not faked")
+
+    def claim_key(self, key: InboxKey, *, lease: timedelta, now: datetime,
+                  steal: bool = False) -> Claimed | None:
+        raise AssertionError("inbox leases not faked")
+
+    def set_human_check(self, key: InboxKey, result: str) -> None:
+        row = self.uow.inbox_view[(key.source, key.event_id)]
+        if row.human_check is None:
+            row.human_check = result
+
+    def retry_later(self, key: InboxKey, error: str, at: datetime) -> None:
+        self.uow.inbox_view[(key.source, key.event_id)].last_error = error
+
+    def park_dead(self, key: InboxKey, reason: str, now: datetime) -> None:
+        row = self.uow.inbox_view[(key.source, key.event_id)]
+        row.status, row.last_error = "dead", reason
+
+    def revive(self, key: InboxKey, now: datetime) -> bool:
+        row = self.uow.inbox_view[(key.source, key.event_id)]
+        if row.status != "dead":
+            return False
+        row.status = "pending"
+        return True
+
+
+class FakeAttachments(AttachmentRepository):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
 
     def add(self, ticket_id: str, attachment: Attachment, now: datetime) -> None:
-        raise AssertionError("attachments not faked")
+        self.uow.pending_attachments.append((ticket_id, attachment))
 
 
 class FakeUnitOfWork(UnitOfWork):
@@ -130,8 +223,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.sla = default_book()
         self.tickets = FakeTickets(self)
         self.notes = FakeNotes(self)
-        unused = Unused()
-        self.inbox, self.attachments = unused, unused
+        self.inbox = self.inbox_queue = FakeInbox(self)
+        self.attachments = FakeAttachments(self)
         self.callbacks, self.keys = FakeCallbacks(self), FakeKeys(self)
         self.sessions, self.throttle = FakeSessions(self), FakeCounters(self)
         self.alarms = FakeAlarms(self)
@@ -147,6 +240,9 @@ class FakeUnitOfWork(UnitOfWork):
         self.store.events.extend(self.pending_events)
         self.store.notes.extend(self.pending_notes)
         self.store.tables = self.data
+        self.store.inbox = self.inbox_view
+        self.store.attachments.extend(self.pending_attachments)
+        self.store.commits += 1
         self.rollback()
 
     def rollback(self) -> None:
@@ -155,6 +251,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.pending_events: list[DomainEvent] = []
         self.pending_notes: list[tuple[str, str, datetime, str]] = []
         self.data: Tables = copy.deepcopy(self.store.tables)
+        self.inbox_view = copy.deepcopy(self.store.inbox)
+        self.pending_attachments: list[tuple[str, Attachment]] = []
 
 
 class FakeAgents(AgentDirectory):

@@ -10,7 +10,7 @@ PostgreSQL database of their own, with each process's output kept in a log file.
   processes, and read-only views of the database and the queues.
 
 A process's log holds what it prints and its log lines (``resetdesk/logs.py``: INFO and above,
-human-readable unless ``RESETDESK_LOG_FORMAT=json``): reconnects are logged at WARNING.
+human-readable unless ``RESETDESK_LOGGING__FORMAT=json``): reconnects are logged at WARNING.
 
 Use from a test module: ``from tests.processes import amqp_users, desk  # noqa: F401``.
 """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -15,14 +14,17 @@ from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.errors import AlreadyExists
+from workflow.domain.policies import Policies
 from workflow.service.ports import Clock, SystemClock
 
 SECRET = b"test-secret-key-" * 3
 
 
-def web_client(db: Database, clock: Clock | None = None, **options: Any) -> TestClient:
+def web_client(db: Database, clock: Clock | None = None,
+               policies: Policies | None = None) -> TestClient:
     deps = WebDeps(db=db, clock=clock or SystemClock(), verifier=LocalVerifier(),
-                   uow=lambda: SqlUnitOfWork(db), secret_key=SECRET, options=options)
+                   uow=lambda: SqlUnitOfWork(db), secret_key=SECRET,
+                   policies=policies or Policies())
     return TestClient(create_app(deps))
 
 

@@ -83,6 +83,17 @@ async def ask_callback(ticket_id: TicketId, body: CallbackAsk, d: Deps,
     return _answer(done, actor)
 
 
+@router.post("/{ticket_id}/book_callback")
+async def book_callback(ticket_id: TicketId, body: CallbackAsk, d: Deps,
+                        actor: Staff) -> dict[str, Any]:
+    """A new slot for a callback the customer gave back (the agent books it for them, on the
+    phone say): the next free one, or inside the preferred window."""
+    done = await run_in_threadpool(d.handle, c.BookCallback(
+        actor=actor, ticket_id=ticket_id, window=parse_window(body.preferred),
+        expected_version=body.expected_version))
+    return _answer(done, actor)
+
+
 class CallbackMove(BaseModel):
     #: a slot start offered by ``GET …/callback`` (ISO 8601 with offset)
     slot: str | None = Field(default=None, max_length=40)

@@ -2,7 +2,7 @@
 
 JSON ``{"kind": "security_codes"|"key", "text": …, "expected_version": …}``, or multipart form
 fields ``kind=encrypted_file``, ``file`` (one upload) and optional ``expected_version``. The body
-is bounded before it is parsed (``key_max_file_bytes``, 1 MiB by default): an upload without a
+is bounded before it is parsed (``RESETDESK_KEYS__MAX_FILE_BYTES``, 1 MiB by default): an upload without a
 Content-Length, or announcing more, is refused with 413 unread.
 """
 

@@ -43,7 +43,7 @@ def refused() -> JSONResponse:
 
 
 def _policy(d: WebDeps) -> SessionPolicy:
-    return SessionPolicy.from_options(d.options)
+    return d.policies.sessions
 
 
 def _addr(request: Request) -> str | None:

@@ -1,9 +1,9 @@
 """HTTP intake: the CloudEvents HTTP binding, structured and binary, for producers.
 
-202 is sent only after the inbox row is committed (in production, with the outbox row that the
-relay publishes to the verification consumers; embedded, the in-process workers are woken). The
-human check is settled here, while the single-use token is fresh, and its result is stored with
-the message so a redelivery reuses it.
+Decode, then ``RecordRequest`` through the bus (source check, replay, the human check settled
+while the single-use token is fresh, the inbox row): 202 is sent only after that row is committed
+(in production, with the outbox row that the relay publishes to the verification consumers;
+embedded, the in-process workers are woken).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from schemas.jsonstrict import MAX_BODY_BYTES
 from schemas.registry import MAX_HEADER_BYTES, decode
 from workflow.adapters.queries import accounts, inbox, ticket_details
 from workflow.adapters.queries.accounts import Producer
+from workflow.domain.actors import Actor
 from workflow.logcontext import bind
-from workflow.service.inbox_ports import ContentConflict, canonical_payload
-from workflow.service.ports import committed
+from workflow.service.commands import RecordRequest
+from workflow.service.inbox_ports import ContentConflict
+from workflow.service.intake import WrongSource
 
 MAX_BODY = MAX_BODY_BYTES
 STATUS_FOR_CODE = {Code.OVERSIZE: 413, Code.UNSUPPORTED_CONTENT_TYPE: 415}
@@ -91,30 +93,17 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
         return _error(STATUS_FOR_CODE.get(Code(err.code), 400), err.code, err.reason,
                       path=getattr(err, "path", None))
     bind(message_id=event.id)
-    if event.source != who.source:
-        return _error(403, "wrong_source",
-                      f"producer {who.name} may only send events with source {who.source}")
     try:
-        earlier = inbox.peek(d.db, event.source, event.id, event.content_digest)
-        if earlier is not None:
-            return _accepted(event.id, event.source, earlier.reference)
-        now, human = d.clock.now(), _human_check(d, event.data.human_check_token, remote)
-        recorded = committed(d.uow, lambda u: u.inbox_queue.record(
-            source=event.source, event_id=event.id, type_=event.type, producer=who.name,
-            digest=event.content_digest, payload=canonical_payload(event.to_structured()),
-            now=now, human_check=human, remote_addr=remote, relay=d.relay_intake))
+        intake = d.handle(RecordRequest(actor=Actor.producer(who.name), event=event,
+                                        producer_source=who.source, remote_addr=remote,
+                                        relay=d.relay_intake))
+    except WrongSource as err:
+        return _error(403, err.code, str(err))
     except ContentConflict as err:
-        return _error(409, "conflict", str(err))
-    if not recorded.replay:
+        return _error(409, err.code, str(err))
+    if not intake.replay:
         d.on_recorded()
-    return _accepted(event.id, event.source, recorded.reference)
-
-
-def _human_check(d: WebDeps, token: str, remote: str | None) -> str | None:
-    result = d.verifier.verify(token, remote)
-    if result.transient:
-        return None  # the worker asks again later; never reject on our own outage
-    return "passed" if result.passed else "failed"
+    return _accepted(event.id, event.source, intake.reference)
 
 
 @router.get("/events/{event_id}")

@@ -138,11 +138,11 @@ def delivery_from_message(queue: ConsumerQueue, message: Any) -> Delivery:
             content_type=content_type if isinstance(content_type, str) else None,
             headers=screened.headers, properties=props,
             attempt=retries_so_far(screened.headers, queue) + 1,
-            max_attempts=len(queue.retry_delays) + 1,
+            max_attempts=queue.retry_policy.max_attempts,
             redelivered=bool(info.get("redelivered")), problem=problem)
     except Exception as err:  # a check of ours that did not foresee something: still a dead letter
         log.exception("consumer %s: could not read a delivered message", queue.name)
         return Delivery(queue=queue, body=body_bytes(getattr(message, "body", b"")),
                         content_type=None, headers={}, properties={}, attempt=1,
-                        max_attempts=len(queue.retry_delays) + 1,
+                        max_attempts=queue.retry_policy.max_attempts,
                         problem=f"unreadable message ({type(err).__name__})")

@@ -6,12 +6,13 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from consumers.amqp.consumer import MessageHandler, run_consumer
 from consumers.amqp.routing import ByType, is_intake, subscribers_for
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
+from workflow.domain.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from consumers.amqp.routing import EventSubscriber
@@ -20,37 +21,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("consumers.amqp.consumer")
 
 
-class AmqpSettings(Protocol):
-    @property
-    def broker_url(self) -> str | None: ...
-    @property
-    def amqp_prefetch(self) -> int: ...
-    @property
-    def amqp_heartbeat(self) -> int: ...
-    @property
-    def max_attempts(self) -> int: ...
-    @property
-    def retry_delays_seconds(self) -> Sequence[float]: ...
-    @property
-    def amqp_system_user(self) -> str | None: ...
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """What a consumer process needs of the settings (the composition root builds it)."""
+
+    broker_url: str | None
+    prefetch: int
+    heartbeat: int
+    #: handler threads per process
+    workers: int
+    #: the broker user the relay publishes as (None: the user in ``broker_url``)
+    system_user: str | None
+    #: the same policy as the embedded workers', as retry queues (``RetryPolicy.queue_delays``)
+    retry: RetryPolicy
 
 
 class AmqpApp(Protocol):
     """What ``consume_main`` needs of the composition root (``resetdesk.bootstrap.App`` fits)."""
 
-    @property
-    def settings(self) -> AmqpSettings: ...
+    def consumer_config(self) -> ConsumerConfig: ...
     @property
     def request_handler(self) -> RequestHandler: ...
     def subscribers(self) -> Sequence[EventSubscriber]: ...
-
-
-def amqp_retry_delays(delays: Sequence[float], max_attempts: int) -> tuple[int, ...]:
-    """The embedded settings as retry queues: ``max_attempts - 1`` retries, the last delay
-    repeated when there are fewer delays than retries; whole seconds, at least 1."""
-    whole = [max(1, round(d)) for d in delays] or [1]
-    retries = max(0, max_attempts - 1)
-    return tuple(whole[min(i, len(whole) - 1)] for i in range(retries))
 
 
 def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], MessageHandler]:
@@ -61,8 +53,8 @@ def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], Mess
     from consumers.amqp.requests import VerificationConsumer
 
     if is_intake(queue):
-        s = app.settings
-        system_user = s.amqp_system_user or (broker_user(s.broker_url) if s.broker_url else None)
+        c = app.consumer_config()
+        system_user = c.system_user or (broker_user(c.broker_url) if c.broker_url else None)
         return lambda: VerificationConsumer(app.request_handler, system_user=system_user)
     router = ByType(subscribers_for(queue, app.subscribers()))
     return lambda: NotificationConsumer(router)
@@ -70,14 +62,12 @@ def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], Mess
 
 def consume_main(app: AmqpApp, queue: str) -> None:
     """``resetdesk consume <queue>``: run one consumer until SIGTERM or SIGINT."""
-    s = app.settings
-    if not s.broker_url:
+    c = app.consumer_config()
+    if not c.broker_url:
         raise ValueError("RESETDESK_BROKER_URL is not set: consumers need RabbitMQ")
     if queue not in CONSUMER_QUEUES:
         raise ValueError(f"unknown queue {queue!r}; known: {', '.join(sorted(CONSUMER_QUEUES))}")
-    consumer_queue = replace(CONSUMER_QUEUES[queue],
-                             retry_delays=amqp_retry_delays(s.retry_delays_seconds,
-                                                            s.max_attempts))
+    consumer_queue = replace(CONSUMER_QUEUES[queue], retry_delays=c.retry.queue_delays())
     factory = handler_factory_for(app, consumer_queue)
     stop = threading.Event()
 
@@ -87,9 +77,9 @@ def consume_main(app: AmqpApp, queue: str) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        run_consumer(consumer_queue, broker_url=s.broker_url, handler_factory=factory,
-                     prefetch=s.amqp_prefetch, heartbeat=s.amqp_heartbeat, stop_event=stop,
-                     workers=getattr(s, "amqp_workers", 1))
+        run_consumer(consumer_queue, broker_url=c.broker_url, handler_factory=factory,
+                     prefetch=c.prefetch, heartbeat=c.heartbeat, stop_event=stop,
+                     workers=c.workers)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -177,26 +177,3 @@ def run_relay(*, db: Database, broker_url: str, stop_event: threading.Event, bat
     finally:
         publisher.close()
 
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m consumers.amqp.relay DB_URL BROKER_URL [BATCH]``: a bare relay process for
-    tests and benchmarks (production runs ``resetdesk relay``)."""
-    import signal
-    import sys
-
-    from workflow.adapters.db import open_database
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    database = open_database(args[0])
-    try:
-        run_relay(db=database, broker_url=args[1], stop_event=stop,
-                  batch=int(args[2]) if len(args) > 2 else 500)
-    finally:
-        database.dispose()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,14 @@
 """The verification consumer: AMQP intake of ``com.resetdesk.request.submitted.v1``.
 
 Per delivery, in a worker thread: who sent it (the broker-validated ``user_id`` names the
-producer; its ``source`` must match the event's — or it is the system's own broker user, when the
-relay republished a request accepted over HTTP and already in the inbox), decode it (either
-content mode of the CloudEvents RabbitMQ binding), record it in the inbox (a replay of a processed
+producer, or it is the system's own broker user when the relay republished a request accepted
+over HTTP and already in the inbox); decode it (either content mode of the CloudEvents RabbitMQ
+binding); hand it to the bus as ``RecordRequest``, the intake HTTP uses too (source check, inbox
+row; in the common case the ticket as well, in the same transaction). A replay of a processed
 message is simply acked; the same (source, id) with other content is dead-lettered, and so is a
-message whose row was dead-lettered before, unless an operator replays it), then run the same
-:class:`RequestHandler` the embedded workers run. Every refusal is a dead letter with a reason:
-nothing here is requeued, and nothing sleeps.
+message whose row was dead-lettered before, unless an operator replays it. Otherwise the same
+:class:`RequestHandler` the embedded workers run makes the ticket. Every refusal is a dead
+letter with a reason: nothing here is requeued, and nothing sleeps.
 
 Producers cannot set the reserved ``x-resetdesk-*`` headers: a first delivery carrying one is
 dead-lettered (``reserved_header``); ``x-resetdesk-replay-of`` counts only when it names a dead
@@ -16,7 +17,6 @@ letter an operator replayed whose body is this message's (else ``forged``).
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,12 +28,11 @@ from schemas.errors import ContractError
 from schemas.registry import decode_amqp
 from workflow.adapters.queries import accounts, dead_letters, inbox
 from workflow.adapters.queries.accounts import Producer
+from workflow.domain.actors import Actor
 from workflow.domain.errors import NotFound
-from workflow.domain.ticket import new_reference
-from workflow.service.inbox_ports import ContentConflict, InboxKey, canonical_payload
-from workflow.service.ports import AlreadyRecorded, InboxEntry
-
-log = logging.getLogger(__name__)
+from workflow.service.commands import RecordRequest
+from workflow.service.inbox_ports import ContentConflict, InboxKey
+from workflow.service.intake import WrongSource
 
 #: set by ``resetdesk dlq replay`` (consumers/amqp/dlq.py) on a dead letter it republishes
 REPLAY_HEADER = "x-resetdesk-replay-of"
@@ -65,28 +64,6 @@ class VerificationConsumer:
                 return None
             self._producers[user] = hit
         return hit[1]
-
-    def _in_one_transaction(self, event: InboundEvent, producer: Producer,
-                            delivery: Delivery) -> Verdict | None:
-        """The common case, as one transaction: inbox row, ticket, audit, outbox. Possible when
-        the human check may be asked again (the broker keeps the message until the ack, so a
-        crash before the commit leaves nothing behind). None: take the slow path (a replay)."""
-        h = self.handler
-        result = h.verifier.verify(event.data.human_check_token, None)
-        if result.transient:
-            return None
-        now = h.clock.now()
-        human = "passed" if result.passed else "failed"
-        entry = InboxEntry(event.type, producer.name, event.content_digest,
-                           canonical_payload(event.to_structured()), human)
-        try:
-            done = h.record(
-                source=event.source, event_id=event.id, reference=new_reference(),
-                producer=producer.name, human_check_passed=result.passed, request=event.data,
-                accepted_at=now, new_entry=entry)
-        except AlreadyRecorded:
-            return None
-        return Verdict.ack("applied" if done.applied else "already processed")
 
     def _header_refusal(self, delivery: Delivery) -> Verdict | None:
         """None when the reserved headers are ours; a dead letter (or a retry while an
@@ -129,37 +106,23 @@ class VerificationConsumer:
         refused = self._header_refusal(delivery)
         if refused is not None:
             return refused
-        db = self.handler.db
         producer = self._producer(user)
         if producer is None:
             return Verdict.dead(f"user {user!r} is not a registered producer", "unknown_producer")
-        if event.source != producer.source:
-            return Verdict.dead(f"producer {producer.name} may only send events with source "
-                                f"{producer.source}", "wrong_source")
-        if not getattr(self.handler.verifier, "single_use", True) and \
-                REPLAY_HEADER not in delivery.headers:
-            try:
-                fast = self._in_one_transaction(event, producer, delivery)
-            except Exception as err:  # anything else: the slow path sorts retry from dead
-                log.warning("one-transaction path failed (%s); taking the slow path",
-                            type(err).__name__)
-                fast = None
-            if fast is not None:
-                return fast
         try:
-            now = self.handler.clock.now()
-            recorded = self.handler.bookkeep(lambda u: u.inbox_queue.record(
-                source=event.source, event_id=event.id, type_=event.type,
-                producer=producer.name, digest=event.content_digest,
-                payload=canonical_payload(event.to_structured()), now=now))
-        except ContentConflict as err:
-            return Verdict.dead(str(err), "conflict")
+            intake = self.handler.handle(RecordRequest(
+                actor=Actor.producer(producer.name), event=event, producer_source=producer.source,
+                verify_now=True))  # the verification step follows in this very delivery
+        except (WrongSource, ContentConflict) as err:
+            return Verdict.dead(str(err), err.code)
+        if intake.processed is not None:  # recorded and verified in one transaction
+            return Verdict.ack("applied" if intake.processed.applied else "already processed")
         key = InboxKey(event.source, event.id)
-        if recorded.replay and recorded.status == "done":
-            return Verdict.ack(f"replay of {recorded.reference}, already processed")
-        if recorded.replay and recorded.status == "dead":
+        if intake.replay and intake.status == "done":
+            return Verdict.ack(f"replay of {intake.reference}, already processed")
+        if intake.replay and intake.status == "dead":
             if REPLAY_HEADER not in delivery.headers:
-                earlier = inbox.status(db, key.source, key.event_id)
+                earlier = inbox.status(self.handler.db, key.source, key.event_id)
                 why = earlier.last_error if earlier and earlier.last_error else "no reason kept"
                 return Verdict.dead(f"dead-lettered before: {why}", "dead_before")
             self._revive(key)

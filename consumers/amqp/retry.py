@@ -58,10 +58,10 @@ def retries_so_far(headers: Mapping[str, Any] | None, queue: ConsumerQueue) -> i
 
 
 def next_delay(queue: ConsumerQueue, retries: int) -> int | None:
-    """The delay before the next attempt, or None once every retry is used up."""
-    if retries >= len(queue.retry_delays):
-        return None
-    return queue.retry_delays[retries]
+    """The delay before the next attempt (the name of a retry queue), or None once every retry
+    is used up (the queue's retry policy decides)."""
+    delay = queue.retry_policy.next_delay(retries + 1)
+    return None if delay is None else int(delay)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[
     """``resetdesk up`` on a fresh data dir and a free port (emails become files), with the
     ``AGENTS`` accounts made through the CLI as an operator would."""
     desk = RunningDesk(tmp_path_factory.mktemp("console"), smtp_port=0)
-    desk.env.pop("RESETDESK_SMTP_HOST")
+    desk.env.pop("RESETDESK_SMTP__HOST", None)
     desk.start(timeout=PROCESS_START)
     try:
         running = Console(desk, desk.base)

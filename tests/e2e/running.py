@@ -31,9 +31,9 @@ class RunningDesk:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "RESETDESK_SMTP_PORT": str(smtp_port),
-                    "RESETDESK_SMTP_HOST": "127.0.0.1", "RESETDESK_RETRY_DELAYS_SECONDS": "[0.2,0.5,1]",
-                    **(env or {})}
+        smtp = {"RESETDESK_SMTP__PORT": str(smtp_port)} if smtp_port else {}  # 0: no server
+        self.env = {**os.environ, **smtp, "RESETDESK_SMTP__HOST": "127.0.0.1",
+                    "RESETDESK_QUEUE__RETRY__DELAYS_SECONDS": "[0.2,0.5,1]", **(env or {})}
         self.env.pop("RESETDESK_DATABASE_URL", None)
         self.env.pop("RESETDESK_BROKER_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None

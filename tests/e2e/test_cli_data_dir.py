@@ -53,8 +53,8 @@ def _queued(desk: RunningDesk, answer: str) -> str:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
     running = RunningDesk(tmp_path_factory.mktemp("data dir"), smtp_port=0)
-    running.env.pop("RESETDESK_SMTP_HOST")  # emails become .eml files we can read
-    running.env.pop("RESETDESK_PUBLIC_URL", None)
+    running.env.pop("RESETDESK_SMTP__HOST")  # emails become .eml files we can read
+    running.env.pop("RESETDESK_SERVER__PUBLIC_URL", None)
     running.start()
     yield running
     running.stop()

@@ -43,7 +43,7 @@ def _poster(desk: RunningDesk, stop: threading.Event, accepted: dict[str, dict],
 
 def test_sigkill_mid_traffic_loses_nothing_and_applies_nothing_twice(
         tmp_path: Path, smtp: SmtpSink) -> None:
-    env = {"RESETDESK_LEASE_SECONDS": "2", "RESETDESK_WORKERS": "2"}
+    env = {"RESETDESK_QUEUE__LEASE_SECONDS": "2", "RESETDESK_QUEUE__WORKERS": "2"}
     desk = RunningDesk(tmp_path, smtp_port=smtp.port, env=env).start()
     accepted: dict[str, dict] = {}  # type: ignore[type-arg]
     unanswered: dict[str, dict] = {}  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""`resetdesk up` with RESETDESK_LOG_FORMAT=json, as a real process: every log line is one JSON
+"""`resetdesk up` with RESETDESK_LOGGING__FORMAT=json, as a real process: every log line is one JSON
 object naming the message and the ticket it is about, and a failure whose text carries the
 customer's data (SQLAlchemy prints a statement's parameters) reaches the log masked."""
 
@@ -30,8 +30,8 @@ def json_lines(log: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def test_up_logs_json_lines_with_ids_and_masks_what_a_failure_carries(tmp_path: Path) -> None:
-    desk = RunningDesk(tmp_path, smtp_port=0, env={"RESETDESK_LOG_FORMAT": "json"})
-    desk.env.pop("RESETDESK_SMTP_HOST")  # emails become files
+    desk = RunningDesk(tmp_path, smtp_port=0, env={"RESETDESK_LOGGING__FORMAT": "json"})
+    desk.env.pop("RESETDESK_SMTP__HOST")  # emails become files
     desk.start()
     db = sqlite3.connect(tmp_path / "resetdesk.db")
     try:

@@ -36,7 +36,7 @@ def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]]:
     env = process_env(RESETDESK_DATABASE_URL=pg_url, RESETDESK_DATA_DIR=str(tmp_path),
                       RESETDESK_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/%2F",
                       RESETDESK_SECRET_KEY=secrets.token_urlsafe(32),
-                      RESETDESK_INTAKE_RATE_PER_MINUTE=str(LIMIT))
+                      RESETDESK_THROTTLE__INTAKE_RATE_PER_MINUTE=str(LIMIT))
     ports = [_free_port(), _free_port()]
     procs = [Proc(f"serve-{n}", ["serve", "--port", str(port)], env, tmp_path / f"serve-{n}.log")
              for n, port in enumerate(ports)]

@@ -66,9 +66,9 @@ def smtp() -> Iterator[SmtpSink]:
 
 def _start(tmp: Path, smtp: SmtpSink, **env: str) -> RunningDesk:
     desk = RunningDesk(tmp, smtp_port=smtp.port, env={
-        "RESETDESK_CALENDAR_PATH": str(always_open_calendar(tmp)),
-        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.3", **env})
-    desk.env["RESETDESK_PUBLIC_URL"] = desk.base  # emails carry links back to this desk
+        "RESETDESK_SLA__CALENDAR_PATH": str(always_open_calendar(tmp)),
+        "RESETDESK_SCHEDULER__INTERVAL_SECONDS": "0.3", **env})
+    desk.env["RESETDESK_SERVER__PUBLIC_URL"] = desk.base  # emails carry links back to this desk
     desk.start()
     try:
         add = subprocess.run([sys.executable, "-m", "resetdesk", "agents", "add", AGENT,
@@ -86,7 +86,7 @@ def _start(tmp: Path, smtp: SmtpSink, **env: str) -> RunningDesk:
 def escalating_desk(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[Embedded]:
     """First reply due ~2 s after intake (always open): the SLA breaches while we watch."""
     desk = _start(tmp_path_factory.mktemp("escalating"), smtp,
-                  RESETDESK_FIRST_REPLY_HOURS="0.0005", RESETDESK_CALLBACK_ESCALATION="first_reply")
+                  RESETDESK_SLA__FIRST_REPLY_HOURS="0.0005", RESETDESK_CALLBACKS__ESCALATION="first_reply")
     yield Embedded(desk, smtp)
     desk.stop()
 
@@ -94,7 +94,7 @@ def escalating_desk(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) ->
 @pytest.fixture(scope="module")
 def key_desk(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[Embedded]:
     """Ordinary budgets and no escalation: a ticket stays queued while the key is out."""
-    desk = _start(tmp_path_factory.mktemp("keys"), smtp, RESETDESK_CALLBACK_ESCALATION="none")
+    desk = _start(tmp_path_factory.mktemp("keys"), smtp, RESETDESK_CALLBACKS__ESCALATION="none")
     yield Embedded(desk, smtp)
     desk.stop()
 

@@ -14,7 +14,7 @@ from tests.waiting import wait_for
 
 def test_up_then_publish_sample_gives_a_queued_ticket_and_an_email_file(tmp_path: Path) -> None:
     desk = RunningDesk(tmp_path, smtp_port=0)
-    desk.env.pop("RESETDESK_SMTP_HOST")  # the bare-laptop default: emails become files
+    desk.env.pop("RESETDESK_SMTP__HOST")  # the bare-laptop default: emails become files
     desk.start()
     try:
         banner = desk.log.read_text()
@@ -42,9 +42,9 @@ def test_up_runs_the_sla_scheduler_inside(tmp_path: Path) -> None:
                                                          "sun"))
     calendar.write_text(f'[calendar]\ntimezone = "UTC"\n[hours]\n{days}\n')
     desk = RunningDesk(tmp_path, smtp_port=0, env={
-        "RESETDESK_CALENDAR_PATH": str(calendar), "RESETDESK_FIRST_REPLY_HOURS": "0.0005",
-        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.3"})
-    desk.env.pop("RESETDESK_SMTP_HOST")
+        "RESETDESK_SLA__CALENDAR_PATH": str(calendar), "RESETDESK_SLA__FIRST_REPLY_HOURS": "0.0005",
+        "RESETDESK_SCHEDULER__INTERVAL_SECONDS": "0.3"})
+    desk.env.pop("RESETDESK_SMTP__HOST")
     desk.start()
     try:
         from tests.e2e.requests import request

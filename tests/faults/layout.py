@@ -60,7 +60,7 @@ class Layout:
         return [self.procs["scheduler-1"], self.procs["scheduler-2"]]
 
     def start(self, name: str, *args: str) -> Proc:
-        self.procs[name] = self.desk.start(name, *args, RESETDESK_PUBLIC_URL=self.base,
+        self.procs[name] = self.desk.start(name, *args, RESETDESK_SERVER__PUBLIC_URL=self.base,
                                            **self.settings)
         return self.procs[name]
 
@@ -165,8 +165,8 @@ def settings(data_dir: Path) -> dict[str, str]:
     calendar.write_text(CALENDAR_24X7, encoding="utf-8")
     return {
         "RESETDESK_SECRET_KEY": secrets.token_urlsafe(48), "RESETDESK_DATA_DIR": str(data_dir),
-        "RESETDESK_CALENDAR_PATH": str(calendar),
-        "RESETDESK_FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS),
-        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.5",
-        "RESETDESK_CALLBACK_ESCALATION": "none",
+        "RESETDESK_SLA__CALENDAR_PATH": str(calendar),
+        "RESETDESK_SLA__FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS),
+        "RESETDESK_SCHEDULER__INTERVAL_SECONDS": "0.5",
+        "RESETDESK_CALLBACKS__ESCALATION": "none",
     }

@@ -56,6 +56,7 @@ from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.tables import TICKET
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.retry import RetryPolicy
 from workflow.service.bus import HandlerContext
 from workflow.service.command_handlers import build_bus
 from workflow.service.ports import SystemClock
@@ -209,7 +210,7 @@ def desk(rabbit: Rabbit, pg_url: str, tmp_path: Path) -> Iterator[Desk]:
     made = Desk(rabbit, db, user, password)
     made.start_consumer(VER, VerificationConsumer(RequestHandler(
         db=db, uow=lambda: SqlUnitOfWork(db), clock=SystemClock(), rules=load_rule_book(),
-        verifier=LocalVerifier(), max_attempts=2, retry_delays=[1])))
+        verifier=LocalVerifier(), retry=RetryPolicy(2, (1,)))))
     made.start_consumer(NOTE, NotificationConsumer(MailFolderNotifier(
         db, tmp_path / "mail", sender="desk@example.com", public_url="http://desk.test")))
     made.start_consumer(ESC, NotificationConsumer(EscalationHandler(build_bus(HandlerContext(

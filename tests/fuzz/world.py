@@ -28,7 +28,9 @@ from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.sla_book import default_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.policies import Policies
 from workflow.domain.states import State
+from workflow.domain.throttle import ThrottleLimits
 from workflow.service.handlers import sync_sla
 from workflow.service.ports import Clock
 
@@ -46,15 +48,15 @@ class FixedClock(Clock):
         return self.at
 
 
-def fuzz_app(db: Database | None, clock: Clock | None = None, *, throttle: bool = False,
-             **options: Any) -> FastAPI:
+def fuzz_app(db: Database | None, clock: Clock | None = None, *,
+             throttle: bool = False) -> FastAPI:
     """The production app (``create_app``, every router) over ``db``. ``throttle`` is the app's
-    ``throttle_enabled`` setting: the fuzz runs with throttles off, and counts any 429 as no
+    ``throttle.enabled`` setting: the fuzz runs with throttles off, and counts any 429 as no
     coverage."""
     deps = WebDeps(db=cast(Database, db), clock=clock or FixedClock(T0), verifier=LocalVerifier(),
                    uow=lambda: SqlUnitOfWork(cast(Database, db)), secret_key=SECRET,
                    public_url="https://support.example",
-                   options={"throttle_enabled": throttle, **options})
+                   policies=Policies(throttle=ThrottleLimits(enabled=throttle)))
     return create_app(deps)
 
 

@@ -35,7 +35,7 @@ from consumers.amqp.consumer import (
     run_consumer,
 )
 from consumers.amqp.dlq import AmqpRepublisher
-from consumers.amqp.main import consume_main
+from consumers.amqp.main import ConsumerConfig, consume_main
 from consumers.amqp.notifications import NotificationConsumer
 from consumers.amqp.requests import VerificationConsumer
 from consumers.notifications import NotificationFailed
@@ -54,6 +54,7 @@ from workflow.adapters.human_check import HumanCheckResult, LocalVerifier
 from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.tables import AUDIT, TICKET
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.retry import RetryPolicy
 from workflow.service.ports import SystemClock
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
@@ -93,7 +94,7 @@ class Env:
     def handler(self, verifier: Any = None, *, slow: float = 0) -> MessageHandler:
         core = VerificationConsumer(RequestHandler(
             db=self.db, uow=lambda: SqlUnitOfWork(self.db), clock=SystemClock(), rules=RULES,
-            verifier=verifier or LocalVerifier(), max_attempts=5, retry_delays=[1]))
+            verifier=verifier or LocalVerifier(), retry=RetryPolicy(5, (1,))))
         if not slow:
             return core
 
@@ -423,13 +424,11 @@ def consumer_child(broker_url: str, db_url: str) -> None:
             time.sleep(2)
             return LocalVerifier().verify(token, remote_ip)
 
-    settings = SimpleNamespace(broker_url=broker_url, amqp_prefetch=4, amqp_heartbeat=5,
-                               max_attempts=3, retry_delays_seconds=[1.0, 2.0],
-                               amqp_system_user=None)
+    config = ConsumerConfig(broker_url=broker_url, prefetch=4, heartbeat=5, workers=1,
+                            system_user=None, retry=RetryPolicy(3, (1.0, 2.0)))
     handler = RequestHandler(db=db, uow=lambda: SqlUnitOfWork(db), clock=SystemClock(),
-                             rules=RULES, verifier=SlowVerifier(), max_attempts=5,
-                             retry_delays=[1])
-    consume_main(SimpleNamespace(settings=settings, request_handler=handler,
+                             rules=RULES, verifier=SlowVerifier(), retry=RetryPolicy(5, (1,)))
+    consume_main(SimpleNamespace(consumer_config=lambda: config, request_handler=handler,
                                  subscribers=lambda: []), "verification")
     print("stopped", flush=True)
 

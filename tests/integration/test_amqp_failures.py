@@ -79,7 +79,7 @@ def test_a_consumer_killed_between_commit_and_ack_makes_no_duplicate(desk: Desk)
     proxy = FaultProxy((desk.broker.host, desk.broker.port))
     consumer = desk.start("consumer", "consume", "verification",
                           broker_url=desk.url("consumer", port=proxy.port),
-                          RESETDESK_AMQP_PREFETCH=str(BATCH + 20))
+                          RESETDESK_AMQP__PREFETCH=str(BATCH + 20))
     rng = random.Random()
     published: set[str] = set()
     in_window: list[int] = []

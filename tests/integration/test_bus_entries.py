@@ -32,7 +32,7 @@ STAFF_PAIRS = [pytest.param(t, role, id=f"{t}-{role}") for t in PLAIN
 def run(db: Database, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("RESETDESK_DATABASE_URL", db.url)
     monkeypatch.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
-    monkeypatch.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+    monkeypatch.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, list(args))

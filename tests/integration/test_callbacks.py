@@ -33,6 +33,7 @@ from workflow.adapters.tables_resolution import CALLBACK_BOOKING
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import CallbackPolicy
+from workflow.domain.policies import Policies
 from workflow.domain.states import Outcome, State
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.callback_ports import link_maker
@@ -71,10 +72,10 @@ def queued(db: Database, accepted: datetime, language: str = "en") -> str:
     return t.id
 
 
-def web_client(db: Database, clock: Clock, **options: Any) -> TestClient:
+def web_client(db: Database, clock: Clock, policies: Policies | None = None) -> TestClient:
     """tests.web's client with the callback routers registered as the lead wires them."""
     deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
-                   secret_key=SECRET, options=options)
+                   secret_key=SECRET, policies=policies or Policies())
     return TestClient(create_app(deps, [agent_callback.router, customer_callback.router]))
 
 
@@ -256,7 +257,7 @@ def test_exhausted_attempts_follow_the_policy_with_an_email(
 
 
 def test_agent_preferred_window_is_honoured_and_a_full_window_refused(db: Database) -> None:
-    client = web_client(db, FixedClock(pt(19, 8)), callback_capacity=1)
+    client = web_client(db, FixedClock(pt(19, 8)), Policies(callbacks=CallbackPolicy(capacity=1)))
     alice = agent_headers(client, db, "alice")
     got = []
     for _ in range(3):

@@ -18,7 +18,7 @@ PASSWORD = "ada-password-123"
 
 
 def runner(url: str, monkeypatch: pytest.MonkeyPatch):
-    for name in ("RESETDESK_DATA_DIR", "RESETDESK_BROKER_URL", "RESETDESK_PUBLIC_URL"):
+    for name in ("RESETDESK_DATA_DIR", "RESETDESK_BROKER_URL", "RESETDESK_SERVER__PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RESETDESK_DATABASE_URL", url)
 

@@ -29,7 +29,7 @@ ALWAYS_OPEN = "[calendar]\ntimezone = \"UTC\"\n[hours]\n" + "\n".join(
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing from the caller's shell; monkeypatch also restores what --data-dir sets."""
     for name in ("RESETDESK_DATA_DIR", "RESETDESK_DATABASE_URL", "RESETDESK_BROKER_URL",
-                 "RESETDESK_PUBLIC_URL", "RESETDESK_CALENDAR_PATH"):
+                 "RESETDESK_SERVER__PUBLIC_URL", "RESETDESK_SLA__CALENDAR_PATH"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -38,7 +38,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A migrated data directory on a calendar that is always open (SLA figures exact)."""
     calendar = tmp_path / "calendar.toml"
     calendar.write_text(ALWAYS_OPEN)
-    monkeypatch.setenv("RESETDESK_CALENDAR_PATH", str(calendar))
+    monkeypatch.setenv("RESETDESK_SLA__CALENDAR_PATH", str(calendar))
     directory = tmp_path / "data"
     directory.mkdir()
     migrate.upgrade(f"sqlite:///{directory / 'resetdesk.db'}")
@@ -172,7 +172,7 @@ def test_a_link_command_without_a_recorded_url_says_what_its_links_will_be(
     booked = CliRunner().invoke(app, ["tickets", "callback", reference, "--as", "alice",
                                       "--data-dir", str(data_dir)])
     assert booked.exit_code == 0, booked.output
-    assert "warning: no RESETDESK_PUBLIC_URL" in booked.stderr and said in booked.stderr
+    assert "warning: no RESETDESK_SERVER__PUBLIC_URL" in booked.stderr and said in booked.stderr
     db = open_database(f"sqlite:///{data_dir / 'resetdesk.db'}")
     try:
         with db.reader.begin() as conn:
@@ -187,7 +187,7 @@ def test_a_link_command_without_a_recorded_url_says_what_its_links_will_be(
 def test_an_agent_moves_then_releases_a_callback_from_the_shell(
         data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESETDESK_SECRET_KEY", "k" * 48)
-    monkeypatch.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+    monkeypatch.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
     reference = _queued(data_dir, accepted_ago=timedelta(minutes=5))
     at = ["--as", "alice", "--data-dir", str(data_dir)]
     CliRunner().invoke(app, ["agents", "add", "alice", "--password-stdin", "--data-dir",

@@ -23,7 +23,9 @@ from workflow.adapters.db import Database, open_database
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.tables_resolution import AGENT_SESSION
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.policies import Policies
 from workflow.domain.states import State
+from workflow.domain.throttle import ThrottleLimits, default_rules
 from workflow.service.ports import SystemClock
 
 PASSWORD = "ada-password-123"
@@ -205,7 +207,8 @@ def test_a_sign_in_form_posted_from_elsewhere_is_refused(sqlite_db: Database) ->
 
 def test_wrong_passwords_are_throttled_on_the_page_as_on_the_api(db: Database) -> None:
     accounts.add_agent(db, "ada", PASSWORD)
-    client = web_client(db, signin_failures_per_login=3)
+    client = web_client(db, policies=Policies(throttle=ThrottleLimits(
+        rules=default_rules(signin_failures_per_login=3))))
     statuses = []
     for _ in range(4):
         token = form_token(client.get("/signin").text)

@@ -3,8 +3,6 @@ steps, end; and verify's one answer to every kind of failure."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -22,10 +20,9 @@ VERIFY = "/api/v1/customer/session/verify"
 CUSTOMER_ADDR = "203.0.113.9"
 
 
-def session_client(db: Database, clock: MovableClock, addr: str = CUSTOMER_ADDR,
-                   **options: Any) -> TestClient:
+def session_client(db: Database, clock: MovableClock, addr: str = CUSTOMER_ADDR) -> TestClient:
     deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
-                   secret_key=SECRET, options=options)
+                   secret_key=SECRET)
     return TestClient(create_app(deps), client=(addr, 50000))  # like tests.web, from an address
 
 

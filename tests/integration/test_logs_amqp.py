@@ -1,4 +1,4 @@
-"""`resetdesk consume verification` with RESETDESK_LOG_FORMAT=json, as a real process on a vhost
+"""`resetdesk consume verification` with RESETDESK_LOGGING__FORMAT=json, as a real process on a vhost
 and a PostgreSQL database of this test: its lines are JSON objects naming the message and the
 ticket, and a database failure whose text carries the request's personal data (the statement's
 parameters) reaches the log masked."""
@@ -38,8 +38,9 @@ def test_consumer_logs_json_with_message_and_ticket_ids_and_masks_a_failure(desk
     desk.register_producer(SOURCE)
     with desk.db.writer.begin() as conn:
         conn.execute(text(REFUSE))
-    consumer = desk.start("consumer", "consume", "verification", RESETDESK_LOG_FORMAT="json",
-                          RESETDESK_RETRY_DELAYS_SECONDS="[1]", RESETDESK_MAX_ATTEMPTS="5")
+    consumer = desk.start("consumer", "consume", "verification", RESETDESK_LOGGING__FORMAT="json",
+                          RESETDESK_QUEUE__RETRY__DELAYS_SECONDS="[1]",
+                          RESETDESK_QUEUE__RETRY__MAX_ATTEMPTS="5")
     wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"), 60)
     event = request(source=SOURCE)
     serial = event["data"]["device"]["serial_number"]

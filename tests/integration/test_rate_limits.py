@@ -27,15 +27,18 @@ from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.throttle_store import sql_throttle
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain import throttle as t
+from workflow.domain.policies import Policies
 from workflow.domain.throttle import ThrottleLimits
 
 CE = {"Content-Type": "application/cloudevents+json"}
 
 
 def client(db: Database, clock: MovableClock, addr: str = "198.51.100.7",
-           **options: Any) -> TestClient:
+           throttle_enabled: bool = True, **limits: int) -> TestClient:
+    """The app with these limits (``default_rules``' names) and the rest at their defaults."""
+    throttle = ThrottleLimits(enabled=throttle_enabled, rules=t.default_rules(**limits))
     deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
-                   secret_key=SECRET, options=options)
+                   secret_key=SECRET, policies=Policies(throttle=throttle))
     return TestClient(create_app(deps), client=(addr, 50000))
 
 

@@ -9,7 +9,6 @@ that accepts and never answers), paused towards the client (confirms never come)
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import struct
@@ -40,6 +39,7 @@ from consumers.amqp.relay import relay_once, run_relay
 from consumers.topology import EVENTS, declare_all
 from tests import services
 from tests.fault_proxy import FaultProxy
+from tests.processes import process_env
 from tests.waiting import wait_for
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.tables import OUTBOX
@@ -308,8 +308,9 @@ def test_a_relay_killed_mid_batch_loses_and_reorders_nothing(pg_url: str, url: s
     try:
         fill_outbox(db, tickets=50, per_ticket=400)
         total = unsent_count(db)
-        proc = subprocess.Popen([sys.executable, "-m", "consumers.amqp.relay", pg_url, url,
-                                 str(batch)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env = process_env(RESETDESK_DATABASE_URL=pg_url, RESETDESK_BROKER_URL=url,
+                          RESETDESK_AMQP__RELAY_BATCH=str(batch), PYTHONPATH=str(ROOT))
+        proc = subprocess.Popen([sys.executable, "-m", "resetdesk", "relay"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_for("a quarter of the rows sent", lambda: len(sent_ids(db)) >= total // 4, 60,

@@ -41,7 +41,8 @@ from workflow.adapters.tables_resolution import RESET_ARTIFACT
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.actors import CUSTOMER, Actor
 from workflow.domain.calendar import BusinessCalendar, Window
-from workflow.domain.reset_keys import SilencePolicy, new_artifact
+from workflow.domain.policies import Policies
+from workflow.domain.reset_keys import KeyPolicy, SilencePolicy, new_artifact
 from workflow.domain.sla import DEFAULT_POLICIES
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.domain.ticket import Ticket
@@ -67,10 +68,10 @@ class MovableClock(Clock):
         return self.at
 
 
-def web_client(db: Database, clock: Clock, **options: Any) -> TestClient:
+def web_client(db: Database, clock: Clock, policies: Policies | None = None) -> TestClient:
     """``tests.web.web_client`` with this part's routers, as the composition root adds them."""
     deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
-                   secret_key=SECRET, options=options)
+                   secret_key=SECRET, policies=policies or Policies())
     return TestClient(create_app(deps, extra_routers=[agent_key.router, customer_key.router]))
 
 
@@ -152,7 +153,8 @@ def test_codes_are_sealed_at_rest_and_mailed_in_the_customers_language(db: Datab
 
 
 def test_the_encrypted_file_is_uploaded_and_downloaded_behind_its_link(db: Database) -> None:
-    client, tid = web_client(db, MovableClock(T0), key_max_file_bytes=1000), _claimed(db, "en")
+    small = Policies(keys=KeyPolicy(max_file_bytes=1000))
+    client, tid = web_client(db, MovableClock(T0), small), _claimed(db, "en")
     alice = agent_headers(client, db, "alice")
     blob = bytes(range(256)) * 3
     r = client.post(f"/api/v1/tickets/{tid}/send_key", data={"kind": "encrypted_file"},
@@ -248,7 +250,7 @@ def test_expired_tampered_or_misdirected_links_are_refused(db: Database) -> None
 def _bus(db: Database, clock: Clock) -> MessageBus:
     """The bus as bootstrap builds it, over this part's business calendar."""
     return sql_bus(db, lambda: SqlUnitOfWork(db, sla=BOOK), clock, secret_key=SECRET,
-                   public_url="https://desk.example", options={})
+                   public_url="https://desk.example", policies=Policies())
 
 
 def _job(db: Database, clock: Clock) -> tuple[int, int]:
@@ -320,7 +322,7 @@ def test_artifacts_are_purged_after_close_and_audited_once(db: Database) -> None
 def test_the_cli_sends_a_key(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESETDESK_DATABASE_URL", db.url)
     monkeypatch.setenv("RESETDESK_SECRET_KEY", SECRET.decode())
-    monkeypatch.setenv("RESETDESK_PUBLIC_URL", "https://desk.example")
+    monkeypatch.setenv("RESETDESK_SERVER__PUBLIC_URL", "https://desk.example")
     tid = _claimed(db, "en")
     accounts.add_agent(db, "alice", "alice-password-123")
     cli = Typer()

@@ -29,6 +29,8 @@ from workflow.adapters.sla_book import default_book
 from workflow.adapters.tables import OUTBOX
 from workflow.adapters.tables_resolution import CALLBACK_BOOKING
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.policies import Policies
+from workflow.domain.reset_keys import KeyPolicy
 from workflow.domain.states import State
 from workflow.service.handlers import sync_sla
 
@@ -100,9 +102,9 @@ def held_ticket(db: Database, clock: MovableClock, assignee: str | None = "ada")
     return t
 
 
-def app_over(db: Database, clock: MovableClock, **options: Any) -> TestClient:
+def app_over(db: Database, clock: MovableClock, policies: Policies | None = None) -> TestClient:
     deps = WebDeps(db=db, clock=clock, verifier=LocalVerifier(), uow=lambda: SqlUnitOfWork(db),
-                   secret_key=SECRET, public_url=PUBLIC, options=options)
+                   secret_key=SECRET, public_url=PUBLIC, policies=policies or Policies())
     return TestClient(create_app(deps), base_url="https://desk.example")  # Secure cookies
 
 
@@ -174,7 +176,7 @@ def test_sending_security_codes_waits_on_the_customer(desk: Desk) -> None:
 def test_an_encrypted_file_is_uploaded_and_one_over_the_limit_is_refused_unread(
         db: Database) -> None:
     clock = MovableClock()
-    client = app_over(db, clock, key_max_file_bytes=1000)
+    client = app_over(db, clock, Policies(keys=KeyPolicy(max_file_bytes=1000)))
     csrf = signed_in(client, db, "ada")
     t = held_ticket(db, clock)
     desk = Desk(db, client, clock, csrf, t.reference, t.id)

@@ -96,11 +96,11 @@ def run_production(desk: Desk, smtp: SmtpSink, tmp_path: Path, **overrides: str)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = {
-        "RESETDESK_SECRET_KEY": secrets.token_urlsafe(48), "RESETDESK_PUBLIC_URL": base,
-        "RESETDESK_SMTP_HOST": "127.0.0.1", "RESETDESK_SMTP_PORT": str(smtp.port),
-        "RESETDESK_CALENDAR_PATH": str(always_open_calendar(tmp_path)),
-        "RESETDESK_SCHEDULER_INTERVAL_SECONDS": "0.3",
-        "RESETDESK_RETRY_DELAYS_SECONDS": "[1]", "RESETDESK_DATA_DIR": str(tmp_path),
+        "RESETDESK_SECRET_KEY": secrets.token_urlsafe(48), "RESETDESK_SERVER__PUBLIC_URL": base,
+        "RESETDESK_SMTP__HOST": "127.0.0.1", "RESETDESK_SMTP__PORT": str(smtp.port),
+        "RESETDESK_SLA__CALENDAR_PATH": str(always_open_calendar(tmp_path)),
+        "RESETDESK_SCHEDULER__INTERVAL_SECONDS": "0.3",
+        "RESETDESK_QUEUE__RETRY__DELAYS_SECONDS": "[1]", "RESETDESK_DATA_DIR": str(tmp_path),
         **overrides}
     made = Production(desk, base, smtp, settings)
     serve = desk.start("serve", "serve", "--port", str(port), **settings)
@@ -140,8 +140,8 @@ def assert_all_relayed_nothing_dead(desk: Desk) -> None:  # noqa: F811
 @pytest.mark.parametrize("language", ["fr"])
 def test_breach_callback_and_remote_session_close_the_ticket_resolved_over_amqp(
         desk: Desk, smtp: SmtpSink, tmp_path: Path, language: str) -> None:  # noqa: F811
-    prod = run_production(desk, smtp, tmp_path, RESETDESK_FIRST_REPLY_HOURS="0.0005",
-                          RESETDESK_CALLBACK_ESCALATION="first_reply")
+    prod = run_production(desk, smtp, tmp_path, RESETDESK_SLA__FIRST_REPLY_HOURS="0.0005",
+                          RESETDESK_CALLBACKS__ESCALATION="first_reply")
     # the scheduler sees the first reply overdue; the relay carries sla.breached to the
     # escalation consumer, which books the phone callback
     final = dialogue.breach_callback_and_remote_session(prod, language)
@@ -153,7 +153,7 @@ def test_breach_callback_and_remote_session_close_the_ticket_resolved_over_amqp(
 
 def test_confirm_link_get_changes_nothing_post_closes_resolved_once_over_amqp(
         desk: Desk, smtp: SmtpSink, tmp_path: Path) -> None:  # noqa: F811
-    prod = run_production(desk, smtp, tmp_path, RESETDESK_CALLBACK_ESCALATION="none")
+    prod = run_production(desk, smtp, tmp_path, RESETDESK_CALLBACKS__ESCALATION="none")
     ticket = dialogue.confirm_key_once(prod)
     assert_intake_actors(desk, ticket)
     assert_all_relayed_nothing_dead(desk)

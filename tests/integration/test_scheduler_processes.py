@@ -1,13 +1,13 @@
-"""The scheduler as ops run it: separate OS processes (``python -m schedulers.runner``) on one
-PostgreSQL database, a 24x7 calendar and a 3-second first-reply budget, so deadlines cross while
-the test watches. A leader lock taken twice inside one process would prove nothing.
+"""The scheduler as ops run it: separate OS processes (``resetdesk scheduler``, configured by
+``RESETDESK_*`` settings) on one PostgreSQL database, a 24x7 calendar and a 3-second first-reply
+budget, so deadlines cross while the test watches. A leader lock taken twice inside one process
+would prove nothing.
 
 Also, in-process, the jobs the processes run: the catch-up loop and the calendar reload.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from schedulers.jobs import CalendarWatch, sla_tick
 from schemas.events_v1 import SLA_AT_RISK_V1, SLA_BREACHED_V1
 from tests.factories import make_ticket
+from tests.processes import process_env
 from tests.waiting import wait_for
 from workflow.adapters.calendar_sources import calendar_from_toml_text
 from workflow.adapters.db import Database, open_database
@@ -110,13 +111,15 @@ class SchedulerProcess:
     def __init__(self, db_url: str, calendar: Path, lock_name: str, log: Path) -> None:
         self.log = log
         self._out = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "schedulers.runner", "--db-url", db_url,
-             "--calendar", str(calendar), "--interval", str(INTERVAL_S),
-             "--first-reply-seconds", str(FIRST_REPLY_S),
-             "--resolution-seconds", str(RESOLUTION_S), "--name", lock_name],
-            cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env = process_env(
+            RESETDESK_DATABASE_URL=db_url, RESETDESK_SECRET_KEY="s" * 32,
+            RESETDESK_SLA__CALENDAR_PATH=str(calendar),
+            RESETDESK_SLA__FIRST_REPLY_HOURS=str(FIRST_REPLY_S / 3600),
+            RESETDESK_SLA__RESOLUTION_HOURS=str(RESOLUTION_S / 3600),
+            RESETDESK_SCHEDULER__INTERVAL_SECONDS=str(INTERVAL_S),
+            RESETDESK_SCHEDULER__LOCK_NAME=lock_name)
+        self.proc = subprocess.Popen([sys.executable, "-m", "resetdesk", "scheduler"], cwd=ROOT,
+                                     stdout=self._out, stderr=subprocess.STDOUT, env=env)
         self.pid = self.proc.pid
 
     def text(self) -> str:

@@ -20,6 +20,7 @@ from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.tables import ATTACHMENT, AUDIT, INBOX, OUTBOX, TICKET
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.errors import StorageUnavailable
+from workflow.domain.retry import RetryPolicy
 from workflow.service.ports import SystemClock
 from workflow.service.verification import ProcessRequest, process_request
 
@@ -51,7 +52,7 @@ def _record(db: Database, event: dict, human: str | None = "passed") -> inbox.Re
 
 def _handler(db: Database, verifier: ScriptedVerifier, max_attempts: int = 3) -> RequestHandler:
     return RequestHandler(db=db, uow=lambda: SqlUnitOfWork(db), clock=SystemClock(), rules=RULES,
-                          verifier=verifier, max_attempts=max_attempts, retry_delays=[0, 0, 0])
+                          verifier=verifier, retry=RetryPolicy(max_attempts, (0, 0, 0)))
 
 
 def _count(db: Database, table, *where) -> int:  # type: ignore[no-untyped-def]
@@ -151,10 +152,15 @@ def test_human_check_result_is_stored_and_reused_on_redelivery(db: Database) -> 
     [claimed] = _claim(db)
     handler = _handler(db, verifier)
 
-    def database_down() -> SqlUnitOfWork:  # the first attempt fails after the human check
-        raise StorageUnavailable("database unavailable (simulated)")
+    opened: list[int] = []
 
-    handler.uow = database_down
+    def down_after_the_human_check() -> SqlUnitOfWork:  # its result commits; the ticket fails
+        opened.append(1)
+        if len(opened) > 1:
+            raise StorageUnavailable("database unavailable (simulated)")
+        return SqlUnitOfWork(db)
+
+    handler.uow = down_after_the_human_check
     assert handler.handle_claimed(claimed).disposition is Disposition.RETRY
     assert _row(db).human_check == "passed"
     [again] = _claim(db)

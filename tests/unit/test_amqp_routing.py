@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from consumers.amqp.delivery import Delivery, Verdict
-from consumers.amqp.main import consume_main, handler_factory_for
+from consumers.amqp.main import ConsumerConfig, consume_main, handler_factory_for
 from consumers.amqp.notifications import NotificationConsumer
 from consumers.amqp.requests import VerificationConsumer
 from consumers.amqp.routing import ByType, RoutingError, subscribers_for
 from consumers.topology import ESCALATION, NOTIFICATIONS, VERIFICATION
 from schemas.events_v1 import NOTIFICATION_EMAIL_V1, SLA_BREACHED_V1
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
+from workflow.domain.retry import RetryPolicy
 
 
 @dataclass
@@ -34,10 +35,9 @@ class Recorder:
 
 
 def app(*subscribers: Recorder) -> Any:
-    settings = SimpleNamespace(broker_url="amqp://u:p@127.0.0.1:1/v", amqp_prefetch=1,
-                               amqp_heartbeat=5, max_attempts=2, retry_delays_seconds=[1.0],
-                               amqp_system_user=None)
-    return SimpleNamespace(settings=settings, request_handler=object(),
+    config = ConsumerConfig(broker_url="amqp://u:p@127.0.0.1:1/v", prefetch=1, heartbeat=5,
+                            workers=1, system_user=None, retry=RetryPolicy(2, (1.0,)))
+    return SimpleNamespace(consumer_config=lambda: config, request_handler=object(),
                            subscribers=lambda: list(subscribers))
 
 

@@ -45,8 +45,8 @@ Make = Callable[[Actor, str], c.Command[Any]]
 
 
 def _intake(actor: Actor, tid: str) -> c.Command[Any]:
-    return c.RecordRequest(actor=actor, source="urn:test", event_id=tid, reference="RD-TEST-0001",
-                           producer="webform", human_check_passed=True, request=REQUEST)
+    return c.VerifyRequest(actor=actor, source="urn:test", event_id=tid, reference="RD-TEST-0001",
+                           producer="webform", human_check="passed", request=REQUEST)
 
 
 #: the command that carries each trigger (the rest go through FireTrigger)
@@ -73,7 +73,7 @@ CARRIER: dict[str, Make] = {
 #: recording handler stands in; the real ones run through the entries in test_bus_entries.py
 SPIED = (c.SendKey, c.ReportKey, c.RequestCallback, c.MoveCallback, c.BookCallback,
          c.RecordCallResult, c.OfferRemoteCode, c.StartRemoteSession, c.EndRemoteSession,
-         c.RecordRequest)
+         c.VerifyRequest)
 PAIRS = [pytest.param(trigger, kind, id=f"{trigger}-{kind}")
          for trigger in TRIGGERS for kind in ACTOR_KINDS]
 

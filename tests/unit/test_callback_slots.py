@@ -112,14 +112,14 @@ def test_escalation_policy_names_the_clocks_it_escalates() -> None:
     assert not CallbackPolicy(escalation="none").escalates("first_reply")
 
 
-def test_policy_reads_settings_by_name_and_refuses_nonsense() -> None:
-    policy = CallbackPolicy.from_options({"callback_capacity": 4, "callback_slot_minutes": None,
-                                          "callback_exhausted_policy": "close", "other": 1})
+def test_policy_keeps_its_defaults_and_refuses_nonsense() -> None:
+    policy = CallbackPolicy(capacity=4, exhausted="close")
     assert (policy.capacity, policy.slot_minutes, policy.exhausted) == (4, 30, "close")
-    with pytest.raises(ValueError):
-        CallbackPolicy.from_options({"callback_exhausted_policy": "forget"})
-    with pytest.raises(ValueError):
-        CallbackPolicy(capacity=0)
+    for nonsense in ({"exhausted": "forget"}, {"escalation": "sometimes"}, {"capacity": 0},
+                     {"slot_minutes": 4}, {"slot_minutes": 241}, {"notice_minutes": -1},
+                     {"link_hours": 0}, {"horizon_days": 0}, {"max_failed_attempts": 0}):
+        with pytest.raises(ValueError):
+            CallbackPolicy(**nonsense)  # type: ignore[arg-type]
 
 
 def test_slots_are_told_in_the_customers_language_and_pacific_time() -> None:

@@ -30,9 +30,9 @@ TICKET_ID = "3fa2b4c0e1d24f6a8b9c0d1e2f3a4b5c"
 
 @dataclass
 class LogSettings:
-    log_format: str = "human"
-    log_level: str = "INFO"
-    log_access: bool = True
+    format: str = "human"
+    level: str = "INFO"
+    access: bool = True
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def test_human_lines_carry_the_message_text_then_the_ids(capture) -> None:
 
 def test_json_lines_parse_one_object_each_with_ids_role_and_a_masked_traceback(capture) -> None:
     out, _ = capture
-    configure_logging(LogSettings(log_format="json", log_level="debug"), "relay", stream=out)
+    configure_logging(LogSettings(format="json", level="debug"), "relay", stream=out)
     log = logging.getLogger("consumers.request_handling")
     log.debug("plain %d", 1)
     with log_context(message_id=MESSAGE_ID, ticket_id=TICKET_ID):
@@ -183,29 +183,29 @@ def test_json_lines_parse_one_object_each_with_ids_role_and_a_masked_traceback(c
 def test_configuring_again_replaces_the_handler_and_bad_settings_are_refused(capture) -> None:
     out, before = capture
     configure_logging(LogSettings(), "serve", stream=io.StringIO())
-    configure_logging(LogSettings(log_format="JSON"), "serve", stream=out)
+    configure_logging(LogSettings(format="JSON"), "serve", stream=out)
     assert len(logging.getLogger().handlers) == len(before) + 1
     logging.getLogger("x").warning("once")
     assert [json.loads(line)["msg"] for line in lines(out)] == ["once"]
-    with pytest.raises(ValueError, match="LOG_FORMAT"):
-        configure_logging(LogSettings(log_format="xml"), "serve", stream=out)
-    with pytest.raises(ValueError, match="LOG_LEVEL"):
-        configure_logging(LogSettings(log_level="loud"), "serve", stream=out)
+    with pytest.raises(ValueError, match="LOGGING__FORMAT"):
+        configure_logging(LogSettings(format="xml"), "serve", stream=out)
+    with pytest.raises(ValueError, match="LOGGING__LEVEL"):
+        configure_logging(LogSettings(level="loud"), "serve", stream=out)
 
 
 def test_uvicorn_uses_our_handlers_and_the_access_log_follows_the_setting() -> None:
-    assert uvicorn_options(LogSettings(log_level="WARNING", log_access=False)) == {
+    assert uvicorn_options(LogSettings(level="WARNING", access=False)) == {
         "log_config": None, "log_level": "warning", "access_log": False}
 
 
 def test_settings_read_the_environment(monkeypatch) -> None:
-    from resetdesk.settings import Settings
+    from resetdesk.settings import load_settings
 
-    monkeypatch.setenv("RESETDESK_LOG_FORMAT", "json")
-    monkeypatch.setenv("RESETDESK_LOG_LEVEL", "DEBUG")
-    monkeypatch.setenv("RESETDESK_LOG_ACCESS", "false")
-    s = Settings()
-    assert (s.log_format, s.log_level, s.log_access) == ("json", "DEBUG", False)
+    monkeypatch.setenv("RESETDESK_LOGGING__FORMAT", "JSON")
+    monkeypatch.setenv("RESETDESK_LOGGING__LEVEL", "debug")
+    monkeypatch.setenv("RESETDESK_LOGGING__ACCESS", "false")
+    s = load_settings().logging
+    assert (s.format, s.level, s.access) == ("json", "DEBUG", False)
 
 
 def test_each_http_request_has_its_own_scope_in_sync_and_async_routes(capture) -> None:
@@ -215,7 +215,7 @@ def test_each_http_request_has_its_own_scope_in_sync_and_async_routes(capture) -
     from console.log_scope import LogScope
 
     out, _ = capture
-    configure_logging(LogSettings(log_format="json"), "serve", stream=out)
+    configure_logging(LogSettings(format="json"), "serve", stream=out)
     log = logging.getLogger("console.test")
     app = FastAPI()
     app.add_middleware(LogScope)

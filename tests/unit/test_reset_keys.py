@@ -38,12 +38,17 @@ def test_each_kind_is_valid_for_its_configured_hours() -> None:
     assert policy.valid_until("security_codes", FRIDAY) == FRIDAY + timedelta(hours=24)
     assert policy.valid_until("key", FRIDAY) == FRIDAY + timedelta(hours=48)
     assert policy.valid_until("encrypted_file", FRIDAY) == FRIDAY + timedelta(hours=48)
-    custom = KeyPolicy.from_options({"key_hours_security_codes": 36, "key_hours_key": None,
-                                     "key_max_file_bytes": 10, "unrelated": "x"})
-    assert custom.validity["security_codes"] == timedelta(hours=36)
+    custom = KeyPolicy({**policy.validity, "security_codes": timedelta(hours=36)}, 10)
+    assert custom.valid_until("security_codes", FRIDAY) == FRIDAY + timedelta(hours=36)
     assert custom.validity["key"] == timedelta(hours=48) and custom.max_file_bytes == 10
     with pytest.raises(ValueError):
-        KeyPolicy.from_options({"key_hours_key": 0})
+        KeyPolicy({**policy.validity, "key": timedelta(0)})
+    with pytest.raises(ValueError):
+        KeyPolicy({"key": timedelta(hours=1)})  # every kind needs a validity
+    with pytest.raises(ValueError):
+        KeyPolicy(max_file_bytes=0)
+    with pytest.raises(ValueError):
+        KeyPolicy(link_lifetime=timedelta(0))
 
 
 def test_codes_and_keys_need_text_and_files_need_a_bounded_file() -> None:

@@ -81,8 +81,16 @@ def test_guesses_spread_beyond_the_window_never_lock() -> None:
         assert not state.is_locked(at)
 
 
-def test_policy_reads_deployment_options_and_keeps_defaults() -> None:
-    policy = sc.SessionPolicy.from_options({"session_code_minutes": 5, "session_max_failures": 3})
+def test_policy_keeps_its_defaults_and_refuses_nonsense() -> None:
+    policy = sc.SessionPolicy(code_ttl=timedelta(minutes=5),
+                              throttle=sc.ThrottlePolicy(max_failures=3))
     assert policy.code_ttl == timedelta(minutes=5) and policy.throttle.max_failures == 3
-    assert sc.SessionPolicy.from_options({}) == sc.SessionPolicy()
+    assert policy.idle == sc.SessionPolicy().idle == timedelta(minutes=30)
+    for nonsense in ({"code_ttl": timedelta(0)}, {"consent_ttl": timedelta(minutes=-1)},
+                     {"session_token_ttl": timedelta(0)}, {"idle": timedelta(0)}):
+        with pytest.raises(ValueError):
+            sc.SessionPolicy(**nonsense)  # type: ignore[arg-type]
+    for bad in ({"max_failures": 0}, {"window": timedelta(0)}, {"lockout": timedelta(0)}):
+        with pytest.raises(ValueError):
+            sc.ThrottlePolicy(**bad)  # type: ignore[arg-type]
     assert sc.SessionPolicy().code_ttl == timedelta(minutes=15)

@@ -1,5 +1,5 @@
 """The rate-limit arithmetic: fixed windows, refusals with whole-second waits, lock-outs,
-refunds, and limits read from the deployment's settings."""
+refunds, and the limits' defaults."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from resetdesk.settings import Settings
 from workflow.domain import throttle as t
 from workflow.domain.throttle import CounterState, Decision, RateLimit, ThrottleLimits
 
@@ -82,13 +81,15 @@ def test_a_rate_limit_needs_a_positive_limit_and_window() -> None:
         RateLimit(1, timedelta(0))
 
 
-def test_limits_come_from_the_options_with_defaults_that_match_the_settings() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    from_settings = ThrottleLimits.from_options(settings.model_dump())
-    assert from_settings == ThrottleLimits()
-    for name, default in t.OPTION_DEFAULTS.items():
-        assert getattr(settings, name) == default, name
-    assert from_settings.enabled and from_settings.rule(t.INTAKE).limit >= 3000
-    assert from_settings.rule(t.SIGNIN_LOGIN) == RateLimit(10, timedelta(minutes=15))
-    custom = ThrottleLimits.from_options({"intake_rate_per_minute": 7, "throttle_enabled": False})
+def test_limits_default_to_the_documented_rules_and_take_each_one_by_name() -> None:
+    limits = ThrottleLimits()
+    assert limits.enabled and limits.rule(t.INTAKE) == RateLimit(6000, MINUTE)
+    assert limits.rule(t.SIGNIN_LOGIN) == RateLimit(10, timedelta(minutes=15))
+    assert limits.rule(t.SIGNIN_ADDR) == RateLimit(50, timedelta(minutes=15))
+    assert limits.rule(t.CUSTOMER_ADDR) == RateLimit(60, MINUTE)
+    custom = ThrottleLimits(enabled=False, rules=t.default_rules(intake_rate_per_minute=7,
+                                                                 signin_window_minutes=5))
     assert custom.rule(t.INTAKE) == RateLimit(7, MINUTE) and not custom.enabled
+    assert custom.rule(t.SIGNIN_LOGIN) == RateLimit(10, timedelta(minutes=5))
+    with pytest.raises(ValueError):
+        t.default_rules(customer_link_rate_per_minute=0)

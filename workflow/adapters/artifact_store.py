@@ -10,7 +10,6 @@ live hours, so no key ring is kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
@@ -122,11 +121,10 @@ class SqlArtifactStore(ArtifactStore):
         return bytes(value) if value is not None else None
 
 
-def key_links(secret: bytes, base_url: str, options: Mapping[str, Any] | None = None) -> KeyLinks:
-    """Customer links signed with the deployment secret; ``key_link_days`` sets their lifetime."""
-    days = (options or {}).get("key_link_days")
-    return KeyLinks(partial(links.sign, secret), base_url,
-                    timedelta(days=float(days if days is not None else DEFAULT_LINK_DAYS)))
+def key_links(secret: bytes, base_url: str,
+              lifetime: timedelta = timedelta(days=DEFAULT_LINK_DAYS)) -> KeyLinks:
+    """Customer links signed with the deployment secret, living ``lifetime``."""
+    return KeyLinks(partial(links.sign, secret), base_url, lifetime)
 
 
 def purge_artifacts(db: Database, now: datetime, retention: timedelta, *, batch: int = 500,

@@ -4,29 +4,30 @@ besides (rate limits, the sealer of reset keys)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
 from workflow.adapters.purge import purge
 from workflow.adapters.throttle_store import sql_throttle
-from workflow.domain.callback_slots import CallbackPolicy
-from workflow.domain.reset_keys import KeyLinks, KeyPolicy
+from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.policies import Policies
+from workflow.domain.reset_keys import KeyLinks
 from workflow.domain.rules import RuleBook
-from workflow.domain.session_codes import SessionPolicy
 from workflow.service.bus import HandlerContext, MessageBus, NotConfigured, Purger
 from workflow.service.callback_ports import link_maker
 from workflow.service.command_handlers import build_bus
+from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.key_ports import Sealer
 from workflow.service.ports import Clock, UnitOfWork
 
 
 def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret_key: bytes,
-            public_url: str | None, options: Mapping[str, Any],
-            rules: Callable[[], RuleBook] | None = None) -> MessageBus:
+            public_url: str | None, policies: Policies,
+            rules: Callable[[], RuleBook] | None = None,
+            verifier: HumanCheckVerifier | None = None) -> MessageBus:
     """``public_url`` is where customer links point; a key sent without one uses the command's
     ``link_base`` (the address the agent's request came to, or the CLI's server address)."""
 
@@ -36,15 +37,16 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
             raise NotConfigured("reset keys need a public URL for the customer's links")
         if not secret_key:
             raise NotConfigured("reset keys need a secret key to sign the customer's links")
-        return artifact_store.key_links(secret_key, base, options)
+        return artifact_store.key_links(secret_key, base, policies.keys.link_lifetime)
 
     return build_bus(HandlerContext(
-        uow=uow, clock=clock, agents=SqlAgentDirectory(db), rules=rules,
-        callback_policy=CallbackPolicy.from_options(options),
+        uow=uow, clock=clock, read_uow=lambda: SqlUnitOfWork(db, read_only=True),
+        agents=SqlAgentDirectory(db), rules=rules, verifier=verifier,
+        callback_policy=policies.callbacks,
         callback_links=link_maker(secret_key, public_url),
-        key_policy=KeyPolicy.from_options(options), key_sealer=_sealer_or_none(secret_key),
+        key_policy=policies.keys, key_sealer=_sealer_or_none(secret_key),
         key_links=key_links,
-        session_secret=secret_key, session_policy=SessionPolicy.from_options(options),
+        session_secret=secret_key, session_policy=policies.sessions,
         purge=purger(db)))
 
 

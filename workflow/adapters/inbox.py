@@ -36,7 +36,7 @@ from workflow.service.inbox_ports import (
 from workflow.service.ports import AlreadyRecorded, InboxEntry, InboxRepository
 
 __all__ = ["Claimed", "ContentConflict", "InboxKey", "InboxStatus", "Recorded", "SqlInboxRepository",
-           "canonical_payload", "claim", "claim_key", "park_dead", "peek", "record", "relay_key",
+           "canonical_payload", "claim", "claim_key", "park_dead", "record", "relay_key",
            "retry_later", "revive", "set_human_check", "status"]
 
 
@@ -57,13 +57,6 @@ class InboxStatus:
 def _existing(conn: Connection, source: str, event_id: str) -> Any:
     return conn.execute(select(INBOX.c.content_digest, INBOX.c.reference, INBOX.c.status).where(
         INBOX.c.source == source, INBOX.c.event_id == event_id)).first()
-
-
-def peek(db: Database, source: str, event_id: str, digest: str) -> Recorded | None:
-    """The earlier answer for this (source, id), if any (``ContentConflict`` if it differs)."""
-    with db.reader.begin() as conn:
-        row = _existing(conn, source, event_id)
-    return _as_replay(row, digest) if row else None
 
 
 def _as_replay(row: Any, digest: str) -> Recorded:
@@ -118,6 +111,10 @@ class SqlInboxRepository(InboxRepository, InboxQueue):
             .values(status="done", ticket_id=ticket_id, reference=reference, processed_at=now,
                     lease_until=None, last_error=None))
         return result.rowcount == 1
+
+    def earlier(self, source: str, event_id: str, digest: str) -> Recorded | None:
+        row = _existing(self.conn, source, event_id)
+        return _as_replay(row, digest) if row else None
 
     def record(self, *, source: str, event_id: str, type_: str, producer: str, digest: str,
                payload: str, now: datetime, human_check: str | None = None,

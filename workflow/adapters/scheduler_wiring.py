@@ -11,6 +11,7 @@ from workflow.adapters.bus_wiring import purger, sql_bus
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.sla_book import build_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
+from workflow.domain.policies import Policies
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.bus import MessageBus
 from workflow.service.ports import Clock, UnitOfWork
@@ -34,4 +35,5 @@ def uow_factory(db: Database, book: SlaBook) -> Callable[[], UnitOfWork]:
 def scheduler_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock) -> MessageBus:
     """A bare scheduler's bus (``python -m schedulers.runner``): the documented policies and no
     secret key, so its reminders carry no fresh links (the composition root hands its own)."""
-    return sql_bus(db, uow, clock, secret_key=b"", public_url=None, options={})
+    return sql_bus(db, uow, clock, secret_key=b"", public_url=None,
+                   policies=Policies())

@@ -238,7 +238,7 @@ class DeadLetterRow(SQLModel, table=True):
 
 class AttachmentRow(SQLModel, table=True):
     """The device export (XML file or QR photo) sent with a request; never logged, purged after
-    the ticket closed (``attachment_retention_days``)."""
+    the ticket closed (``RESETDESK_RETENTION__ATTACHMENT_DAYS``)."""
 
     __tablename__ = "attachment"
 

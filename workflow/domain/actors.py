@@ -43,6 +43,11 @@ class Actor:
         return cls("supervisor" if role == "supervisor" else "agent", login)
 
     @classmethod
+    def producer(cls, name: str) -> Actor:
+        """A registered producer, as its entry point authenticated it (bearer token, broker user)."""
+        return cls("producer", name)
+
+    @classmethod
     def system(cls, process: str) -> Actor:
         return cls("system", process)
 

@@ -12,10 +12,9 @@ Standard library only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import BusinessCalendar
@@ -93,7 +92,7 @@ class PreferredWindow:
 
 @dataclass(frozen=True)
 class CallbackPolicy:
-    """Settings of the callback path; names match ``callback_*`` settings (see docs/callbacks.md)."""
+    """Settings of the callback path (``callbacks`` in docs/configuration.md, docs/callbacks.md)."""
 
     slot_minutes: int = 30
     capacity: int = 2
@@ -109,25 +108,15 @@ class CallbackPolicy:
 
     def __post_init__(self) -> None:
         if not 5 <= self.slot_minutes <= 240:
-            raise ValueError("callback_slot_minutes must be within 5..240")
+            raise ValueError("callback slot_minutes must be within 5..240")
         if self.capacity < 1 or self.max_failed_attempts < 1 or self.horizon_days < 1:
             raise ValueError("callback capacity, attempts and horizon must be at least 1")
         if self.notice_minutes < 0 or self.link_hours < 1:
-            raise ValueError("callback_notice_minutes must be >= 0, callback_link_hours >= 1")
+            raise ValueError("callback notice_minutes must be >= 0, link_hours >= 1")
         if self.exhausted not in EXHAUSTED_POLICIES:
-            raise ValueError(f"callback_exhausted_policy must be one of {EXHAUSTED_POLICIES}")
+            raise ValueError(f"callback exhausted_policy must be one of {EXHAUSTED_POLICIES}")
         if self.escalation not in ESCALATION_POLICIES:
-            raise ValueError(f"callback_escalation must be one of {ESCALATION_POLICIES}")
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> CallbackPolicy:
-        """From settings or ``WebDeps.options``: ``callback_slot_minutes`` and so on."""
-        names = {"slot_minutes": "callback_slot_minutes", "capacity": "callback_capacity",
-                 "max_failed_attempts": "callback_max_failed_attempts",
-                 "exhausted": "callback_exhausted_policy", "escalation": "callback_escalation",
-                 "notice_minutes": "callback_notice_minutes",
-                 "horizon_days": "callback_horizon_days", "link_hours": "callback_link_hours"}
-        return cls(**{f: options[k] for f, k in names.items() if options.get(k) is not None})
+            raise ValueError(f"callback escalation must be one of {ESCALATION_POLICIES}")
 
     @property
     def length(self) -> timedelta:

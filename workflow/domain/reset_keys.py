@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
 from workflow.domain.calendar import BusinessCalendar
 from workflow.domain.errors import WorkflowError
@@ -54,11 +53,14 @@ def _hours(value: float) -> timedelta:
 
 @dataclass(frozen=True)
 class KeyPolicy:
-    """Validity per kind and the largest file accepted."""
+    """Validity per kind, the largest file accepted, how long the confirm and report links
+    live, and when a silent customer is reminded and the ticket closed."""
 
     validity: Mapping[str, timedelta] = field(default_factory=lambda: {
         "security_codes": _hours(24), "encrypted_file": _hours(48), "key": _hours(48)})
     max_file_bytes: int = MAX_FILE_BYTES
+    link_lifetime: timedelta = timedelta(days=DEFAULT_LINK_DAYS)
+    silence: SilencePolicy = field(default_factory=lambda: SilencePolicy())
 
     def __post_init__(self) -> None:
         if set(self.validity) != set(KINDS) or any(v <= timedelta(0)
@@ -66,18 +68,8 @@ class KeyPolicy:
             raise ValueError(f"validity needs a positive duration for each of {KINDS}")
         if self.max_file_bytes < 1:
             raise ValueError("the file size limit must be positive")
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> KeyPolicy:
-        """From settings by name (``key_hours_<kind>``, ``key_max_file_bytes``); a missing or
-        None value keeps the default."""
-        base = cls()
-        validity = dict(base.validity)
-        for kind in KINDS:
-            if options.get(f"key_hours_{kind}") is not None:
-                validity[kind] = _hours(float(options[f"key_hours_{kind}"]))
-        size = options.get("key_max_file_bytes")
-        return cls(validity, int(size) if size is not None else base.max_file_bytes)
+        if self.link_lifetime <= timedelta(0):
+            raise ValueError("the confirm and report links need a positive lifetime")
 
     def valid_until(self, kind: str, sent_at: datetime) -> datetime:
         return sent_at + self.validity[kind]

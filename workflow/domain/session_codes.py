@@ -16,10 +16,8 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from workflow.domain.throttle import RateLimit
 
@@ -78,6 +76,11 @@ class ThrottlePolicy:
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=15)
 
+    def __post_init__(self) -> None:
+        if self.max_failures < 1 or min(self.window, self.lockout) <= timedelta(0):
+            raise ValueError("session code throttle: max_failures >= 1, positive window and "
+                             "lockout")
+
     @property
     def rule(self) -> RateLimit:
         """The same policy as the shared throttle counts it: each wrong attempt is a hit."""
@@ -86,8 +89,8 @@ class ThrottlePolicy:
 
 @dataclass(frozen=True)
 class SessionPolicy:
-    """Lifetimes and limits of the remote-session path; ``from_options`` reads the deployment's
-    settings (names in ``OPTION_NAMES``) and keeps these defaults for the rest."""
+    """Lifetimes and limits of the remote-session path (a deployment's come from its
+    ``sessions`` settings)."""
 
     code_ttl: timedelta = timedelta(minutes=15)
     #: between reading the terms and clicking Agree
@@ -97,25 +100,6 @@ class SessionPolicy:
     idle: timedelta = timedelta(minutes=30)
     throttle: ThrottlePolicy = ThrottlePolicy()
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> SessionPolicy:
-        def minutes(name: str, default: timedelta) -> timedelta:
-            value = options.get(name)
-            return default if value is None else timedelta(minutes=float(value))
-
-        d = cls()
-        return cls(
-            code_ttl=minutes("session_code_minutes", d.code_ttl),
-            consent_ttl=minutes("session_consent_minutes", d.consent_ttl),
-            session_token_ttl=minutes("session_token_minutes", d.session_token_ttl),
-            idle=minutes("session_idle_minutes", d.idle),
-            throttle=ThrottlePolicy(
-                max_failures=int(options.get("session_max_failures") or d.throttle.max_failures),
-                window=minutes("session_failure_window_minutes", d.throttle.window),
-                lockout=minutes("session_lockout_minutes", d.throttle.lockout)),
-        )
-
-
-OPTION_NAMES = ("session_code_minutes", "session_consent_minutes", "session_token_minutes",
-                "session_idle_minutes", "session_max_failures", "session_failure_window_minutes",
-                "session_lockout_minutes")
+    def __post_init__(self) -> None:
+        if min(self.code_ttl, self.consent_ttl, self.session_token_ttl, self.idle) <= timedelta(0):
+            raise ValueError("session lifetimes (code, consent, token, idle) must be positive")

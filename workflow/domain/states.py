@@ -95,7 +95,6 @@ S = State
 STAY = None  # an internal move: the state does not change, only the ticket's fields
 INTAKE = "publish (or POST /events): the verification worker makes this move"
 KEY_LINK = "the customer's key links (it worked / it did not)"
-CALLBACK_LINK = "the customer's callback link"
 CALL_RESULT = "tickets callback-result"
 END_SESSION = "tickets end-session"
 # Order matters: for one trigger, the first row whose guards pass is taken.
@@ -114,14 +113,14 @@ TRANSITIONS: tuple[Move, ...] = (
     _m("reply", ACTIVE, STAY, "is_assignee", effect="replied", command="tickets reply"),
     _m("send_key", ACTIVE, STAY, "is_assignee", effect="wait_key", command="tickets send-key"),
     _m("key_failed", ACTIVE, STAY, "waiting_key", effect="stop_waiting",
-       actors=("customer", "system"), command=KEY_LINK),
+       actors=("customer",), command=KEY_LINK),
     _m("request_callback", S.QUEUED, S.AWAITING_CALLBACK, effect="stop_waiting",
        actors=(*STAFF, "customer", "system"), command="tickets callback"),
     # staff: the customer asked (by phone, by email) for another time, or cannot be called then
     _m("move_callback", S.AWAITING_CALLBACK, STAY, effect="wait_callback_moved",
        actors=("customer", *STAFF), command="tickets move-callback"),
     _m("book_callback", S.AWAITING_CALLBACK, STAY, "waiting_callback_moved", effect="stop_waiting",
-       actors=("customer", *STAFF), command=CALLBACK_LINK),
+       actors=("customer", *STAFF), command="tickets book-callback"),
     _m("callback_result", S.AWAITING_CALLBACK, S.QUEUED, "result_answered", effect="stop_waiting",
        command=CALL_RESULT),
     _m("callback_result", S.AWAITING_CALLBACK, S.CLOSED, "result_give_up",
@@ -141,8 +140,7 @@ TRANSITIONS: tuple[Move, ...] = (
     # a remote session ends through end_remote_session, which also closes the session record
     _m("resolve", ACTIVE, S.CLOSED, effect="close_resolved", actors=(*STAFF, "customer")),
     _m("abandon", ACTIVE, S.CLOSED, effect="close_abandoned", actors=(*STAFF, "system")),
-    _m("reopen", S.CLOSED, S.QUEUED, "reopenable", effect="reopened",
-       actors=(*STAFF, "customer")),
+    _m("reopen", S.CLOSED, S.QUEUED, "reopenable", effect="reopened", actors=STAFF),
 )
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(m.trigger for m in TRANSITIONS))

@@ -15,7 +15,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 #: agent sign-in, counted per login and per client address (failures: a success is refunded)
 SIGNIN_LOGIN, SIGNIN_ADDR = "signin-login", "signin-addr"
@@ -97,43 +96,28 @@ def throttle_key(secret: bytes, kind: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class ThrottleLimits:
-    """The HTTP rate limits, by scope; ``from_options`` reads the deployment's settings."""
+    """The HTTP rate limits, by scope (a deployment's come from its ``throttle`` settings), and
+    the one switch that turns every one of them off."""
 
     enabled: bool = True
-    rules: Mapping[str, RateLimit] = field(default_factory=lambda: default_rules({}))
+    rules: Mapping[str, RateLimit] = field(default_factory=lambda: default_rules())
 
     def rule(self, scope: str) -> RateLimit:
         return self.rules[scope]
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> ThrottleLimits:
-        enabled = options.get("throttle_enabled")
-        return cls(enabled=True if enabled is None else bool(enabled),
-                   rules=default_rules(options))
 
-
-def default_rules(options: Mapping[str, Any]) -> dict[str, RateLimit]:
-    """Each scope's limit from its setting (names in ``OPTION_DEFAULTS``), else the default."""
-    def get(name: str) -> int:
-        value = options.get(name)
-        return int(OPTION_DEFAULTS[name] if value is None else value)
-
-    signin_window = timedelta(minutes=get("signin_window_minutes"))
+def default_rules(*, signin_failures_per_login: int = 10, signin_failures_per_address: int = 50,
+                  signin_window_minutes: float = 15, customer_link_rate_per_minute: int = 60,
+                  intake_rate_per_minute: int = 6000,
+                  intake_status_rate_per_minute: int = 6000) -> dict[str, RateLimit]:
+    """Each scope's limit: sign-in failures per login and per address in one window, the
+    customer link pages per address and intake per producer token, per minute."""
+    signin_window = timedelta(minutes=signin_window_minutes)
     minute = timedelta(minutes=1)
     return {
-        SIGNIN_LOGIN: RateLimit(get("signin_failures_per_login"), signin_window),
-        SIGNIN_ADDR: RateLimit(get("signin_failures_per_address"), signin_window),
-        CUSTOMER_ADDR: RateLimit(get("customer_link_rate_per_minute"), minute),
-        INTAKE: RateLimit(get("intake_rate_per_minute"), minute),
-        INTAKE_STATUS: RateLimit(get("intake_status_rate_per_minute"), minute),
+        SIGNIN_LOGIN: RateLimit(signin_failures_per_login, signin_window),
+        SIGNIN_ADDR: RateLimit(signin_failures_per_address, signin_window),
+        CUSTOMER_ADDR: RateLimit(customer_link_rate_per_minute, minute),
+        INTAKE: RateLimit(intake_rate_per_minute, minute),
+        INTAKE_STATUS: RateLimit(intake_status_rate_per_minute, minute),
     }
-
-
-OPTION_DEFAULTS: Mapping[str, int] = {
-    "signin_failures_per_login": 10,
-    "signin_failures_per_address": 50,
-    "signin_window_minutes": 15,
-    "customer_link_rate_per_minute": 60,
-    "intake_rate_per_minute": 6000,
-    "intake_status_rate_per_minute": 6000,
-}

@@ -22,6 +22,7 @@ from workflow.domain.rules import RuleBook
 from workflow.domain.session_codes import SessionPolicy
 from workflow.service.callback_ports import LinkMaker
 from workflow.service.commands import Command, FireTrigger
+from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.key_ports import Sealer
 from workflow.service.ports import AgentDirectory, Clock, UnitOfWork
 
@@ -49,6 +50,10 @@ class HandlerContext:
 
     uow: Callable[[], UnitOfWork]
     clock: Clock
+    #: a unit of work for look-ups only (on SQLite it does not take the write lock); None: ``uow``
+    read_uow: Callable[[], UnitOfWork] | None = None
+    #: the human check (captcha) intake settles and the verification worker asks again
+    verifier: HumanCheckVerifier | None = None
     agents: AgentDirectory | None = None
     #: the verification rules, loaded when the first request is recorded
     rules: Callable[[], RuleBook] | None = None

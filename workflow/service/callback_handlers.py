@@ -106,12 +106,13 @@ def move_callback(cmd: c.MoveCallback | c.BookCallback, ctx: HandlerContext) -> 
     picks); choosing a new slot books it and clears the wait. Staff giving it back without a
     new slot must say why, and the customer is emailed a link to pick another time.
     ``BookCallback`` only books a slot for a callback already given back (it never releases
-    the current one)."""
+    the current one): the next free slot when it names neither a slot nor a window."""
     actor = cmd.actor.label
-    choosing = cmd.slot_start is not None or cmd.window is not None
+    choosing = (cmd.slot_start is not None or cmd.window is not None
+                or isinstance(cmd, c.BookCallback))
     reason = (cmd.reason or "").strip()[:500] if isinstance(cmd, c.MoveCallback) else ""
     by_staff = cmd.actor.kind in STAFF
-    if by_staff and isinstance(cmd, c.MoveCallback) and not choosing and not reason:
+    if by_staff and not choosing and not reason:
         raise WorkflowError("say why the callback is released (the reason is kept in the "
                             "ticket's history)")
     with ctx.uow() as uow:

@@ -19,10 +19,10 @@ from workflow.service import (
 from workflow.service import commands as c
 from workflow.service.bus import HandlerContext, MessageBus
 from workflow.service.handlers import ActOnTicket, act
+from workflow.service.intake_handlers import register_intake
 from workflow.service.notes import AddNote as NoteCmd
 from workflow.service.notes import add_note
 from workflow.service.replies import ReplyToTicket, reply_to_ticket
-from workflow.service.verification import Processed, ProcessRequest, process_request
 
 Move = (c.FireTrigger | c.ClaimTicket | c.ReleaseTicket | c.TakeOver | c.Resolve | c.Abandon
         | c.Reopen | c.RejectTicket)
@@ -56,11 +56,6 @@ def note(cmd: c.AddNote, ctx: HandlerContext) -> None:
     add_note(ctx.uow(), ctx.clock, NoteCmd(cmd.ticket_id, cmd.actor.name, cmd.body))
 
 
-def record_request(cmd: c.RecordRequest, ctx: HandlerContext) -> Processed:
-    rules = HandlerContext.need(ctx.rules, "the verification rules")()
-    return process_request(ctx.uow(), ctx.clock, rules, ProcessRequest(
-        cmd.source, cmd.event_id, cmd.reference, cmd.producer, cmd.human_check_passed,
-        cmd.request, cmd.accepted_at, cmd.new_entry))
 
 
 def build_bus(ctx: HandlerContext) -> MessageBus:
@@ -79,6 +74,6 @@ def build_bus(ctx: HandlerContext) -> MessageBus:
     bus.register(c.AddNote, note)
     for handlers in (key_handlers, callback_handlers, session_handlers, housekeeping_handlers):
         handlers.register(bus)
-    bus.register(c.RecordRequest, record_request)
+    register_intake(bus)
     return bus
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Generic, TypeVar
 
+from schemas.envelope import InboundEvent
 from schemas.requests_v1 import RequestSubmittedV1
 from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import PreferredWindow
@@ -19,7 +20,7 @@ from workflow.domain.reset_keys import NewArtifact
 from workflow.domain.states import STAFF, Outcome
 from workflow.domain.ticket import Ticket
 from workflow.service.callback_ports import Booked
-from workflow.service.ports import InboxEntry
+from workflow.service.intake import Intake
 from workflow.service.remote_sessions import IssuedCode, VerifiedCode
 from workflow.service.reset_keys import AnswerResult
 from workflow.service.session_ports import StepRecord
@@ -244,15 +245,35 @@ class EndRemoteSession(TicketCommand[Ticket]):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecordRequest(Command[Processed]):
-    """Intake: one recorded request becomes one ticket (verify, enqueue or reject)."""
+class RecordRequest(Command[Intake]):
+    """Intake: a producer's decoded request, checked (its source), its human check settled
+    once, and recorded in the inbox (a replay answers as the first copy did)."""
+
+    actors = ("producer",)
+    event: InboundEvent
+    #: the source the authenticated producer is registered with (``actor.name`` is its name)
+    producer_source: str
+    remote_addr: str | None = None
+    #: production HTTP: with an outbox row that carries it to the verification consumers
+    relay: bool = False
+    #: the transport runs ``VerifyRequest`` at once, in the same delivery (the AMQP consumer:
+    #: the broker keeps the message until the ack): the ticket is made in the same transaction
+    #: when the verifier's tokens may be checked again, else the human check is left to that step
+    verify_now: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyRequest(Command[Processed]):
+    """The worker's step: one recorded request becomes one ticket (verified and queued, or
+    closed). A human check stored as unknown is asked again here, and committed at once."""
 
     triggers = ("verify", "reject", "mark_duplicate", "enqueue")
     source: str
     event_id: str
     reference: str
     producer: str
-    human_check_passed: bool
+    #: the stored result: ``passed``, ``failed``, or None (unknown: ask again)
+    human_check: str | None
     request: RequestSubmittedV1
+    remote_addr: str | None = None
     accepted_at: datetime | None = None
-    new_entry: InboxEntry | None = None

@@ -4,7 +4,7 @@ provider. Implementations live in ``workflow.adapters.human_check``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol, overload
 
 from workflow.domain.errors import WorkflowError
 
@@ -40,3 +40,25 @@ class HumanCheckVerifier(Protocol):
     single_use: bool
 
     def verify(self, token: str, remote_ip: str | None) -> HumanCheckResult: ...
+
+
+@overload
+def settle_human_check(verifier: HumanCheckVerifier, token: str, remote_ip: str | None, *,
+                       stored: str | None = None, may_defer: Literal[False]) -> str: ...
+@overload
+def settle_human_check(verifier: HumanCheckVerifier, token: str, remote_ip: str | None, *,
+                       stored: str | None = None, may_defer: bool) -> str | None: ...
+def settle_human_check(verifier: HumanCheckVerifier, token: str, remote_ip: str | None, *,
+                       stored: str | None = None, may_defer: bool) -> str | None:
+    """The human check's result, ``passed`` or ``failed``: the stored one when the request has
+    one, else the verifier's answer (asked once: the token may be single-use). A transient
+    answer is never a rejection: with ``may_defer`` it is None (stored as unknown, the worker
+    asks again later), else ``HumanCheckUnavailable`` (retry the work)."""
+    if stored is not None:
+        return stored
+    result = verifier.verify(token, remote_ip)
+    if result.transient:
+        if may_defer:
+            return None
+        raise HumanCheckUnavailable(f"human check unavailable: {result.detail}")
+    return "passed" if result.passed else "failed"

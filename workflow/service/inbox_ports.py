@@ -17,6 +17,9 @@ from workflow.domain.errors import WorkflowError
 class ContentConflict(WorkflowError):
     """The same (source, id) was sent before with different content."""
 
+    #: what the entry points answer: HTTP 409 ``conflict``, a dead letter with this reason
+    code = "conflict"
+
 
 @dataclass(frozen=True)
 class InboxKey:
@@ -61,6 +64,12 @@ class InboxQueue(abc.ABC):
                remote_addr: str | None = None, relay: bool = False) -> Recorded:
         """Accept a message, or answer as before (``ContentConflict`` if it differs).
         ``relay``: with an outbox row that carries the request to the verification consumers."""
+
+    @abc.abstractmethod
+    def earlier(self, source: str, event_id: str, digest: str) -> Recorded | None:
+        """The answer given when this (source, id) was first accepted, or None if it never was
+        (``ContentConflict`` if its content differs): a replay is told before the human check
+        is asked (a single-use token was spent on the first copy)."""
 
     @abc.abstractmethod
     def claim(self, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:

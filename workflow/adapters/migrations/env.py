@@ -1,8 +1,9 @@
-"""Alembic environment: the URL comes from the caller (``resetdesk db upgrade``) or the settings."""
+"""Alembic environment: the URL comes from the caller (``resetdesk db upgrade``, which reads the
+settings) or, for the ``alembic`` command line, from ``-x url=…``; nothing here reads the
+environment (only ``resetdesk.settings`` does)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 from alembic import context
@@ -15,9 +16,11 @@ config = context.config
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("RESETDESK_DATABASE_URL")
+    url = config.get_main_option("sqlalchemy.url") or context.get_x_argument(
+        as_dictionary=True).get("url")
     if not url:
-        raise RuntimeError("no database URL: set RESETDESK_DATABASE_URL or pass one")
+        raise RuntimeError("no database URL: run `resetdesk db upgrade` (it reads the settings) "
+                           "or pass `alembic -x url=…`")
     return url
 
 

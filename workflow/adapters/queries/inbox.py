@@ -1,5 +1,5 @@
-"""Where a producer's message stands (read only): its status, or the earlier answer to a replay."""
+"""Where a producer's message stands (read only): its status."""
 
-from workflow.adapters.inbox import ContentConflict, InboxKey, InboxStatus, Recorded, peek, status
+from workflow.adapters.inbox import ContentConflict, InboxKey, InboxStatus, Recorded, status
 
-__all__ = ["ContentConflict", "InboxKey", "InboxStatus", "Recorded", "peek", "status"]
+__all__ = ["ContentConflict", "InboxKey", "InboxStatus", "Recorded", "status"]
