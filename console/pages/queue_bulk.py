@@ -10,19 +10,20 @@ agent confirms, nothing is done and the new count is confirmed again.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, QueryParams
 
 from console.deps import WebDeps
 from console.pages.queue import Deps, Me, refused, sla_book
-from console.pages.queue_view import BadQuery, QueueQuery
+from console.pages.queue_view import BadQuery, QueueQuery, printable
 from console.pages.render import page
 from console.sessions import Signed
 from workflow.adapters import queries
@@ -44,6 +45,8 @@ BULK_MAX = 500
 ACTIONS = {"claim": "Claim", "release": "Release", "reassign": "Assign"}
 DONE = {"claim": "claimed", "release": "released"}
 SCOPES = ("selected", "filter")
+#: what a ticket id looks like (anything else names no ticket and is dropped)
+TICKET_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,10 @@ class Bulk:
             raise BadQuery(f"unknown action {action[:40]!r}; use one of {', '.join(ACTIONS)}")
         if scope not in SCOPES:
             raise BadQuery("scope is selected or filter")
-        ids = tuple(dict.fromkeys(str(v)[:64] for v in params.getlist("ticket")))
+        ids = tuple(dict.fromkeys(v for v in map(str, params.getlist("ticket")) if TICKET_ID.fullmatch(v)))
         text: Mapping[str, str] = {k: v for k, v in params.items() if isinstance(v, str)}
         return cls(action, scope, ids[:BULK_MAX + 1] if scope == "selected" else (),
-                   QueueQuery.parse(text), str(params.get("to", "")).strip()[:64])
+                   QueueQuery.parse(text), printable(str(params.get("to", ""))).strip()[:64])
 
     def verb(self) -> str:
         return f"assigned to {self.to}" if self.action == "reassign" else DONE[self.action]
@@ -201,9 +204,9 @@ async def claim(request: Request, d: Deps, me: Me) -> HTMLResponse:
     """The keyboard's ``a``: claim one ticket; the answer is a line for the page's status area,
     and an ``HX-Trigger`` that makes the page refresh its rows."""
     form = await request.form()
-    ticket = str(form.get("ticket", ""))[:64]
+    ticket = str(form.get("ticket", ""))
     bulk = Bulk("claim", "selected", (ticket,), QueueQuery())
-    tickets = await run_in_threadpool(picked, d.db, [ticket])
+    tickets = await run_in_threadpool(picked, d.db, [ticket]) if TICKET_ID.fullmatch(ticket) else []
     done = await run_in_threadpool(act, d, me, bulk, tickets)
     text = (f"{done[0].ticket.reference}: {done[0].text}" if done
             else "That ticket no longer exists.")

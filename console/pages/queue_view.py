@@ -34,6 +34,11 @@ MAX_SEARCH = 100
 HORIZONS = (15, 30, 60, 120, 240)
 
 
+def printable(text: str) -> str:
+    """``text`` without control characters (PostgreSQL refuses a NUL in a string)."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 class BadQuery(ValueError):
     """A filter value the form never offers (a hand-edited or stale link)."""
 
@@ -63,10 +68,10 @@ class QueueQuery:
             values[name] = value
         for flag in FLAGS:
             values[flag] = params.get(flag, "") in ("1", "on", "true")
-        values["q"] = params.get("q", "").strip()
+        values["q"] = printable(params.get("q", "")).strip()
         if len(str(values["q"])) > MAX_SEARCH:
             raise BadQuery(f"a search is at most {MAX_SEARCH} characters")
-        values["after"] = params.get("after", "").strip()[:200]
+        values["after"] = printable(params.get("after", "")).strip()[:200]
         return cls(**values)  # type: ignore[arg-type]
 
     def filters(self, login: str) -> QueueFilters:

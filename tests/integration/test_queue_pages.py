@@ -283,7 +283,7 @@ def bulk(client: TestClient, csrf: str, action: str, count: int, *tickets: Ticke
         "csrf_token": csrf, "action": action, "scope": "filter" if fields else "selected",
         "expected": str(count), "ticket": [t.id for t in tickets], **fields})
     assert answer.status_code == 200, answer.text[:500]
-    return answer.text
+    return str(answer.text)
 
 
 def summary(html: str) -> str:
