@@ -96,6 +96,18 @@ class QueueQuery:
         query = urlencode(replace(self, **changes).pairs())  # type: ignore[arg-type]
         return f"{path}?{query}" if query else path
 
+    def describe(self) -> str:
+        """The filters in words: ``language fr, unassigned, search "dana"``."""
+        words = []
+        for name, value in self.pairs():
+            if name in CHOICES:
+                words.append(f"{name.replace('_', ' ')} {CHOICES[name][value]}")
+            elif name in FLAGS:
+                words.append(name)
+            elif name == "q":
+                words.append(f"search “{value}”")
+        return ", ".join(words) or "every open ticket"
+
     @property
     def narrowed(self) -> bool:
         return any(name != "after" for name, _ in self.pairs())

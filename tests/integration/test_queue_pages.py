@@ -266,7 +266,8 @@ def test_bulk_confirmation_states_how_many_tickets_change(db: Database,
     by_filter = client.get("/queue/bulk?action=claim&scope=filter&language=fr&unassigned=1")
     assert by_filter.status_code == 200
     assert confirmed_count(by_filter.text) == 3  # at_risk, replied_at_risk, paused_cb
-    assert "will be claimed: every ticket matching the current filter" in by_filter.text
+    assert ("will be claimed: every ticket matching the current filter (language fr, "
+            "unassigned)") in by_filter.text
     assert '<input type="hidden" name="expected" value="3">' in by_filter.text
     ticked = "&".join(f"ticket={desk[n].id}" for n in ("at_risk", "ok"))
     picked = client.get(f"/queue/bulk?action=release&scope=selected&{ticked}").text
