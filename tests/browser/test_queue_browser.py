@@ -142,6 +142,10 @@ def test_polling_shows_another_agents_change_and_pause_stops_it(
 def test_the_keyboard_alone_works_the_queue(page: Any, desk: tuple[Console, list[str]]) -> None:
     _, references = desk
     sign_in(page, "ada")
+    # polling paused (as an agent may leave it): what refreshes the table below is the claim
+    page.evaluate("localStorage.setItem('resetdesk.queue.poll', '{\"interval\": 60, \"paused\": true}')")
+    page.reload()
+    assert page.text_content("#queue-poll-state") == "paused"
     rows = page.locator(ROW)
     first_ref = rows.nth(0).get_attribute("data-ref")
     second_ref = rows.nth(1).get_attribute("data-ref")
@@ -174,7 +178,7 @@ def test_the_keyboard_alone_works_the_queue(page: Any, desk: tuple[Console, list
 
     page.keyboard.press("a")
     expect(page.locator("#queue-status")).to_have_text(f"{first_ref}: claimed")
-    # the answer makes the table refresh at once, whatever the polling interval
+    # the answer makes the table refresh at once, polling or not
     expect(page.locator(f"tr[data-ref='{first_ref}'] td.assignee")).to_have_text("ada")
     assert page.locator(f"{ROW}.current").get_attribute("data-ref") == first_ref  # kept
 
