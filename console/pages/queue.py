@@ -38,6 +38,8 @@ Me = Annotated[Signed, Depends(signed_in_page)]
 #: rows on one page
 LIMIT = 50
 DEFAULT_HORIZON = 30
+#: the escalating view's rows: the most urgent ones (more than an agent can act on anyway)
+URGENT = 100
 
 
 def sla_book(d: WebDeps) -> SlaBook:
@@ -58,7 +60,7 @@ def _table(d: WebDeps, me: Signed, query: QueueQuery) -> dict[str, Any]:
     rows = [row_view(r, now, book) for r in found.rows]
     return {"rows": rows, "query": query, "now": now,
             "next_url": query.url(after=found.next_cursor) if found.next_cursor else None,
-            "first_url": query.url(after="") if query.after else None,
+            "first_url": query.url(after="") if query.after else None, "capped": False,
             "empty": "No ticket matches these filters." if query.narrowed else "No open tickets."}
 
 
@@ -116,11 +118,11 @@ def _escalating(d: WebDeps, me: Signed, within: int, mine: bool) -> dict[str, An
     book, now = sla_book(d), d.clock.now()
     filters = QueueFilters(assignee=me.login if mine else None)
     found = queries.escalating_soon(d.db, book=book, within=timedelta(minutes=within),
-                                    filters=filters, limit=200, now=now)
+                                    filters=filters, limit=URGENT, now=now)
     rows: list[RowView] = [row_view(r, now, book) for r in found]
     query = QueueQuery(mine=mine)
     return {"rows": rows, "query": query, "now": now, "next_url": None, "first_url": None,
-            "within": within, "horizons": HORIZONS, "mine": mine,
+            "capped": len(rows) >= URGENT, "within": within, "horizons": HORIZONS, "mine": mine,
             "empty": f"Nothing is due within {within} business minutes, and nothing is breached."}
 
 

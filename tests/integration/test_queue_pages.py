@@ -230,7 +230,7 @@ def test_the_rows_fragment_is_the_table_alone_and_shows_changes(db: Database,
 
 
 def test_escalating_soon_lists_breached_and_nearly_due_tickets_first(
-        db: Database, desk: dict[str, Ticket]) -> None:
+        db: Database, desk: dict[str, Ticket], monkeypatch: pytest.MonkeyPatch) -> None:
     client, _ = signed_in(db, "alice")
     assert [r["ref"] for r in shown(client, "/queue/escalating").rows] == refs(
         desk, "breached", "at_risk")
@@ -245,6 +245,10 @@ def test_escalating_soon_lists_breached_and_nearly_due_tickets_first(
     assert "<html" not in fragment and [r["ref"] for r in Rows(fragment).rows] == refs(
         desk, "breached", "at_risk")
     assert client.get("/queue/escalating?within=7").status_code == 400
+    monkeypatch.setattr(queue_pages, "URGENT", 1)
+    capped = client.get("/queue/escalating").text
+    assert [r["ref"] for r in Rows(capped).rows] == refs(desk, "breached")
+    assert "1 ticket shown (the most urgent; there are more)" in capped
 
 
 def assignees(db: Database, *tickets: Ticket) -> list[str | None]:
