@@ -18,6 +18,7 @@ from tests.fake_stores import (
     FakeCallbacks,
     FakeCounters,
     FakeKeys,
+    FakePresence,
     FakeSessions,
     Tables,
 )
@@ -135,6 +136,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.callbacks, self.keys = FakeCallbacks(self), FakeKeys(self)
         self.sessions, self.throttle = FakeSessions(self), FakeCounters(self)
         self.alarms = FakeAlarms(self)
+        self.presence = FakePresence(self)
         self.rollback()
 
     @contextmanager

@@ -254,3 +254,13 @@ class RecordRequest(Command[Processed]):
     request: RequestSubmittedV1
     accepted_at: datetime | None = None
     new_entry: InboxEntry | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkPresence(Command[None]):
+    """The console's heartbeat: ``actor`` has the ticket open (``viewing``) or is writing a
+    reply (``typing``). No lock: others are only told (``workflow.service.presence``)."""
+
+    actors = STAFF
+    ticket_id: str
+    activity: str = "viewing"
