@@ -116,8 +116,9 @@ STALE = "This form came without the ticket's version: reload the ticket and try 
 
 
 @router.post("/tickets/{ticket_id}/move/{trigger}")
-async def move(ticket_id: TicketId, trigger: Annotated[str, Path(max_length=40)], request: Request, d: Deps, me: Me,
-               expected_version: VersionField = None, reason: ReasonField = "") -> Response:
+async def move(ticket_id: TicketId, trigger: Annotated[str, Path(max_length=40)],
+               request: Request, d: Deps, me: Me, expected_version: VersionField = None,
+               reason: ReasonField = "") -> Response:
     """A plain move. The ones that end the ticket need a reason (their form asks for it, with
     a confirmation)."""
     if trigger not in COMMANDS:

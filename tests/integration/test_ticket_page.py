@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from schemas.requests_v1 import RequestSubmittedV1
 from schemas.sample import sample_request_data, unique_serial
-from tests.fake_bus import MovableClock
 from tests.factories import T0
+from tests.fake_bus import MovableClock
 from tests.web import page_sign_in, web_client
 from workflow.adapters import accounts
 from workflow.adapters.db import Database, open_database
@@ -344,7 +344,7 @@ def test_presence_is_shared_by_two_app_instances_and_expires(
     changed = bob.htmx(f"{ref}/presence", version="0")
     assert "This ticket changed since you opened it." in text(changed.text)
     clock.advance(seconds=31)
-    bus = second_app.app.state.deps.message_bus()
+    bus = second_app.app.state.deps.message_bus()  # type: ignore[attr-defined]
     assert bus.handle(PrunePresence(actor=Actor.system("scheduler"))) == 1  # bob's row
     with db.reader.begin() as conn:
         assert conn.execute(select(PRESENCE)).all() == []

@@ -80,10 +80,14 @@ def fill(text: str, values: Mapping[str, str]) -> str:
     return _FIELD.sub(lambda m: values.get(m[1], "") if m[1] in PLACEHOLDERS else m[0], text)
 
 
+def _part(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def placeholders_of(data: Mapping[str, Any], reference: str, agent: str) -> dict[str, str]:
     """The placeholder values of a ticket's request data (empty once anonymised)."""
-    requester = data.get("requester") if isinstance(data.get("requester"), dict) else {}
-    device = data.get("device") if isinstance(data.get("device"), dict) else {}
+    requester, device = _part(data, "requester"), _part(data, "device")
     method = str(data.get("reset_method") or "")
     return {"customer_name": str(requester.get("name") or ""),
             "company": str(requester.get("company") or ""),

@@ -67,7 +67,7 @@ def _emails(conn: Connection, ticket_id: str) -> list[Entry]:
                         .order_by(OUTBOX.c.sequence)).all()
     if not rows:
         return []
-    fate = dict(conn.execute(select(DELIVERY.c.event_id, DELIVERY.c.status).where(
+    fate: dict[str, str] = dict(conn.execute(select(DELIVERY.c.event_id, DELIVERY.c.status).where(
         DELIVERY.c.subscriber == EMAIL_SUBSCRIBER,
         DELIVERY.c.event_id.in_([r.event_id for r in rows]))).all())
     out = []
