@@ -132,7 +132,8 @@ def page_context(d: WebDeps, actor: Actor, csrf: str | None, key: str) -> dict[s
         "destructive": DESTRUCTIVE, "labels": LABELS, "rejections": REJECTIONS, "agents": staff,
         "request_rows": request_rows(t.data),
         "verification": findings.verification_of(d.db, t.id, t.data, _rules(d)),
-        "timeline": [Shown(e, when(e.at, now, zone)) for e in timeline.timeline(d.db, t.id)],
+        "timeline": [Shown(e, when(e.at, now, zone))
+                     for e in timeline.timeline(d.db, t.id, zone)],
         "others": others_on(d, t.id, actor.name), "changed": False,
         "created": when(t.created_at, now, zone),
         "canned": library.replies.values(),

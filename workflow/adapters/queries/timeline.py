@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -40,10 +40,11 @@ class Entry:
     detail: str | None = None
 
 
-def timeline(db: Database, ticket_id: str) -> list[Entry]:
+def timeline(db: Database, ticket_id: str, zone: tzinfo = UTC) -> list[Entry]:
+    """``zone``: the one callback slots are told in (the desk's)."""
     with db.reader.connect() as conn, conn.begin():
         entries = [*_moves(conn, ticket_id), *_emails(conn, ticket_id),
-                   *_callbacks(conn, ticket_id), *_steps(conn, ticket_id),
+                   *_callbacks(conn, ticket_id, zone), *_steps(conn, ticket_id),
                    *_notes(conn, ticket_id)]
     return sorted(entries, key=lambda e: e.at)  # stable: same instant keeps source order
 
@@ -94,12 +95,13 @@ def _time(envelope: dict[str, Any], stored: datetime) -> datetime:
     return at if at.tzinfo is not None else stored
 
 
-def _callbacks(conn: Connection, ticket_id: str) -> list[Entry]:
+def _callbacks(conn: Connection, ticket_id: str, zone: tzinfo) -> list[Entry]:
     b, a = CALLBACK_BOOKING.c, CALLBACK_ATTEMPT.c
     bookings = conn.execute(select(b.created_at, b.requested_by, b.slot_start, b.status)
                             .where(b.ticket_id == ticket_id).order_by(b.id))
     out = [Entry(r.created_at, "booking", r.requested_by,
-                 f"callback booked for {r.slot_start.isoformat()} ({r.status})")
+                 f"callback booked for {r.slot_start.astimezone(zone):%a %d %b %Y %H:%M %Z} "
+                 f"({r.status})")
            for r in bookings]
     attempts = conn.execute(select(a.at, a.agent, a.result, a.cycle)
                             .where(a.ticket_id == ticket_id).order_by(a.id))
