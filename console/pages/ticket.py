@@ -69,9 +69,10 @@ async def ticket(ticket_id: TicketId, request: Request, d: Deps, me: Me) -> HTML
 def refusal(err: WorkflowError, trigger: str, fresh: Ticket | None, me: str) -> tuple[int, str]:
     """(status, what the agent reads) for a move the desk refused."""
     if isinstance(err, ConcurrencyConflict):
-        if (trigger in ("claim", "take_over") and fresh is not None and fresh.assignee
-                and fresh.assignee != me):
-            return 409, f"Already claimed by {fresh.assignee}."
+        holder = fresh.assignee if fresh is not None else None
+        if trigger in ("claim", "take_over") and holder:
+            return 409, ("You hold this ticket already." if holder == me
+                         else f"Already claimed by {holder}.")
         return 409, ("Someone changed this ticket since you opened it, so nothing was done. "
                      "Check the ticket as it is now and try again.")
     if isinstance(err, GuardRefused):
