@@ -92,7 +92,8 @@ def version(page: str) -> int:
 
 
 def moves(page: str) -> set[str]:
-    return set(re.findall(r'data-move="(\w+)"', page))
+    """The moves this page offers itself (the resolution panel's come after)."""
+    return set(re.findall(r'data-move="(\w+)"', page.partition('<div class="resolution">')[0]))
 
 
 def text(page: str) -> str:
