@@ -13,6 +13,7 @@ from workflow.domain.reset_keys import SilencePolicy
 from workflow.service.commands import Command
 from workflow.service.housekeeping_commands import (
     ExpireIdleSessions,
+    PrunePresence,
     PruneThrottle,
     ReleaseOrphanBookings,
     RemindSilentKeys,
@@ -42,4 +43,5 @@ def housekeeping_jobs(*, silence: SilencePolicy, link_base: str | None) -> tuple
         LeaderJob("reset-key-silence", 60,
                   lambda: RemindSilentKeys(actor=KEYS, silence=silence, link_base=link_base)),
         LeaderJob("callback-orphans", 300, lambda: ReleaseOrphanBookings(actor=HOUSEKEEPING)),
+        LeaderJob("presence-prune", 300, lambda: PrunePresence(actor=HOUSEKEEPING)),
     )

@@ -21,6 +21,7 @@ from workflow.domain.ticket_sla import Alarm
 from workflow.service.callback_ports import CallbackStore
 from workflow.service.key_ports import ArtifactStore, Sealer, StoredArtifact
 from workflow.service.ports import AlarmLog
+from workflow.service.presence import TTL, TYPING, PresenceStore
 from workflow.service.session_ports import LiveCode, SessionRecord, SessionStore, StepRecord
 from workflow.service.throttle import ThrottleCounters
 
@@ -59,6 +60,9 @@ class Tables:
     steps: list[StepRecord] = field(default_factory=list)
     counters: dict[tuple[str, str], CounterState] = field(default_factory=dict)
     alarms: set[tuple[str, str, int, str]] = field(default_factory=set)
+    #: (ticket, login) -> (activity, expires_at, typing_until)
+    presence: dict[tuple[str, str], tuple[str, datetime, datetime | None]] = field(
+        default_factory=dict)
 
 
 class _Part:
@@ -279,3 +283,22 @@ class FakeSealer(Sealer):
         if not ciphertext.startswith(context + b"|"):
             raise ValueError("sealed for another ticket or kind")
         return ciphertext[len(context) + 1:][::-1]
+
+
+class FakePresence(_Part, PresenceStore):
+    def mark(self, ticket_id: str, login: str, activity: str, now: datetime) -> None:
+        rows = self.t.presence
+        for key in [k for k, v in rows.items() if k[0] == ticket_id and v[1] <= now]:
+            del rows[key]
+        _, _, typing_until = rows.get((ticket_id, login), ("viewing", now, None))
+        if activity == "typing":
+            typing_until = now + TYPING
+        elif typing_until is not None and typing_until > now:
+            activity = "typing"
+        rows[(ticket_id, login)] = (activity, now + TTL, typing_until)
+
+    def prune(self, now: datetime) -> int:
+        gone = [k for k, v in self.t.presence.items() if v[1] <= now]
+        for key in gone:
+            del self.t.presence[key]
+        return len(gone)

@@ -19,6 +19,7 @@ from tests.fake_stores import (
     FakeCallbacks,
     FakeCounters,
     FakeKeys,
+    FakePresence,
     FakeSessions,
     Tables,
 )
@@ -228,6 +229,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.callbacks, self.keys = FakeCallbacks(self), FakeKeys(self)
         self.sessions, self.throttle = FakeSessions(self), FakeCounters(self)
         self.alarms = FakeAlarms(self)
+        self.presence = FakePresence(self)
         self.rollback()
 
     @contextmanager

@@ -4,22 +4,18 @@ issue a remote-session code, the customer accepts it (through the customer API: 
 pages come with #10), two changes proposed (the customer confirms one and declines the other),
 the session ends, and the ticket is closed with every step on its timeline.
 
-What the walk expects of the ticket page (console/pages/ticket.py and agent/ticket*.html, built
-on its own branch; the brief named the buttons ``data-trigger``, the page says ``data-move``):
-- ``GET /tickets/{reference}``; a plain move is ``button[data-move=<trigger>]`` (claim …);
-- the assignee reads ``.assignee`` ("claimed by ada"), the state ``.state[data-state]``;
-- the reply form: ``select#canned`` (canned replies in the ticket's language) fills
-  ``#reply-message``; ``button[name=then][value=stay]`` sends it;
-- the timeline ``ol.timeline`` has one ``li.entry[data-kind]`` per move (the trigger spelt with
-  spaces), email, booking, call, session step and note;
-- it includes ``agent/resolution_panel.html`` (the steps in tests/browser/resolution_steps.py).
+What the walk relies on: the queue's search (``#queue-search``, one ``tr[data-ref]`` per ticket
+found, its reference a link to the ticket); the ticket page ``/tickets/{reference}`` with its
+plain moves as ``button[data-move=<trigger>]``, ``.assignee`` ("claimed by ada"),
+``.state[data-state]``, ``.outcome``, the reply form (``select#canned`` fills ``#reply-message``;
+``button[name=then][value=stay]`` sends it) and the timeline ``ol.timeline`` of
+``li.entry[data-kind]`` (a move's trigger spelt with spaces); the resolution panels it includes
+(the steps in tests/browser/resolution_steps.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from tests.browser.conftest import Console
 from tests.browser.resolution_steps import (
@@ -32,17 +28,19 @@ from tests.browser.resolution_steps import (
 from tests.browser.test_signin import sign_in
 
 
-@pytest.mark.xfail(strict=False, reason="needs the ticket page (its own branch; lead merges)")
 def test_an_agent_takes_a_ticket_from_the_queue_to_closed(page: Any, console: Console) -> None:
     reference = submitted(console)
     sign_in(page, "ada")
     page.wait_for_url("**/queue")
-    # TODO(queue search): type the reference into /queue's search once the queue has one, and
-    # open the one row it leaves; until then the row is found in the list, opened by its URL
-    row = page.wait_for_selector(f'tr[data-ticket="{reference}"]')
-    assert "unassigned" in (row.text_content() or "")
-    opened = page.goto(f"/tickets/{reference}")
-    assert opened is not None and opened.status == 200, "no ticket page"
+    page.fill("#queue-search", reference)
+    with page.expect_navigation():
+        page.press("#queue-search", "Enter")
+    rows = page.locator("tr[data-ref]")
+    assert rows.count() == 1 and rows.first.get_attribute("data-ref") == reference
+    assert page.text_content(f"tr[data-ref='{reference}'] td.assignee") == "unassigned"
+    with page.expect_navigation():
+        page.click(f"tr[data-ref='{reference}'] td.ref a")
+    assert page.url.endswith(f"/tickets/{reference}")
 
     page.click("button[data-move=claim]")
     page.wait_for_selector(".assignee:has-text('claimed by ada')")

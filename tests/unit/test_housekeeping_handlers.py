@@ -16,7 +16,7 @@ from tests.fakes import FakeUnitOfWork, Store
 from workflow.adapters.sla_book import default_book
 from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import Slot
-from workflow.domain.errors import ActorRefused
+from workflow.domain.errors import ActorRefused, WorkflowError
 from workflow.domain.events import NotificationRequested, SlaRaised
 from workflow.domain.reset_keys import KeyLinks, SilencePolicy, new_artifact
 from workflow.domain.states import Outcome, State
@@ -144,6 +144,26 @@ def test_stale_throttle_counters_are_pruned_and_live_ones_kept() -> None:
     assert set(store.tables.counters) == {("code-ref", "locked"), ("intake", "fresh")}
 
 
+def test_presence_lives_its_ttl_typing_outlives_a_viewing_beat_and_expired_rows_go() -> None:
+    store, clock = Store(), MovableClock(T0)
+    bus, ada, bob = fake_bus(store, clock), Actor("agent", "ada"), Actor("supervisor", "bob")
+    bus.handle(c.MarkPresence(actor=ada, ticket_id="t1", activity="typing"))
+    bus.handle(c.MarkPresence(actor=bob, ticket_id="t2"))
+    clock.advance(seconds=10)
+    bus.handle(c.MarkPresence(actor=ada, ticket_id="t1"))  # viewing, 10 s after typing
+    assert store.tables.presence[("t1", "ada")][0] == "typing"
+    clock.advance(seconds=10)
+    bus.handle(c.MarkPresence(actor=ada, ticket_id="t1"))  # 20 s after: typing is over
+    assert store.tables.presence[("t1", "ada")][0] == "viewing"
+    with pytest.raises(WorkflowError, match="activity must be one of viewing, typing"):
+        bus.handle(c.MarkPresence(actor=ada, ticket_id="t1", activity="sleeping"))
+    clock.advance(seconds=15)  # bob's row (beat at T0) has expired, ada's (T0 + 20 s) not
+    assert bus.handle(h.PrunePresence(actor=HOUSEKEEPING)) == 1
+    assert set(store.tables.presence) == {("t1", "ada")}
+    with pytest.raises(ActorRefused, match="customer may not MarkPresence"):
+        bus.handle(c.MarkPresence(actor=Actor("customer"), ticket_id="t1"))
+
+
 def test_the_purge_runs_the_configured_purger_with_the_retention_periods() -> None:
     calls: list[tuple[datetime, timedelta, timedelta]] = []
 
@@ -163,7 +183,8 @@ def test_the_purge_runs_the_configured_purger_with_the_retention_periods() -> No
                                    Actor("customer"), Actor("producer", "webform")],
                          ids=lambda a: a.kind)
 @pytest.mark.parametrize("kind", [h.RaiseSlaAlarms, h.RemindSilentKeys, h.ExpireIdleSessions,
-                                  h.ReleaseOrphanBookings, h.PruneThrottle, h.PurgeExpired],
+                                  h.ReleaseOrphanBookings, h.PruneThrottle, h.PrunePresence,
+                                  h.PurgeExpired],
                          ids=lambda k: k.__name__)
 def test_only_a_system_actor_may_run_a_scheduler_job(kind: type[Any], actor: Actor) -> None:
     store = Store()

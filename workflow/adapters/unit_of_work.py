@@ -19,6 +19,7 @@ from workflow.adapters.db import Database
 from workflow.adapters.deliveries import SqlDeliveryQueue
 from workflow.adapters.inbox import SqlInboxRepository
 from workflow.adapters.notes import SqlNoteRepository
+from workflow.adapters.presence_store import SqlPresenceStore
 from workflow.adapters.repository import SqlTicketRepository
 from workflow.adapters.session_store import SqlSessionStore
 from workflow.adapters.sla_book import default_book
@@ -43,6 +44,7 @@ class SqlUnitOfWork(UnitOfWork):
     keys: SqlArtifactStore
     sessions: SqlSessionStore
     throttle: SqlThrottleCounters
+    presence: SqlPresenceStore
 
     def __init__(self, db: Database, *, read_only: bool = False, sla: SlaBook | None = None) -> None:
         self.db = db
@@ -78,6 +80,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.keys = SqlArtifactStore(self._conn)
         self.sessions = SqlSessionStore(self._conn)
         self.throttle = SqlThrottleCounters(self._conn)
+        self.presence = SqlPresenceStore(self._conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -14,6 +14,7 @@ from workflow.service import (
     callback_handlers,
     housekeeping_handlers,
     key_handlers,
+    presence,
     session_handlers,
 )
 from workflow.service import commands as c
@@ -72,7 +73,8 @@ def build_bus(ctx: HandlerContext) -> MessageBus:
     bus.register(c.Reassign, reassign)
     bus.register(c.Reply, reply)
     bus.register(c.AddNote, note)
-    for handlers in (key_handlers, callback_handlers, session_handlers, housekeeping_handlers):
+    for handlers in (key_handlers, callback_handlers, session_handlers, housekeeping_handlers,
+                     presence):
         handlers.register(bus)
     register_intake(bus)
     return bus

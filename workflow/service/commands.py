@@ -277,3 +277,13 @@ class VerifyRequest(Command[Processed]):
     request: RequestSubmittedV1
     remote_addr: str | None = None
     accepted_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkPresence(Command[None]):
+    """The console's heartbeat: ``actor`` has the ticket open (``viewing``) or is writing a
+    reply (``typing``). No lock: others are only told (``workflow.service.presence``)."""
+
+    actors = STAFF
+    ticket_id: str
+    activity: str = "viewing"

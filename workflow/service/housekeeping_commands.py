@@ -64,6 +64,14 @@ class PruneThrottle(Command[int]):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrunePresence(Command[int]):
+    """Forget the console's presence rows that expired (agents who closed the page without
+    a word); how many went."""
+
+    actors = SYSTEM
+
+
+@dataclass(frozen=True, kw_only=True)
 class PurgeExpired(Command[str]):
     """Anonymise what outlived its retention (idempotent); what was purged, for the log."""
 

@@ -72,11 +72,13 @@ def _in_one_transaction(cmd: c.RecordRequest, ctx: HandlerContext, human: str) -
     nothing; the broker delivers the message again). None: take the recorded path, which answers
     a replay and sorts any failure into retry or dead letter."""
     event = cmd.event
-    authorize(VERIFIER, c.VerifyRequest.triggers)  # the ticket's moves are the worker's
     now = ctx.clock.now()
     entry = InboxEntry(event.type, cmd.actor.name, event.content_digest,
                        canonical_payload(event.to_structured()), human)
     try:
+        # the ticket's moves are the worker's: refused, the recorded path keeps the request and
+        # its reason (the worker's retry sees the same refusal)
+        authorize(VERIFIER, c.VerifyRequest.triggers)
         done = process_request(ctx.uow(), ctx.clock, _rules(ctx), ProcessRequest(
             event.source, event.id, new_reference(), cmd.actor.name, human == "passed",
             event.data, now, entry))

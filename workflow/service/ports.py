@@ -30,6 +30,7 @@ from workflow.service.inbox_ports import InboxQueue
 if TYPE_CHECKING:  # the ports of the resolution paths import this module
     from workflow.service.callback_ports import CallbackStore
     from workflow.service.key_ports import ArtifactStore
+    from workflow.service.presence import PresenceStore
     from workflow.service.session_ports import SessionStore
     from workflow.service.throttle import ThrottleCounters
 
@@ -174,6 +175,8 @@ class UnitOfWork(abc.ABC):
     sessions: SessionStore
     #: the rate-limit and guess counters (the scheduler prunes them)
     throttle: ThrottleCounters
+    #: who has a ticket open in the console (rows with a time-to-live)
+    presence: PresenceStore
 
     @abc.abstractmethod
     def savepoint(self) -> AbstractContextManager[None]:

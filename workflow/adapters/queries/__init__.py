@@ -3,6 +3,7 @@
 a unit of work's stores. ``Database`` is the read handle these functions take."""
 
 from workflow.adapters.db import Database
+from workflow.adapters.queries.presence import Present, presence_for
 from workflow.adapters.queries.queue import (
     Countdown,
     QueueFilters,
@@ -24,6 +25,7 @@ from workflow.adapters.queries.tickets import (
     ticket_details,
 )
 
-__all__ = ["SLA_STATUSES", "SORTS", "Countdown", "Database", "QueueFilters", "QueuePage",
-           "QueueRow", "Requester", "TicketSummary", "count_matching", "dumps", "escalating_soon",
-           "list_tickets", "queue_page", "requester_of", "sla_of", "ticket_details"]
+__all__ = ["SLA_STATUSES", "SORTS", "Countdown", "Database", "Present", "QueueFilters",
+           "QueuePage", "QueueRow", "Requester", "TicketSummary", "count_matching", "dumps",
+           "escalating_soon", "list_tickets", "presence_for", "queue_page", "requester_of",
+           "sla_of", "ticket_details"]
