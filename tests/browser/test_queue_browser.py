@@ -32,8 +32,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tup
     (sent through intake as a producer would, in this order: the first is due first)."""
     tmp = tmp_path_factory.mktemp("queue")
     running = RunningDesk(tmp, smtp_port=0,
-                          env={"RESETDESK_CALENDAR_PATH": str(always_open_calendar(tmp))})
-    running.env.pop("RESETDESK_SMTP_HOST")
+                          env={"RESETDESK_SLA__CALENDAR_PATH": str(always_open_calendar(tmp))})
+    running.env.pop("RESETDESK_SMTP__HOST", None)
     running.start(timeout=PROCESS_START)
     try:
         console = Console(running, running.base)
