@@ -152,10 +152,10 @@ def test_reject_names_the_command_of_each_kind_that_may_fire_it() -> None:
     assert command_of("reject", "customer") is None
     store = Store()
     tid = _stored(store, "reject", "agent")
-    with pytest.raises(DedicatedMove, match="reject has its own command: resetdesk tickets "
-                                            "reject$"):
+    with pytest.raises(DedicatedMove) as refused:
         _bus(store, []).handle(c.FireTrigger(actor=ACTORS["agent"], ticket_id=tid,
                                              trigger="reject", reason="spam"))
+    assert str(refused.value) == "reject has its own command: resetdesk tickets reject"
     assert store.tickets[tid].state is State.QUEUED and not store.audit
 
 
