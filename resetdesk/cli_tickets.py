@@ -10,7 +10,7 @@ from resetdesk import cli_sla
 from resetdesk.bootstrap import App
 from resetdesk.cli_common import app_context, echo_json, fail, staff
 from workflow.adapters import queries
-from workflow.domain.states import State, WaitingOn
+from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.service import commands as c
 
 tickets = typer.Typer(help="List, show and act on tickets.", no_args_is_help=True)
@@ -157,6 +157,26 @@ def close(ticket: TicketArg, as_agent: AsAgent,
     with app_context() as app:
         result = app.bus.handle(kinds[outcome](actor=staff(app, as_agent),
                                                ticket_id=_ticket_id(app, ticket), reason=reason))
+    typer.echo(f"{result.reference}: closed {result.outcome.value if result.outcome else ''}")
+
+
+REJECTIONS = [o.value for o in Outcome if o.is_rejection]
+
+
+@tickets.command()
+def reject(ticket: TicketArg, as_agent: AsAgent,
+           outcome: Annotated[str, typer.Option(help=f"one of: {', '.join(REJECTIONS)}")],
+           reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")],
+           expected_version: Annotated[int | None, typer.Option(
+               help="refuse if changed since")] = None,
+           ) -> None:
+    """Close a ticket you hold as rejected (the customer's request cannot be done)."""
+    if outcome not in REJECTIONS:
+        fail(f"--outcome must be one of: {', '.join(REJECTIONS)}")
+    with app_context() as app:
+        result = app.bus.handle(c.RejectTicket(
+            actor=staff(app, as_agent), ticket_id=_ticket_id(app, ticket),
+            outcome=Outcome(outcome), reason=reason, expected_version=expected_version))
     typer.echo(f"{result.reference}: closed {result.outcome.value if result.outcome else ''}")
 
 

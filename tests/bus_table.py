@@ -142,18 +142,19 @@ def cli_commands() -> frozenset[str]:
     return frozenset(found - {""})
 
 
-def staff_http(trigger: str, allowed: bool) -> str | None:
+def staff_http(trigger: str, allowed: bool, kind: str = "agent") -> str | None:
     """The move's own endpoint; else the generic one, unless the move has a dedicated command
-    (then nothing carries it for staff, though the generic endpoint still refuses it)."""
+    for ``kind`` (then nothing carries it for staff, though the generic endpoint still refuses
+    it)."""
     own = f"POST /api/v1/tickets/{{ticket_id}}/{trigger}"
     if own in app_routes():
         return own
-    return GENERIC if command_of(trigger) is None or not allowed else None
+    return GENERIC if command_of(trigger, kind) is None or not allowed else None
 
 
-def staff_cli(trigger: str, allowed: bool) -> str | None:
+def staff_cli(trigger: str, allowed: bool, kind: str = "agent") -> str | None:
     """The move's own command; else ``tickets act``, with the same proviso as the HTTP side."""
-    command = command_of(trigger)
+    command = command_of(trigger, kind) if allowed else command_of(trigger)
     if command in cli_commands():
         return f"resetdesk {command}"
     return GENERIC_CLI if command is None or not allowed else None
@@ -162,8 +163,8 @@ def staff_cli(trigger: str, allowed: bool) -> str | None:
 def _entries(trigger: str, kind: str) -> Iterator[tuple[Entry | None, bool]]:
     allowed = declared(trigger, kind)
     if kind in STAFF:
-        yield staff_http(trigger, allowed), allowed
-        yield staff_cli(trigger, allowed), allowed
+        yield staff_http(trigger, allowed, kind), allowed
+        yield staff_cli(trigger, allowed, kind), allowed
     elif kind == "customer":
         routes = CUSTOMER_ROUTES.get(trigger, ())
         yield from ((route, allowed) for route in routes)
@@ -193,11 +194,13 @@ def rows() -> Iterator[Row]:
 
 def driven_by(row: Row) -> str:
     """Which table test drives the row: ``customer`` (the customer's moves, and every
-    customer row), ``workers`` (the system's parts, and the other kinds' rows for the system's
-    and the producer's moves) or ``staff`` (the moves only staff are given)."""
+    customer row), ``staff`` (the moves staff are given, also beside the system: ``reject``,
+    ``abandon``; and staff's refusals of the moves only staff or nobody else are given) or
+    ``workers`` (the system's parts, and the other kinds' rows for the system's and the
+    producer's moves)."""
     if row.kind == "customer" or (declared(row.trigger, "customer") and row.kind != "system"):
         return "customer"
-    if row.kind in STAFF and not declared(row.trigger, "system"):
+    if row.kind in STAFF and (row.allowed or not declared(row.trigger, "system")):
         return "staff"
     return "workers"
 
@@ -214,6 +217,7 @@ STAFF_BODIES: dict[str, dict[str, Any]] = {
     "move_callback": {"reason": "bus table"},
     "reply": {"message": "hello"}, "callback_result": {"result": "answered"},
     "send_key": {"kind": "security_codes", "text": "2027-01-08 4711-0815-2342"},
+    "reject": {"outcome": "rejected-attestation", "reason": "bus table: not the owner"},
 }
 #: what the triggers' own CLI commands need besides ``TICKET --as LOGIN``
 STAFF_CLI_ARGS: dict[str, list[str]] = {
@@ -221,6 +225,7 @@ STAFF_CLI_ARGS: dict[str, list[str]] = {
     "move_callback": ["--reason", "bus table"],
     "reply": ["--message", "hello"], "callback_result": ["answered"],
     "send_key": ["--kind", "security_codes", "--text", "2027-01-08 4711-0815-2342"],
+    "reject": ["--outcome", "rejected-attestation", "--reason", "bus table: not the owner"],
 }
 
 

@@ -46,6 +46,7 @@ def possible_moves(ticket: Ticket, actor: Actor, now: datetime) -> set[str]:
 
 def _contexts(ticket: Ticket, actor: Actor, now: datetime) -> Iterator[TriggerContext]:
     base: dict[str, Any] = {"actor": actor.label, "at": now, "outcome": Outcome.REJECTED_OTHER,
+                            "reason": "the form asks for it",
                             "assign_to": f"{ticket.assignee or ''}\0another agent"}
     yield TriggerContext(**base, resolved=True)
     for result in _CALL_RESULTS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from console.auth import current_actor, deps
@@ -21,10 +21,12 @@ from workflow.adapters import queries
 from workflow.domain.actors import Actor, may_fire
 from workflow.domain.guards import TriggerContext
 from workflow.domain.machine import allowed_triggers
+from workflow.domain.states import Outcome
 from workflow.domain.ticket import Ticket
 from workflow.service import commands as c
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["agents"])
+REJECTIONS = tuple(o.value for o in Outcome if o.is_rejection)
 Staff = Annotated[Actor, Depends(current_actor)]
 Deps = Annotated[WebDeps, Depends(deps)]
 
@@ -73,6 +75,19 @@ class Handover(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class Rejection(BaseModel):
+    outcome: Outcome = Field(description="why: one of the rejected-* outcomes")
+    reason: str = Field(min_length=1, max_length=500, description="kept in the audit trail")
+    expected_version: Version = None
+
+    @field_validator("outcome")
+    @classmethod
+    def _a_rejection(cls, value: Outcome) -> Outcome:
+        if not value.is_rejection:
+            raise ValueError(f"not a rejection: use one of {', '.join(REJECTIONS)}")
+        return value
+
+
 class Reply(BaseModel):
     message: str = Field(min_length=1, max_length=2000)
     expected_version: Version = None
@@ -110,6 +125,15 @@ async def reassign(ticket_id: TicketId, body: Handover, d: Deps, actor: Staff) -
     ticket = await run_in_threadpool(d.handle, c.Reassign(
         actor=actor, ticket_id=_id(d, ticket_id), to_agent=body.to,
         expected_version=body.expected_version, reason=body.reason))
+    return summary(ticket, actor)
+
+
+@router.post("/{ticket_id}/reject")
+async def reject(ticket_id: TicketId, body: Rejection, d: Deps, actor: Staff) -> dict[str, Any]:
+    """Close a ticket the agent holds as rejected, with the outcome and the reason."""
+    ticket = await run_in_threadpool(d.handle, c.RejectTicket(
+        actor=actor, ticket_id=_id(d, ticket_id), outcome=body.outcome,
+        reason=body.reason, expected_version=body.expected_version))
     return summary(ticket, actor)
 
 

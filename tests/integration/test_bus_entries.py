@@ -167,3 +167,74 @@ def test_http_agent_cannot_take_over_supervisor_can(db: Database) -> None:
     r = client.post(f"/api/v1/tickets/{tid}/take_over", json={"actor": "supervisor:sue"},
                     headers=alice)
     assert r.status_code in (403, 422)
+
+
+def _closed(db: Database, tid: str) -> tuple[str, str | None, str | None]:
+    with SqlUnitOfWork(db, read_only=True) as uow:
+        t, history = uow.tickets.get(tid), uow.tickets.history(tid)
+    return t.state.value, t.outcome.value if t.outcome else None, history[-1].reason
+
+
+def test_cli_reject_closes_a_held_ticket_and_act_reject_names_it(db: Database, run) -> None:
+    _staff(db, "alice")
+    tid = _ticket(db, "claim", "-")
+    assert run("tickets", "claim", tid, "--as", "alice").exit_code == 0
+    generic = run("tickets", "act", tid, "reject", "--as", "alice", "--reason", "spam")
+    assert generic.exit_code == 1
+    assert "reject has its own command: resetdesk tickets reject" in generic.output
+    bad = run("tickets", "reject", tid, "--as", "alice", "--outcome", "resolved",
+              "--reason", "spam")
+    assert bad.exit_code == 1 and "--outcome must be one of: rejected-region" in bad.output
+    blank = run("tickets", "reject", tid, "--as", "alice", "--outcome", "rejected-other",
+                "--reason", " ")
+    assert blank.exit_code == 1 and "a rejection needs a reason" in blank.output
+    assert _state(db, tid) == (State.QUEUED.value, "alice", 2)
+    stale = run("tickets", "reject", tid, "--as", "alice", "--outcome", "rejected-other",
+                "--reason", "spam", "--expected-version", "1")
+    assert stale.exit_code != 0 and _state(db, tid)[2] == 2
+    done = run("tickets", "reject", tid, "--as", "alice", "--outcome", "rejected-serial",
+               "--reason", "a demo unit", "--expected-version", "2")
+    assert done.exit_code == 0, done.output
+    assert "closed rejected-serial" in done.output
+    assert _closed(db, tid) == ("closed", "rejected-serial", "a demo unit")
+
+
+def test_cli_staff_cannot_reject_a_request_before_it_is_queued(db: Database, run) -> None:
+    _staff(db, "sue", "supervisor")
+    ticket, _ = satisfying(moves_of("reject")[0], State.SUBMITTED)
+    ticket.assignee = "sue"
+    with SqlUnitOfWork(db) as uow:
+        uow.tickets.add(ticket)
+        uow.commit()
+    refused = run("tickets", "reject", ticket.id, "--as", "sue", "--outcome", "rejected-other",
+                  "--reason", "spam")
+    assert refused.exit_code == 1
+    assert "only the verification worker rejects a request that is not queued yet" in \
+        refused.output
+    assert _state(db, ticket.id)[0] == State.SUBMITTED.value
+
+
+def test_http_reject_closes_a_held_ticket_with_the_outcome_and_reason(db: Database) -> None:
+    client = web_client(db)
+    sam, bob = agent_headers(client, db, "sam"), agent_headers(client, db, "bob")
+    _staff(db, "sam", "supervisor")
+    tid = _ticket(db, "claim", "-")
+    assert client.post(f"/api/v1/tickets/{tid}/claim", json={}, headers=sam).status_code == 200
+    path = f"/api/v1/tickets/{tid}/reject"
+    for body in ({"outcome": "resolved", "reason": "spam"}, {"outcome": "rejected-other"},
+                 {"outcome": "rejected-nope", "reason": "spam"}, {"reason": "spam"}):
+        r = client.post(path, json=body, headers=sam)
+        assert r.status_code == 422 and r.json()["error"] == "invalid_request", (body, r.text)
+    theirs = client.post(path, json={"outcome": "rejected-other", "reason": "spam"},
+                         headers=bob)
+    assert theirs.status_code == 409 and "claimed by sam" in theirs.json()["reason"]
+    stale = client.post(path, json={"outcome": "rejected-other", "reason": "spam",
+                                    "expected_version": 1}, headers=sam)
+    assert stale.status_code == 409 and _state(db, tid) == (State.QUEUED.value, "sam", 2)
+    r = client.post(path, json={"outcome": "rejected-region", "reason": "sold in Germany",
+                                "expected_version": 2}, headers=sam)
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["outcome"]) == ("closed", "rejected-region")
+    assert _closed(db, tid) == ("closed", "rejected-region", "sold in Germany")
+    with SqlUnitOfWork(db, read_only=True) as uow:
+        assert uow.tickets.history(tid)[-1].actor == "supervisor:sam"

@@ -16,14 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.bus_table import Row, rows_for, staff_try
-from tests.factories import satisfying
+from tests.factories import stored_for
 from tests.web import SECRET, agent_headers, web_client
 from workflow.adapters import accounts, migrate
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.actors import Actor
 from workflow.domain.policies import Policies
-from workflow.domain.states import actors_of, moves_of
+from workflow.domain.states import actors_of
 from workflow.domain.throttle import ThrottleLimits
 
 ROWS = rows_for("staff")
@@ -36,12 +36,10 @@ class Desk:
     client: TestClient
     headers: dict[str, dict[str, str]]
 
-    def ticket(self, trigger: str, holder: str) -> str:
-        """A ticket on which ``trigger``'s first row can be taken by ``holder``."""
-        move = moves_of(trigger)[0]
-        ticket, _ = satisfying(move, move.source[0])
-        if ticket.assignee == "alice":  # an is_assignee guard
-            ticket.assignee = holder
+    def ticket(self, trigger: str, kind: str, holder: str) -> str:
+        """A ticket on which ``trigger``'s first row for ``kind`` can be taken by ``holder``
+        (for reject: a queued ticket ``holder`` claimed)."""
+        ticket = stored_for(trigger, kind, holder)
         ticket.data = {"requester": {"name": "Test Person", "email": "t@example.com"}}
         with SqlUnitOfWork(self.db) as uow:
             uow.tickets.add(ticket)
@@ -52,6 +50,12 @@ class Desk:
         with SqlUnitOfWork(self.db, read_only=True) as uow:
             t = uow.tickets.get(tid)
             return t.state, t.waiting_on, t.assignee, t.version, len(uow.tickets.history(tid))
+
+    def closed(self, tid: str) -> tuple[str | None, str | None]:
+        """The outcome the ticket was closed with, and the reason its last move recorded."""
+        with SqlUnitOfWork(self.db, read_only=True) as uow:
+            t = uow.tickets.get(tid)
+            return (t.outcome.value if t.outcome else None), uow.tickets.history(tid)[-1].reason
 
     def moves(self, tid: str, trigger: str) -> list[str]:
         with SqlUnitOfWork(self.db, read_only=True) as uow:
@@ -75,10 +79,10 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     db.dispose()
 
 
-def _ready(desk: Desk, trigger: str, login: str) -> str:
+def _ready(desk: Desk, trigger: str, kind: str, login: str) -> str:
     if trigger != "callback_result":
-        return desk.ticket(trigger, login)
-    tid = desk.ticket("request_callback", login)  # a booked callback, whose call is recorded
+        return desk.ticket(trigger, kind, login)
+    tid = desk.ticket("request_callback", kind, login)  # a booked callback, whose call is recorded
     r = desk.client.post(f"/api/v1/tickets/{tid}/request_callback", json={},
                          headers=desk.headers["alice"])
     assert r.status_code == 200, r.text
@@ -87,19 +91,26 @@ def _ready(desk: Desk, trigger: str, login: str) -> str:
 
 def test_the_staff_rows_are_generated() -> None:
     assert ROWS and {r.kind for r in ROWS} == set(STAFF_LOGINS)
-    assert all(set(actors_of(r.trigger)) <= set(STAFF_LOGINS) for r in ROWS)
+    # the moves only staff are given, and those staff are given beside the system (reject)
+    assert all(set(actors_of(r.trigger)) <= set(STAFF_LOGINS) or r.allowed for r in ROWS)
+    assert {(r.kind, str(r.entry)) for r in ROWS if r.trigger == "reject"} == {
+        (kind, entry) for kind in STAFF_LOGINS
+        for entry in ("POST /api/v1/tickets/{ticket_id}/reject", "resetdesk tickets reject")}
+    assert all(r.allowed for r in ROWS if r.trigger == "reject")
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, id=r.id) for r in ROWS])
 def test_staff_get_exactly_what_the_declaration_gives_them(desk: Desk, row: Row) -> None:
     login = STAFF_LOGINS[row.kind]
     actor = f"{row.kind}:{login}"
-    tid = _ready(desk, row.trigger, login)
+    tid = _ready(desk, row.trigger, row.kind, login)
     before = desk.snapshot(tid)
     done, answer = staff_try(desk.client, desk.headers[login], login, row, tid)
     assert done is row.allowed, answer
     if row.allowed:
         assert actor in desk.moves(tid, row.trigger)
         assert Actor.parse(actor).matches(actors_of(row.trigger))
+        if row.trigger == "reject":
+            assert desk.closed(tid) == ("rejected-attestation", "bus table: not the owner")
     else:
         assert desk.snapshot(tid) == before

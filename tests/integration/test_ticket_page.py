@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from schemas.requests_v1 import RequestSubmittedV1
 from schemas.sample import sample_request_data, unique_serial
-from tests.factories import T0
+from tests.factories import T0, make_ticket
 from tests.fake_bus import MovableClock
 from tests.web import page_sign_in, web_client
 from workflow.adapters import accounts
@@ -32,6 +32,7 @@ from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import Attempt
 from workflow.domain.errors import ActorRefused, AlreadyExists
+from workflow.domain.states import State
 from workflow.service.housekeeping_commands import PrunePresence
 from workflow.service.ports import InboxEntry
 from workflow.service.verification import ProcessRequest, process_request
@@ -170,7 +171,7 @@ def test_the_buttons_are_the_moves_the_declaration_gives_this_role_in_this_state
     assert moves(sam.get(ref).text) == {"claim", "resolve", "abandon", "reassign"}
     claim(ada, "RD-BTNS-0001")
     mine = ada.get(ref).text
-    assert moves(mine) == {"release", "resolve", "abandon"}
+    assert moves(mine) == {"release", "resolve", "abandon", "reject"}  # reject: the holder's
     assert 'id="reply-message"' in mine and 'id="macro"' in mine
     assert moves(bob.get(ref).text) == {"resolve", "abandon"}  # no claim: ada holds it
     supervised = sam.get(ref).text
@@ -183,10 +184,62 @@ def test_the_buttons_are_the_moves_the_declaration_gives_this_role_in_this_state
     answer = ada.post(f"{ref}/move/resolve", expected_version=version(mine), reason="fixed")
     assert answer.status_code == 303
     assert moves(ada.get(ref).text) == moves(sam.get(ref).text) == {"reopen"}
-    # reject belongs to verification alone in the declaration: no staff form, and the bus says so
+    # a closed ticket has no reject row: no form, and the machine says so
     refused = ada.post(f"{ref}/reject", expected_version=version(ada.get(ref).text),
                        outcome="rejected-other", reason="spam")
-    assert refused.status_code == 403 and "may not reject; only: system" in text(refused.text)
+    assert refused.status_code == 409 and "cannot reject a ticket in state closed" in text(refused.text)
+
+
+def test_the_holder_rejects_a_claimed_ticket_with_an_outcome_and_a_reason(
+        db: Database, clock: MovableClock, desk: dict[str, Agent]) -> None:
+    tid = submit(db, clock, "RD-REJE-0001")
+    ada, bob = desk["ada"], desk["bob"]
+    ref = "/tickets/RD-REJE-0001"
+    assert "reject" not in moves(ada.get(ref).text)  # claim it first
+    claim(ada, "RD-REJE-0001")
+    mine = ada.get(ref).text
+    form = re.search(r'<details class="confirm" data-move="reject">.*?</details>', mine, re.S)
+    assert form and 'name="reason"' in form[0] and "rejected-attestation" in form[0]
+    # not the holder: the guard refuses (and bob's page has no form)
+    assert "reject" not in moves(bob.get(ref).text)
+    theirs = bob.post(f"{ref}/reject", expected_version=version(mine),
+                      outcome="rejected-other", reason="spam")
+    assert theirs.status_code == 409 and "The ticket is claimed by ada." in text(theirs.text)
+    # no outcome or no reason: the form is refused before the bus
+    bare = ada.post(f"{ref}/reject", expected_version=version(mine), outcome="rejected-other",
+                    reason=" ")
+    assert bare.status_code == 422 and "give a reason" in text(bare.text)
+    done = ada.post(f"{ref}/reject", expected_version=version(mine),
+                    outcome="rejected-attestation", reason="not the device's owner")
+    assert (done.status_code, done.headers["location"]) == (303, f"{ref}")
+    page = ada.get(ref).text
+    assert moves(page) == set()  # rejected: not reopenable
+    assert "rejected-attestation" in text(page)
+    entries = re.findall(r'<li class="entry move".*?</li>', page, re.S)
+    assert "agent:ada" in entries[-1] and "outcome rejected-attestation" in text(entries[-1])
+    assert "not the device's owner" in text(entries[-1])
+    assert audit(db, tid)[-1] == ("reject", "agent:ada", "not the device's owner")
+
+
+def test_staff_cannot_reject_a_request_that_is_not_queued_yet(
+        db: Database, clock: MovableClock, desk: dict[str, Agent]) -> None:
+    sam = desk["sam"]
+    with SqlUnitOfWork(db) as uow:  # a request recorded, not verified yet
+        ticket = make_ticket(State.SUBMITTED, reference="RD-REJE-0002", assignee="sam")
+        uow.tickets.add(ticket)
+        uow.commit()
+    ref = "/tickets/RD-REJE-0002"
+    assert "reject" not in moves(sam.get(ref).text)
+    with SqlUnitOfWork(db, read_only=True) as uow:
+        seen = uow.tickets.get(ticket.id).version
+    refused = sam.post(f"{ref}/reject", expected_version=seen,
+                       outcome="rejected-other", reason="spam")
+    assert refused.status_code == 409
+    assert "Only the verification worker rejects a request that is not queued yet." in text(
+        refused.text)
+    with SqlUnitOfWork(db, read_only=True) as uow:
+        assert uow.tickets.get(ticket.id).state is State.SUBMITTED
+        assert not uow.tickets.history(ticket.id)
 
 
 def test_a_move_needs_the_csrf_token_and_a_destructive_one_its_reason(

@@ -17,10 +17,10 @@ import pytest
 
 from schemas.requests_v1 import RequestSubmittedV1
 from schemas.sample import sample_request_data
-from tests.factories import T0, make_ticket, satisfying
+from tests.factories import T0, make_ticket, stored_for
 from tests.fakes import FakeAgents, FakeUnitOfWork, Store
 from workflow.domain.actors import Actor, may_fire
-from workflow.domain.errors import ActorRefused, DedicatedMove
+from workflow.domain.errors import ActorRefused, DedicatedMove, GuardRefused
 from workflow.domain.reset_keys import new_artifact
 from workflow.domain.states import (
     ACTOR_KINDS,
@@ -52,7 +52,8 @@ def _intake(actor: Actor, tid: str) -> c.Command[Any]:
 #: the command that carries each trigger (the rest go through FireTrigger)
 CARRIER: dict[str, Make] = {
     "verify": _intake, "mark_duplicate": _intake, "enqueue": _intake,
-    "reject": lambda a, t: c.RejectTicket(actor=a, ticket_id=t, outcome=Outcome.REJECTED_OTHER),
+    "reject": lambda a, t: c.RejectTicket(actor=a, ticket_id=t, outcome=Outcome.REJECTED_OTHER,
+                                          reason="bus table"),
     "take_over": lambda a, t: c.TakeOver(actor=a, ticket_id=t),
     "reassign": lambda a, t: c.Reassign(actor=a, ticket_id=t, to_agent="carol"),
     "reply": lambda a, t: c.Reply(actor=a, ticket_id=t, message="hello"),
@@ -91,10 +92,9 @@ def _bus(store: Store, spy: list[c.Command[Any]]) -> MessageBus:
     return bus
 
 
-def _stored(store: Store, trigger: str) -> str:
-    """A ticket on which the trigger's first row can be taken."""
-    move = moves_of(trigger)[0]
-    ticket, _ = satisfying(move, move.source[0])
+def _stored(store: Store, trigger: str, kind: str | None = None) -> str:
+    """A ticket on which the trigger's first row for ``kind`` can be taken."""
+    ticket = stored_for(trigger, kind)
     ticket.version = 1
     store.tickets[ticket.id] = ticket
     return ticket.id
@@ -112,7 +112,7 @@ def test_bus_allows_exactly_what_the_declaration_says(trigger: str, kind: str) -
     bus, actor = _bus(store, spy), ACTORS[kind]
     allowed = kind in actors_of(trigger)
     assert may_fire(actor, trigger) is allowed
-    tid = _stored(store, trigger)
+    tid = _stored(store, trigger, kind)
     before = store.tickets[tid]
     make = CARRIER.get(trigger)
     cmd = make(actor, tid) if make else c.FireTrigger(actor=actor, ticket_id=tid, trigger=trigger)
@@ -129,16 +129,55 @@ def test_bus_allows_exactly_what_the_declaration_says(trigger: str, kind: str) -
     assert (entry.trigger, entry.actor, result.version) == (trigger, actor.label, 2)
 
 
-@pytest.mark.parametrize("trigger", [t for t in TRIGGERS if command_of(t)])
-def test_a_dedicated_move_is_refused_through_the_generic_command(trigger: str) -> None:
+DEDICATED = [pytest.param(t, k, id=f"{t}-{k}") for t in TRIGGERS for k in ACTOR_KINDS
+             if k in actors_of(t) and command_of(t, k)]
+
+
+@pytest.mark.parametrize(("trigger", "kind"), DEDICATED)
+def test_a_dedicated_move_is_refused_through_the_generic_command(trigger: str, kind: str) -> None:
     store = Store()
     bus = _bus(store, [])
-    actor = ACTORS[actors_of(trigger)[0].partition(":")[0]]
-    tid = _stored(store, trigger)
+    tid = _stored(store, trigger, kind)
     with pytest.raises(DedicatedMove) as refused:
-        bus.handle(c.FireTrigger(actor=actor, ticket_id=tid, trigger=trigger))
-    assert str(refused.value) == f"{trigger} has its own command: resetdesk {command_of(trigger)}"
+        bus.handle(c.FireTrigger(actor=ACTORS[kind], ticket_id=tid, trigger=trigger))
+    command = command_of(trigger, kind)
+    assert str(refused.value) == f"{trigger} has its own command: resetdesk {command}"
     assert not store.audit
+
+
+def test_reject_names_the_command_of_each_kind_that_may_fire_it() -> None:
+    assert actors_of("reject") == ("system", "agent", "supervisor")
+    assert command_of("reject") == command_of("reject", "system") == moves_of("reject")[0].command
+    assert command_of("reject", "agent") == command_of("reject", "supervisor") == "tickets reject"
+    assert command_of("reject", "customer") is None
+    store = Store()
+    tid = _stored(store, "reject", "agent")
+    with pytest.raises(DedicatedMove) as refused:
+        _bus(store, []).handle(c.FireTrigger(actor=ACTORS["agent"], ticket_id=tid,
+                                             trigger="reject", reason="spam"))
+    assert str(refused.value) == "reject has its own command: resetdesk tickets reject"
+    assert store.tickets[tid].state is State.QUEUED and not store.audit
+
+
+@pytest.mark.parametrize("kind", ["agent", "supervisor"])
+def test_staff_reject_a_ticket_they_hold_but_not_a_request_before_it_is_queued(
+        kind: str) -> None:
+    store = Store()
+    bus, actor = _bus(store, []), ACTORS[kind]
+    submitted = _stored(store, "reject", "system")
+    store.tickets[submitted].assignee = actor.name
+    with pytest.raises(GuardRefused, match="only the verification worker rejects"):
+        bus.handle(c.RejectTicket(actor=actor, ticket_id=submitted, reason="spam",
+                                  outcome=Outcome.REJECTED_OTHER))
+    assert store.tickets[submitted].state is State.SUBMITTED and not store.audit
+    held = _stored(store, "reject", kind)
+    with pytest.raises(GuardRefused, match="a rejection needs a reason"):
+        bus.handle(c.RejectTicket(actor=actor, ticket_id=held, outcome=Outcome.REJECTED_OTHER))
+    done = bus.handle(c.RejectTicket(actor=actor, ticket_id=held, reason="a lab device",
+                                     outcome=Outcome.REJECTED_ATTESTATION))
+    assert (done.state, done.outcome) == (State.CLOSED, Outcome.REJECTED_ATTESTATION)
+    [entry] = store.audit
+    assert (entry.actor, entry.trigger, entry.reason) == (actor.label, "reject", "a lab device")
 
 
 def test_send_key_names_its_cli_command() -> None:

@@ -44,7 +44,7 @@ def test_every_legal_move_reaches_its_destination(move, source) -> None:
     assert ticket.state is (move.dest or source)
     [entry] = ticket.pending_audit
     assert (entry.trigger, entry.from_state, entry.to_state, entry.actor) == (
-        move.trigger, source.value, (move.dest or source).value, "agent:alice")
+        move.trigger, source.value, (move.dest or source).value, ctx.actor)
     if ticket.state is State.CLOSED:
         assert ticket.outcome is not None and ticket.closed_at == T0
     if ticket.state not in WAITING_ALLOWED_IN:
@@ -124,6 +124,57 @@ def test_reject_records_the_rejection_outcome() -> None:
     assert ticket.pending_audit[0].reason == "use SADP"
     kinds = [e.kind for e in ticket.pending_events]
     assert kinds == ["ticket.transitioned", "ticket.closed"]
+
+
+def test_only_the_system_rejects_a_request_that_is_not_queued_yet() -> None:
+    for state in (State.SUBMITTED, State.VERIFIED):
+        ticket = make_ticket(state, assignee="alice")
+        with pytest.raises(GuardRefused, match="only the verification worker rejects"):
+            fire(ticket, "reject", TriggerContext("agent:alice", T0, reason="spam",
+                                                  outcome=Outcome.REJECTED_OTHER))
+        assert (ticket.state, ticket.outcome, ticket.pending_audit) == (state, None, [])
+        fire(ticket, "reject", TriggerContext("system", T0, outcome=Outcome.REJECTED_OTHER))
+        assert ticket.state is State.CLOSED
+
+
+@pytest.mark.parametrize("state", [State.QUEUED, State.AWAITING_CALLBACK])
+def test_staff_reject_an_active_ticket_they_hold_with_an_outcome_and_a_reason(
+        state: State) -> None:
+    ticket = make_ticket(state, assignee="alice", waiting_on=WaitingOn.KEY_CONFIRMATION
+                         if state is State.QUEUED else None)
+    fire(ticket, "reject", TriggerContext("supervisor:alice", T0, reason="a test device",
+                                          outcome=Outcome.REJECTED_SERIAL))
+    assert (ticket.state, ticket.outcome, ticket.waiting_on) == (
+        State.CLOSED, Outcome.REJECTED_SERIAL, None)
+    [entry] = ticket.pending_audit
+    assert (entry.actor, entry.from_state, entry.outcome, entry.reason) == (
+        "supervisor:alice", state.value, "rejected-serial", "a test device")
+    assert [e.kind for e in ticket.pending_events] == ["ticket.transitioned", "ticket.closed"]
+
+
+@pytest.mark.parametrize(("holder", "actor", "outcome", "reason", "why"), [
+    ("bob", "agent:alice", Outcome.REJECTED_OTHER, "spam", "the ticket is claimed by bob"),
+    (None, "agent:alice", Outcome.REJECTED_OTHER, "spam", "claim the ticket first"),
+    ("alice", "agent:alice", Outcome.RESOLVED, "spam", "a rejection needs a rejected-"),
+    ("alice", "agent:alice", None, "spam", "a rejection needs a rejected-"),
+    ("alice", "agent:alice", Outcome.REJECTED_OTHER, None, "a rejection needs a reason"),
+    ("alice", "agent:alice", Outcome.REJECTED_OTHER, "  ", "a rejection needs a reason"),
+])
+def test_a_staff_rejection_needs_the_ticket_an_outcome_and_a_reason(
+        holder: str | None, actor: str, outcome: Outcome | None, reason: str | None,
+        why: str) -> None:
+    ticket = make_ticket(State.QUEUED, assignee=holder)
+    with pytest.raises(GuardRefused, match=why):
+        fire(ticket, "reject", TriggerContext(actor, T0, reason=reason, outcome=outcome))
+    assert (ticket.state, ticket.outcome, ticket.pending_audit) == (State.QUEUED, None, [])
+
+
+def test_a_remote_session_or_a_closed_ticket_cannot_be_rejected() -> None:
+    for state in (State.REMOTE_SESSION, State.CLOSED):
+        ticket = make_ticket(state, assignee="alice")
+        with pytest.raises(IllegalTransition):
+            fire(ticket, "reject", TriggerContext("agent:alice", T0, reason="spam",
+                                                  outcome=Outcome.REJECTED_OTHER))
 
 
 def test_waiting_on_is_cleared_when_leaving_queued_for_remote_session() -> None:

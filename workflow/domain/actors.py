@@ -72,7 +72,7 @@ def authorize(actor: Actor, triggers: tuple[str, ...], *, generic: bool = False)
             continue
         if not may_fire(actor, trigger):
             raise ActorRefused(trigger, actor.label, actors_of(trigger))
-        command = command_of(trigger)
+        command = command_of(trigger, actor.kind)
         if generic and command is not None:
             raise DedicatedMove(trigger, command)
 

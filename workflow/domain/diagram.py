@@ -28,13 +28,23 @@ def mermaid() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _carried(trigger: str) -> str:
+    """The command that carries ``trigger``; per actor kind when the kinds' commands differ."""
+    by_kind = {k: command_of(trigger, k) for k in dict.fromkeys(
+        a.partition(":")[0] for a in actors_of(trigger))}
+    generic = "`tickets act` / `POST …/{trigger}`"
+    if len(set(by_kind.values())) <= 1:
+        return command_of(trigger) or generic
+    shown = {command: [k for k, c in by_kind.items() if c == command]
+             for command in dict.fromkeys(by_kind.values())}
+    return "; ".join(f"{c or generic} ({', '.join(kinds)})" for c, kinds in shown.items())
+
+
 def who_may() -> str:
     """The declaration's actors per trigger, and the command that carries a dedicated move."""
     rows = ["| trigger | who may fire it | carried by |", "|---|---|---|"]
     for trigger in TRIGGERS:
-        command = command_of(trigger)
-        rows.append(f"| `{trigger}` | {', '.join(actors_of(trigger))} | "
-                    f"{command or '`tickets act` / `POST …/{trigger}`'} |")
+        rows.append(f"| `{trigger}` | {', '.join(actors_of(trigger))} | {_carried(trigger)} |")
     return "\n".join(rows) + "\n"
 
 

@@ -51,6 +51,13 @@ GUARDS: dict[str, Guard] = {
     "has_rejection": lambda t, c: _need(
         c.outcome is not None and c.outcome.is_rejection, "a rejection needs a rejected-* outcome"
     ),
+    "by_system": lambda t, c: _need(
+        c.actor.partition(":")[0] == "system",
+        "only the verification worker rejects a request that is not queued yet",
+    ),
+    "has_reason": lambda t, c: _need(
+        bool(c.reason and c.reason.strip()), "a rejection needs a reason"
+    ),
     "has_link": lambda t, c: _need(c.link is not None, "a duplicate must name the open ticket"),
     "claimable": lambda t, c: _need(
         c.agent is not None and t.assignee in (None, c.agent),

@@ -100,8 +100,10 @@ END_SESSION = "tickets end-session"
 # Order matters: for one trigger, the first row whose guards pass is taken.
 TRANSITIONS: tuple[Move, ...] = (
     _m("verify", S.SUBMITTED, S.VERIFIED, "verdict_ok", actors=("system",), command=INTAKE),
-    _m("reject", [S.SUBMITTED, S.VERIFIED], S.CLOSED, "has_rejection", effect="close_rejected",
-       actors=("system",), command=INTAKE),
+    # the verification worker's rejection first; ``by_system`` keeps staff (given reject by the
+    # row below, the bus checks the union) from rejecting a request that is not queued yet
+    _m("reject", [S.SUBMITTED, S.VERIFIED], S.CLOSED, "has_rejection", "by_system",
+       effect="close_rejected", actors=("system",), command=INTAKE),
     _m("mark_duplicate", S.SUBMITTED, S.CLOSED, "has_link", effect="close_duplicate",
        actors=("system",), command=INTAKE),
     _m("enqueue", S.VERIFIED, S.QUEUED, actors=("system",), command=INTAKE),
@@ -140,6 +142,8 @@ TRANSITIONS: tuple[Move, ...] = (
     # a remote session ends through end_remote_session, which also closes the session record
     _m("resolve", ACTIVE, S.CLOSED, effect="close_resolved", actors=(*STAFF, "customer")),
     _m("abandon", ACTIVE, S.CLOSED, effect="close_abandoned", actors=(*STAFF, "system")),
+    _m("reject", ACTIVE, S.CLOSED, "has_rejection", "is_assignee", "has_reason",
+       effect="close_rejected", command="tickets reject"),
     _m("reopen", S.CLOSED, S.QUEUED, "reopenable", effect="reopened", actors=STAFF),
 )
 
@@ -155,9 +159,17 @@ def actors_of(trigger: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for m in moves_of(trigger) for a in m.actors))
 
 
-def command_of(trigger: str) -> str | None:
-    """The dedicated command that carries ``trigger``, if it has one."""
-    return next((m.command for m in moves_of(trigger) if m.command), None)
+def names_kind(move: Move, kind: str) -> bool:
+    """``move`` names ``kind`` (or one ``kind:<name>``) among its actors."""
+    return any(a.partition(":")[0] == kind for a in move.actors)
+
+
+def command_of(trigger: str, kind: str | None = None) -> str | None:
+    """The dedicated command that carries ``trigger`` (for an actor of ``kind``: the first of
+    the rows naming that kind which has one; the verification worker's ``reject`` is not
+    staff's), if it has one."""
+    rows = [m for m in moves_of(trigger) if kind is None or names_kind(m, kind)]
+    return next((m.command for m in rows if m.command), None)
 
 
 def triggers_from(state: State) -> list[str]:
