@@ -149,7 +149,8 @@ async def session_live(request: Request, reference: Reference, d: Deps, me: Me,
         return Response(status_code=286, headers={**refresh, **HEADERS})
     return templates.TemplateResponse(
         request, "agent/panel_session_live.html",
-        {"ticket": ticket, "s": status, "poll": POLL_SECONDS}, headers=HEADERS)
+        {"ticket": ticket, "s": status, "poll": POLL_SECONDS, "zone": d.uow().sla.calendar.zone},
+        headers=HEADERS)
 
 
 @router.post("/key/send")

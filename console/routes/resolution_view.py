@@ -77,6 +77,12 @@ class Panels:
     kinds: dict[str, str] = field(default_factory=lambda: dict(KIND_LABELS))
     results: dict[str, str] = field(default_factory=lambda: dict(RESULT_LABELS))
     step_kinds: tuple[str, ...] = STEP_KINDS
+    #: the desk's zone (the business calendar's): every time on the panels is told in it
+    desk_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/Los_Angeles"))
+
+    def time(self, at: datetime, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+        """``at`` as the agent reads it: in the desk's zone, as the ticket page's timeline."""
+        return at.astimezone(self.desk_zone).strftime(fmt)
 
 
 def allowed_for(d: WebDeps, ticket_id: str, actor: Actor) -> list[str]:
@@ -134,7 +140,8 @@ def read_panels(d: WebDeps, ticket: dict[str, Any], allowed: set[str], actor: Ac
         found["session"] = session
         found["can_propose"] = session.phase == "running" and ticket["assignee"] == actor.name
     base = (d.public_url or public_base).rstrip("/")
-    return Panels(**found, session_address=f"{base}/session")
+    return Panels(**found, session_address=f"{base}/session",
+                  desk_zone=d.uow().sla.calendar.zone)
 
 
 def forms_shown(allowed: set[str], panels: Panels) -> set[str]:

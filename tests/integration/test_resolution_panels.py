@@ -281,6 +281,8 @@ def test_a_session_code_is_shown_once_then_steps_are_answered_and_the_session_en
     assert f'<dd class="code-reference">{desk.reference}</dd>' in r.text
     assert f'<dd class="code-address">{PUBLIC}/session</dd>' in r.text
     assert "It will not be shown again." in r.text
+    # times in the desk's zone (Pacific by default), as on the ticket page, never bare UTC
+    assert re.search(r"Valid until</dt><dd><time [^>]*>\d\d:\d\d P[SD]T</time>", r.text), r.text
     assert code[1] not in desk.panel()  # gone for good
     assert "waiting for the customer" in live(desk, "code").text
 

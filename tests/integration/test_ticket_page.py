@@ -404,3 +404,23 @@ def test_presence_is_shared_by_two_app_instances_and_expires(
         assert conn.execute(select(PRESENCE)).all() == []
     with pytest.raises(ActorRefused, match="may not PrunePresence"):
         bus.handle(PrunePresence(actor=Actor("agent", "ada")))
+
+
+@pytest.mark.parametrize("move", ["take_over", "reassign"])
+def test_an_agent_posting_a_supervisors_move_is_refused_and_nothing_changes(
+        db: Database, clock: MovableClock, desk: dict[str, Agent], move: str) -> None:
+    """No button is offered, and a hand-made form post (with a valid CSRF token) is refused by
+    the bus: the declaration gives these moves to supervisors only."""
+    tid = submit(db, clock, f"RD-SUPV-{move[:4].upper()}")
+    ada, bob = desk["ada"], desk["bob"]
+    ref = f"/tickets/RD-SUPV-{move[:4].upper()}"
+    claim(ada, ref.rsplit("/", 1)[1])
+    page = bob.get(ref).text
+    assert move not in moves(page)
+    path = f"{ref}/reassign" if move == "reassign" else f"{ref}/move/take_over"
+    fields = {"to": "bob", "reason": "mine now"} if move == "reassign" else {}
+    before = audit(db, tid)
+    refused = bob.post(path, expected_version=version(page), **fields)
+    assert refused.status_code == 403, refused.text[:300]
+    assert "only: supervisor" in text(refused.text)
+    assert audit(db, tid) == before
