@@ -418,9 +418,11 @@ def test_an_agent_posting_a_supervisors_move_is_refused_and_nothing_changes(
     page = bob.get(ref).text
     assert move not in moves(page)
     path = f"{ref}/reassign" if move == "reassign" else f"{ref}/move/take_over"
-    fields = {"to": "bob", "reason": "mine now"} if move == "reassign" else {}
+    fields: dict[str, Any] = {"expected_version": version(page)}
+    if move == "reassign":
+        fields.update(to="bob", reason="mine now")
     before = audit(db, tid)
-    refused = bob.post(path, expected_version=version(page), **fields)
+    refused = bob.post(path, True, **fields)
     assert refused.status_code == 403, refused.text[:300]
     assert "only: supervisor" in text(refused.text)
     assert audit(db, tid) == before
