@@ -96,7 +96,8 @@ def test_a_canned_reply_is_picked_previewed_and_sent_with_the_keyboard(
     context.set_default_timeout(15_000)
     page = context.new_page()
     try:
-        page.goto("/signin")  # the login field has the focus
+        page.goto("/signin")  # the login field has the focus (autofocus), once the page is in
+        page.wait_for_function("() => document.activeElement && document.activeElement.id === 'login'")
         page.keyboard.type("sam")
         page.keyboard.press("Tab")
         page.keyboard.type(AGENTS["sam"][0])
