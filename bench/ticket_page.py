@@ -25,12 +25,8 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from bench.queue_page import NOW, TARGET_MS, TARGET_RATIO, _ms, load, p99
-from tests.services import PG_ADMIN_URL
-from workflow.adapters import migrate
+from bench.queue_page import NOW, TARGET_MS, TARGET_RATIO, _ms, load, p99, scratch_database
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.queries import ticket_details
 
@@ -92,39 +88,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help=f"keep {DATABASE} afterwards")
     args = parser.parse_args()
-    url = make_url(PG_ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    bare_url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{DATABASE}"'))
     db: Database | None = None
-    try:
-        migrate.upgrade(url)
-        began = time.perf_counter()
-        load(bare_url, args.rows)
-        load_audit(bare_url)
-        print(f"  {args.rows:,} tickets and {args.rows * len(MOVES):,} audit rows loaded in "
-              f"{time.perf_counter() - began:.1f} s ({DATABASE}, as of {NOW:%Y-%m-%d})")
-        db = open_database(url)
-        with psycopg.connect(bare_url, autocommit=True) as conn:
-            references = [r[0] for r in conn.execute("SELECT reference FROM ticket")]
-            random.Random(3).shuffle(references)
-            m50, m99, b50, b99 = measure(db, conn, references, args.runs)
-        print(f"  ticket   model p50 {m50:6.2f} ms  p99 {m99:6.2f} ms | bare SQL p50 {b50:6.2f} ms"
-              f"  p99 {b99:6.2f} ms | p99 ratio {m99 / b99:5.2f}; {args.runs} tickets")
-        meets = m99 < TARGET_MS and m99 / b99 <= TARGET_RATIO
-        print(f"  {'meets' if meets else 'MISSES'} the target (p99 < {TARGET_MS:.0f} ms, "
-              f"within {TARGET_RATIO}x)")
-        print(f"ticket_page: {m99:.2f} ms vs baseline {b99:.2f} ms = ratio {m99 / b99:.2f}"
-              f" (target {TARGET_RATIO})")
-    finally:
-        if db is not None:
-            db.dispose()
-        if not args.keep:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(DATABASE, keep=args.keep) as (url, bare_url):
+        try:
+            began = time.perf_counter()
+            load(bare_url, args.rows)
+            load_audit(bare_url)
+            print(f"  {args.rows:,} tickets and {args.rows * len(MOVES):,} audit rows loaded in "
+                  f"{time.perf_counter() - began:.1f} s ({DATABASE}, as of {NOW:%Y-%m-%d})")
+            db = open_database(url)
+            with psycopg.connect(bare_url, autocommit=True) as conn:
+                references = [r[0] for r in conn.execute("SELECT reference FROM ticket")]
+                random.Random(3).shuffle(references)
+                m50, m99, b50, b99 = measure(db, conn, references, args.runs)
+            print(f"  ticket   model p50 {m50:6.2f} ms  p99 {m99:6.2f} ms | bare SQL p50 {b50:6.2f} ms"
+                  f"  p99 {b99:6.2f} ms | p99 ratio {m99 / b99:5.2f}; {args.runs} tickets")
+            meets = m99 < TARGET_MS and m99 / b99 <= TARGET_RATIO
+            print(f"  {'meets' if meets else 'MISSES'} the target (p99 < {TARGET_MS:.0f} ms, "
+                  f"within {TARGET_RATIO}x)")
+            print(f"ticket_page: {m99:.2f} ms vs baseline {b99:.2f} ms = ratio {m99 / b99:.2f}"
+                  f" (target {TARGET_RATIO})")
+        finally:
+            if db is not None:
+                db.dispose()
 
 
 if __name__ == "__main__":
