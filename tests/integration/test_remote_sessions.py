@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schedulers.housekeeping import SESSIONS
 from tests.factories import T0, make_ticket
+from tests.fake_bus import MovableClock
 from workflow.adapters.db import Database, open_database
 from workflow.adapters.session_store import load_terms
 from workflow.adapters.sla_book import default_book
@@ -35,17 +35,6 @@ from workflow.service.ports import Clock, SystemClock
 SECRET = b"session-test-secret-" * 2
 POLICY = SessionPolicy()
 ADDR = "198.51.100.7"
-
-
-@dataclass
-class MovableClock(Clock):
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
 
 
 def claimed_ticket(db: Database, language: str = "en") -> tuple[str, str]:
