@@ -16,10 +16,10 @@ from sqlalchemy.exc import OperationalError
 
 from console import i18n
 from console.app import create_app
+from tests.fake_bus import MovableClock
 from tests.integration.test_callbacks import FixedClock, pt, queued
 from tests.integration.test_callbacks import web_client as callback_client
 from tests.integration.test_rate_limits import client as limited_client
-from tests.integration.test_remote_sessions import MovableClock
 from tests.integration.test_reset_keys import T0, _claimed, _emails, _path
 from tests.integration.test_reset_keys import web_client as key_client
 from tests.web import SECRET, agent_headers

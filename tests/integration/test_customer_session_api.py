@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from console.app import create_app
 from console.deps import WebDeps
-from tests.integration.test_remote_sessions import MovableClock, claimed_ticket, emails
+from tests.fake_bus import MovableClock
+from tests.integration.test_remote_sessions import claimed_ticket, emails
 from tests.web import SECRET, agent_headers
 from workflow.adapters.db import Database
 from workflow.adapters.human_check import LocalVerifier

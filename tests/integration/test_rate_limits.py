@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from console.app import create_app
 from console.deps import WebDeps
 from schemas.sample import SAMPLE_SOURCE, sample_request
-from tests.integration.test_remote_sessions import MovableClock
+from tests.fake_bus import MovableClock
 from tests.web import SECRET
 from workflow.adapters import accounts
 from workflow.adapters.db import Database, open_database

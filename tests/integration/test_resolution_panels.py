@@ -19,7 +19,7 @@ from console.app import create_app
 from console.deps import WebDeps
 from console.rendering import environment
 from tests.factories import make_ticket
-from tests.integration.test_remote_sessions import MovableClock
+from tests.fake_bus import MovableClock
 from tests.web import SECRET, form_token
 from workflow.adapters import accounts, queries
 from workflow.adapters.db import Database
