@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 
 from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
 from workflow.adapters.purge import purge
+from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.throttle_store import sql_throttle
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.policies import Policies
@@ -29,7 +31,8 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
             rules: Callable[[], RuleBook] | None = None,
             verifier: HumanCheckVerifier | None = None) -> MessageBus:
     """``public_url`` is where customer links point; a key sent without one uses the command's
-    ``link_base`` (the address the agent's request came to, or the CLI's server address)."""
+    ``link_base`` (the address the agent's request came to, or the CLI's server address).
+    ``rules`` default to the packaged data files (a staff rejection reads them too)."""
 
     def key_links(link_base: str | None) -> KeyLinks:
         base = public_url or link_base
@@ -41,7 +44,7 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
 
     return build_bus(HandlerContext(
         uow=uow, clock=clock, read_uow=lambda: SqlUnitOfWork(db, read_only=True),
-        agents=SqlAgentDirectory(db), rules=rules, verifier=verifier,
+        agents=SqlAgentDirectory(db), rules=rules or packaged_rules, verifier=verifier,
         callback_policy=policies.callbacks,
         callback_links=link_maker(secret_key, public_url),
         key_policy=policies.keys, key_sealer=_sealer_or_none(secret_key),
@@ -50,7 +53,13 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
         purge=purger(db)))
 
 
-__all__ = ["purger", "sealer", "sql_bus", "sql_throttle"]
+@cache
+def packaged_rules() -> RuleBook:
+    """The rule book from the data files shipped in the package, loaded once."""
+    return load_rule_book()
+
+
+__all__ = ["packaged_rules", "purger", "sealer", "sql_bus", "sql_throttle"]
 
 
 def sealer(secret_key: bytes) -> Sealer:

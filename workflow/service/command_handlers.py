@@ -9,6 +9,8 @@ and the scheduler's handlers live beside this module (``key_handlers``, ``callba
 from __future__ import annotations
 
 from workflow.domain.errors import NotFound
+from workflow.domain.events import NotificationRequested
+from workflow.domain.rejection_notice import next_step
 from workflow.domain.ticket import Ticket
 from workflow.service import (
     callback_handlers,
@@ -26,16 +28,33 @@ from workflow.service.notes import add_note
 from workflow.service.replies import ReplyToTicket, reply_to_ticket
 
 Move = (c.FireTrigger | c.ClaimTicket | c.ReleaseTicket | c.TakeOver | c.Resolve | c.Abandon
-        | c.Reopen | c.RejectTicket)
+        | c.Reopen)
 
 
 def move(cmd: Move, ctx: HandlerContext) -> Ticket:
     """Every plain move: one trigger, no record of its own to create."""
     trigger = cmd.trigger if isinstance(cmd, c.FireTrigger) else cmd.triggers[0]
     reason = getattr(cmd, "reason", None)
-    outcome = cmd.outcome if isinstance(cmd, c.RejectTicket) else None
     return act(ctx.uow(), ctx.clock, ActOnTicket(cmd.ticket_id, trigger, cmd.actor.label,
-                                                 cmd.expected_version, reason, outcome=outcome))
+                                                 cmd.expected_version, reason))
+
+
+def reject(cmd: c.RejectTicket, ctx: HandlerContext) -> Ticket:
+    """Close with a rejected-* outcome and tell the customer, as a worker's rejection does:
+    the same email, with the next step worked out from the request."""
+    rules = HandlerContext.need(ctx.rules, "the verification rules")()
+
+    def tell_customer(ticket: Ticket) -> None:
+        steps = next_step(cmd.outcome, ticket.data, rules)
+        context: dict[str, str | int | None] = {"reference": ticket.reference,
+                                                "outcome": cmd.outcome.value}
+        context.update({f"next_{k}": v for k, v in steps.items()})
+        ticket.raise_event(NotificationRequested(ticket.id, ticket.updated_at, "rejection",
+                                                 ticket.language, context))
+
+    return act(ctx.uow(), ctx.clock, ActOnTicket(cmd.ticket_id, "reject", cmd.actor.label,
+                                                 cmd.expected_version, cmd.reason,
+                                                 outcome=cmd.outcome), then=tell_customer)
 
 
 def reassign(cmd: c.Reassign, ctx: HandlerContext) -> Ticket:
@@ -69,7 +88,7 @@ def build_bus(ctx: HandlerContext) -> MessageBus:
     bus.register(c.Resolve, move)
     bus.register(c.Abandon, move)
     bus.register(c.Reopen, move)
-    bus.register(c.RejectTicket, move)
+    bus.register(c.RejectTicket, reject)
     bus.register(c.Reassign, reassign)
     bus.register(c.Reply, reply)
     bus.register(c.AddNote, note)

@@ -55,7 +55,10 @@ def sync_sla(book: SlaBook, ticket: Ticket, at: datetime) -> None:
                            accepted_at=ticket.accepted_at or ticket.created_at)
 
 
-def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket) -> Ticket:
+def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket,
+        then: Callable[[Ticket], None] | None = None) -> Ticket:
+    """Fire the move and save; ``then`` runs on the moved ticket inside the same transaction
+    (an event it raises is committed with the move, or not at all)."""
     with uow:
         ticket = uow.tickets.get(cmd.ticket_id)
         if cmd.expected_version is not None and ticket.version != cmd.expected_version:
@@ -65,6 +68,8 @@ def act(uow: UnitOfWork, clock: Clock, cmd: ActOnTicket) -> Ticket:
             resolved=cmd.resolved, outcome=cmd.outcome, assign_to=cmd.assign_to,
         )
         transition(uow, ticket, cmd.trigger, ctx)
+        if then is not None:
+            then(ticket)
         uow.tickets.save(ticket)
         uow.commit()
     return ticket
