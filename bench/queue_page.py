@@ -107,9 +107,10 @@ def shapes(db: Database, conn: psycopg.Connection[Any]) -> list[Shape]:
     ]
 
 
-def load(url: str, rows: int) -> None:
-    """COPY the population in, then VACUUM ANALYZE (statistics and the visibility map)."""
-    generated = queue_data.rows(rows, NOW, default_book())
+def load(url: str, rows: int, now: datetime = NOW) -> None:
+    """COPY the population (as of ``now``) in, then VACUUM ANALYZE (statistics and the
+    visibility map)."""
+    generated = queue_data.rows(rows, now, default_book())
     first = next(generated)
     columns = list(first)
     with psycopg.connect(url) as conn:
