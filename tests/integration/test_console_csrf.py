@@ -40,7 +40,8 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: open to anyone, by design
 PUBLIC = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("GET", "/docs"),
-          ("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/static")}
+          ("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/static"),
+          ("GET", "/favicon.ico")}
 #: authenticated by a credential of their own, never by an agent's session: intake by the
 #: producer's bearer token, customer pages and APIs by signed links or the session code
 OWN_CREDENTIAL = {
