@@ -58,7 +58,7 @@ def _table(d: WebDeps, me: Signed, query: QueueQuery) -> dict[str, Any]:
     found = queries.queue_page(d.db, query.filters(me.login), book=book,
                                after=query.after or None, limit=LIMIT, now=now)
     rows = [row_view(r, now, book) for r in found.rows]
-    return {"rows": rows, "query": query, "now": now,
+    return {"rows": rows, "query": query, "now": now.astimezone(book.calendar.zone),
             "next_url": query.url(after=found.next_cursor) if found.next_cursor else None,
             "first_url": query.url(after="") if query.after else None, "capped": False,
             "empty": "No ticket matches these filters." if query.narrowed else "No open tickets."}
@@ -121,7 +121,8 @@ def _escalating(d: WebDeps, me: Signed, within: int, mine: bool) -> dict[str, An
                                     filters=filters, limit=URGENT, now=now)
     rows: list[RowView] = [row_view(r, now, book) for r in found]
     query = QueueQuery(mine=mine)
-    return {"rows": rows, "query": query, "now": now, "next_url": None, "first_url": None,
+    return {"rows": rows, "query": query, "now": now.astimezone(book.calendar.zone),
+            "next_url": None, "first_url": None,
             "capped": len(rows) >= URGENT, "within": within, "horizons": HORIZONS, "mine": mine,
             "empty": f"Nothing is due within {within} business minutes, and nothing is breached."}
 

@@ -367,3 +367,11 @@ def test_times_shown_are_business_time_not_wall_time(db: Database) -> None:
     assert row["sla_data"]["remaining"] == str(10 * 60) and row["sla_data"]["ticking"] == "true"
     assert row["sla_data"]["until"] == "2027-03-08T17:00:00+00:00"
     assert "at_risk" in row["sla_class"]
+
+
+def test_the_last_update_is_shown_on_the_desks_clock(db: Database) -> None:
+    pacific = SlaBook(BusinessCalendar({d: [Window.parse("06:00-16:30")] for d in range(5)},
+                                       timezone="America/Los_Angeles"), POLICIES)
+    client, _ = signed_in(db, "ada", book=pacific, now=NOW)
+    page = client.get("/queue").text
+    assert "Updated <time" in page and "04:00:00 PST</time>" in page  # NOW is 12:00 UTC
