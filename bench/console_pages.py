@@ -25,7 +25,6 @@ Run: uv run python -m bench.console_pages [--rows N] [--runs N] [--keep]
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ from sqlalchemy.engine import Engine
 
 from bench.queue_page import TARGET_MS, _ms, load, p99, scratch_database
 from bench.ticket_page import load_audit
+from tests.processes import process_env
 from tests.smtp_sink import free_port
 from tests.web import form_token, page_sign_in, web_client
 from workflow.adapters import accounts
@@ -113,10 +113,10 @@ def replay(conn: psycopg.Connection[Any], statements: list[Statement]) -> None:
 def served(url: str) -> Iterator[str]:
     """``resetdesk serve`` on ``url`` as its own OS process; its base URL."""
     port = free_port()
-    env = {**os.environ, "RESETDESK_DATABASE_URL": url,
-           "RESETDESK_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
-           "RESETDESK_SECRET_KEY": "bench-secret-key-0123456789", "RESETDESK_LOGGING__LEVEL":
-           "WARNING"}
+    env = process_env(RESETDESK_DATABASE_URL=url,
+                      RESETDESK_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
+                      RESETDESK_SECRET_KEY="bench-secret-key-0123456789",
+                      RESETDESK_LOGGING__LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "resetdesk", "serve", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -11,6 +11,7 @@ from typing import Any
 from tests.factories import T0
 from tests.fake_stores import FakeSealer
 from tests.fakes import FakeUnitOfWork, Store
+from workflow.adapters.bus_wiring import packaged_rules
 from workflow.domain.reset_keys import KeyLinks
 from workflow.service import links
 from workflow.service.bus import HandlerContext, MessageBus
@@ -41,5 +42,5 @@ def fake_bus(store: Store, clock: Clock, **ctx: Any) -> MessageBus:
     """``ctx`` replaces any part of the handlers' context (a policy, ``key_links=None`` …)."""
     parts: dict[str, Any] = {"callback_links": link_maker(SECRET, BASE),
                              "key_sealer": FakeSealer(), "key_links": key_links,
-                             "session_secret": SECRET, **ctx}
+                             "session_secret": SECRET, "rules": packaged_rules, **ctx}
     return build_bus(HandlerContext(uow=lambda: FakeUnitOfWork(store), clock=clock, **parts))

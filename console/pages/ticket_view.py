@@ -4,7 +4,6 @@ agent may make now — the last asked of the transitions declaration, never list
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,10 +12,9 @@ from zoneinfo import ZoneInfo
 from console.deps import WebDeps
 from workflow.adapters.queries import accounts, canned, findings, presence, ticket_page, timeline
 from workflow.adapters.queries import ticket_details as details_of
-from workflow.domain.actors import Actor, may_fire
+from workflow.domain.actors import Actor
 from workflow.domain.canned_replies import LANGUAGES
-from workflow.domain.guards import TriggerContext
-from workflow.domain.machine import allowed_triggers
+from workflow.domain.machine import offered_moves
 from workflow.domain.states import TRIGGERS, Outcome
 from workflow.domain.ticket import Ticket
 
@@ -30,29 +28,6 @@ LABELS = {"claim": "Claim", "release": "Release", "take_over": "Take over",
           "reassign": "Reassign", "resolve": "Resolve", "abandon": "Abandon", "reopen": "Reopen",
           "reject": "Reject"}
 LANGUAGE_NAMES = {"en": "English", "fr": "French"}
-#: what a form supplies and a guard checks (the agent picked, the call's result …): assumed
-#: given when deciding which buttons to show; the move itself checks the real value
-_CALL_RESULTS = ("answered", "retry", "requeue", "give_up")
-
-
-def possible_moves(ticket: Ticket, actor: Actor, now: datetime) -> set[str]:
-    """The triggers ``actor`` may fire on ``ticket`` now: its kind is among the move's actors
-    and some row from this state passes its guards."""
-    found: set[str] = set()
-    for ctx in _contexts(ticket, actor, now):
-        found.update(t for t in allowed_triggers(ticket, ctx) if may_fire(actor, t))
-    return found
-
-
-def _contexts(ticket: Ticket, actor: Actor, now: datetime) -> Iterator[TriggerContext]:
-    base: dict[str, Any] = {"actor": actor.label, "at": now, "outcome": Outcome.REJECTED_OTHER,
-                            "reason": "the form asks for it",
-                            "assign_to": f"{ticket.assignee or ''}\0another agent"}
-    yield TriggerContext(**base, resolved=True)
-    for result in _CALL_RESULTS:
-        yield TriggerContext(**base, result=result)
-
-
 @dataclass(frozen=True)
 class When:
     iso: str
@@ -122,7 +97,7 @@ def page_context(d: WebDeps, actor: Actor, csrf: str | None, key: str) -> dict[s
     """Everything ``agent/ticket.html`` needs (``TicketNotFound`` for an unknown ticket)."""
     t = ticket_page.ticket_by_key(d.db, key)
     now, zone = d.clock.now(), d.uow().sla.calendar.zone
-    allowed = possible_moves(t, actor, now)
+    allowed = set(offered_moves(t, actor, now))
     if t.assignee == actor.name:
         allowed.discard("claim")  # claiming one's own ticket again changes nothing
     library = canned.canned_library()

@@ -18,9 +18,8 @@ from console.auth import current_actor, deps
 from console.deps import WebDeps
 from console.inputs import TicketId, Version
 from workflow.adapters import queries
-from workflow.domain.actors import Actor, may_fire
-from workflow.domain.guards import TriggerContext
-from workflow.domain.machine import allowed_triggers
+from workflow.domain.actors import Actor
+from workflow.domain.machine import offered_moves
 from workflow.domain.states import Outcome
 from workflow.domain.ticket import Ticket
 from workflow.service import commands as c
@@ -33,12 +32,11 @@ Deps = Annotated[WebDeps, Depends(deps)]
 
 def summary(ticket: Ticket, actor: Actor) -> dict[str, Any]:
     """The ticket and the moves this actor may make on it now (the console's buttons)."""
-    ctx = TriggerContext(actor.label, ticket.updated_at)
     return {"id": ticket.id, "reference": ticket.reference, "state": ticket.state.value,
             "outcome": ticket.outcome.value if ticket.outcome else None,
             "waiting_on": ticket.waiting_on.value if ticket.waiting_on else None,
             "assignee": ticket.assignee, "version": ticket.version,
-            "allowed": [t for t in allowed_triggers(ticket, ctx) if may_fire(actor, t)]}
+            "allowed": offered_moves(ticket, actor, ticket.updated_at)}
 
 
 @router.get("")

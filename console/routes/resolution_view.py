@@ -19,10 +19,9 @@ from workflow.adapters import queries
 from workflow.adapters.queries.callbacks import CallbackView, callback_view, free_days
 from workflow.adapters.queries.keys import KeyView, key_view
 from workflow.adapters.queries.sessions import SessionStatus, session_status
-from workflow.domain.actors import Actor, may_fire
+from workflow.domain.actors import Actor
 from workflow.domain.callback_slots import Slot
-from workflow.domain.guards import TriggerContext
-from workflow.domain.machine import offered_triggers
+from workflow.domain.machine import offered_moves
 from workflow.domain.wording import long_date
 from workflow.service.remote_sessions import STEP_KINDS, IssuedCode
 
@@ -90,8 +89,7 @@ def allowed_for(d: WebDeps, ticket_id: str, actor: Actor) -> list[str]:
     on the ticket (a guard on the form's input, the call's result say, is the form's)."""
     with d.uow() as uow:
         ticket = uow.tickets.get(ticket_id)
-    ctx = TriggerContext(actor.label, ticket.updated_at)
-    return [t for t in offered_triggers(ticket, ctx) if may_fire(actor, t)]
+    return offered_moves(ticket, actor, ticket.updated_at)
 
 
 def slot_label(slot: Slot, zone: ZoneInfo) -> str:

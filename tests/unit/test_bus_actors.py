@@ -19,6 +19,7 @@ from schemas.requests_v1 import RequestSubmittedV1
 from schemas.sample import sample_request_data
 from tests.factories import T0, make_ticket, stored_for
 from tests.fakes import FakeAgents, FakeUnitOfWork, Store
+from workflow.adapters.bus_wiring import packaged_rules
 from workflow.domain.actors import Actor, may_fire
 from workflow.domain.errors import ActorRefused, DedicatedMove, GuardRefused
 from workflow.domain.reset_keys import new_artifact
@@ -86,7 +87,8 @@ class FixedClock(Clock):
 
 def _bus(store: Store, spy: list[c.Command[Any]]) -> MessageBus:
     bus = build_bus(HandlerContext(uow=lambda: FakeUnitOfWork(store), clock=FixedClock(),
-                                   agents=FakeAgents(alice="agent", carol="agent")))
+                                   agents=FakeAgents(alice="agent", carol="agent"),
+                                   rules=packaged_rules))
     for kind in SPIED:
         bus._handlers[kind] = lambda cmd, ctx: spy.append(cmd)
     return bus

@@ -5,9 +5,10 @@ import dataclasses
 import pytest
 
 from tests.factories import T0, make_ticket, satisfying
+from workflow.domain.actors import Actor
 from workflow.domain.errors import GuardRefused, IllegalTransition
 from workflow.domain.guards import TriggerContext
-from workflow.domain.machine import allowed_triggers, fire, offered_triggers
+from workflow.domain.machine import allowed_triggers, fire, offered_moves, offered_triggers
 from workflow.domain.states import (
     TRANSITIONS,
     TRIGGERS,
@@ -223,6 +224,19 @@ def test_offered_triggers_leave_guards_on_the_input_to_the_form() -> None:
     assert "reply" not in offered_triggers(queued, ctx)
     for ticket in (waiting, queued, make_ticket(State.REMOTE_SESSION, assignee="alice")):
         assert set(allowed_triggers(ticket, ctx)) <= set(offered_triggers(ticket, ctx))
+
+
+def test_offered_moves_give_staff_the_rejection_form_and_never_a_system_move() -> None:
+    """One answer for the ticket page's buttons, the resolution panels and the API's
+    ``allowed``: the reason a rejection needs is the form's, so reject is offered to the
+    assignee; the worker's moves never reach a person."""
+    held = make_ticket(State.QUEUED, assignee="alice")
+    alice, bob = Actor("agent", "alice"), Actor("agent", "bob")
+    assert "reject" in offered_moves(held, alice, T0)
+    assert "reject" not in offered_moves(held, bob, T0)  # is_assignee: a guard on the ticket
+    assert not {"verify", "enqueue"} & set(offered_moves(make_ticket(State.SUBMITTED), alice, T0))
+    assert "reassign" in offered_moves(held, Actor("supervisor", "sam"), T0)
+    assert "reassign" not in offered_moves(held, alice, T0)
 
 
 def test_enqueue_raises_ticket_queued_event() -> None:

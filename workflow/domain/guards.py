@@ -104,7 +104,7 @@ GUARDS: dict[str, Guard] = {
 #: guards on what the actor supplies with the move (a call's result, the session's outcome, the
 #: agent to hand over to …), not on the ticket: a form asks for those, so they do not decide
 #: whether the move is offered
-INPUT_GUARDS = frozenset({"verdict_ok", "has_rejection", "has_link", "names_agent",
+INPUT_GUARDS = frozenset({"verdict_ok", "has_rejection", "has_reason", "has_link", "names_agent",
                           "result_answered", "result_give_up", "result_requeue", "result_retry",
                           "session_resolved"})
 

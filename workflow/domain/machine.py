@@ -7,10 +7,12 @@ leaves persisting to the unit of work, which saves nothing unless ``fire`` retur
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from transitions import Machine
 
+from workflow.domain.actors import Actor, may_fire
 from workflow.domain.errors import GuardRefused, IllegalTransition
 from workflow.domain.events import TicketClosed, TicketQueued, TicketTransitioned
 from workflow.domain.guards import EFFECTS, GUARDS, INPUT_GUARDS, TriggerContext
@@ -65,6 +67,13 @@ def offered_triggers(ticket: Ticket, ctx: TriggerContext) -> list[str]:
     return [t for t in TRIGGERS if any(
         all(g in INPUT_GUARDS or GUARDS[g](ticket, ctx) is None for g in move.guards)
         for move in _rows(t, ticket.state))]
+
+
+def offered_moves(ticket: Ticket, actor: Actor, at: datetime) -> list[str]:
+    """The one answer to "which moves does this actor get on this ticket now" (the console's
+    buttons, the API's ``allowed``): the declaration's actors and the guards on the ticket."""
+    return [t for t in offered_triggers(ticket, TriggerContext(actor.label, at))
+            if may_fire(actor, t)]
 
 
 def _rows(trigger: str, state: State) -> list[Move]:
