@@ -33,7 +33,7 @@ router = APIRouter(prefix=kit.PATH, include_in_schema=False, dependencies=[
 Deps = Annotated[WebDeps, Depends(deps)]
 Text = Annotated[str, Form()]
 Held = tuple[str, int, str]
-POLL_SECONDS = 3
+POLL_SECONDS = 2
 ENDED = f"{kit.PATH}/ended"
 
 

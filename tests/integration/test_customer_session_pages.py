@@ -138,7 +138,7 @@ def test_the_agent_or_the_time_out_ending_the_session_shows_the_close_the_tool_s
     assert ended.url.path == "/session/ended" and text("session.ended.agent") in ended.text
 
     idle = session_client(db, clock, addr="192.0.2.77")
-    tid2, ref2, code2, _ = offered(db, idle)
+    _, ref2, code2, _ = offered(db, idle)
     agreed(idle, ref2, code2)
     clock.advance(minutes=31)
     assert idle.app.state.deps.handle(ExpireIdleSessions(actor=SESSIONS,  # type: ignore[attr-defined]
