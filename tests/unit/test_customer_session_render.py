@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 
 from console import assets, i18n, rendering
 from console.terms_html import terms_html
+from consumers.notifications import TEMPLATE_DIR
 from workflow.adapters.queries.customer_session import CustomerSession
 from workflow.adapters.session_store import load_terms
 from workflow.service.session_ports import StepRecord
@@ -126,3 +128,17 @@ def test_the_terms_html_escapes_everything_but_its_own_few_tags() -> None:
     assert shown.startswith("<h2>Title &lt;script&gt;") and "<script>" not in shown
     assert "<p>A <strong>bold</strong> and <em>it</em>.</p>" in shown
     assert "<ol><li>one two</li><li>&lt;script&gt;" in shown
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", ["Click the ^ symbol at the right of the task bar", "red-and-white icon with the "
+            "letter H", "Right-click it", "Choose Exit", "your responsibility"]),
+    ("fr", ["symbole ^ à droite de la barre des tâches", "icône rouge et blanche marquée de la "
+            "lettre H", "bouton droit", "Choisissez Quitter (Exit)", "Il vous revient"])])
+def test_the_session_ended_email_gives_the_same_steps(lang: str, words: list[str]) -> None:
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    for resolved in (0, 1):
+        text = " ".join(env.get_template(f"session_ended.{lang}.txt").render(
+            reference="RD-1", resolved=resolved, requester_name="Dana").split())
+        assert [w for w in words if w not in text] == [], text
