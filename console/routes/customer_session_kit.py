@@ -44,13 +44,20 @@ def chosen(value: str | None) -> str | None:
     return value if value in i18n.LANGUAGES else None
 
 
-def language(request: Request, ticket_language: str | None = None,
-             choice: str | None = None) -> str:
-    """The customer's explicit choice (form, ``?lang=``, the cookie the switch set), else the
-    ticket's language once known, else the browser's."""
+def explicit(request: Request, choice: str | None = None) -> str | None:
+    """The language the customer chose (a form field, ``?lang=``, the cookie the switch set)."""
     for candidate in (choice, request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
         if found := chosen(candidate):
             return found
+    return None
+
+
+def language(request: Request, ticket_language: str | None = None,
+             choice: str | None = None) -> str:
+    """The customer's explicit choice, else the ticket's language once known, else the
+    browser's."""
+    if found := explicit(request, choice):
+        return found
     return i18n.pick(ticket_language) if ticket_language else rendering.language_of(request)
 
 

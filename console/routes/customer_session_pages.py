@@ -38,9 +38,12 @@ def _addr(request: Request) -> str | None:
 
 
 def entry(request: Request, d: WebDeps, lang: str, *, status: int = 200,
-          problem: str | None = None, reference: str = "") -> HTMLResponse:
+          problem: str | None = None, reference: str = "",
+          choice: str | None = None) -> HTMLResponse:
+    """The form in ``lang``; an explicit ``choice`` travels with it (else the terms will be in
+    the ticket's language)."""
     return kit.page(request, d, "session_entry.html", lang, status=status, problem=problem,
-                    reference=reference[:MAX_FIELD], choice=kit.chosen(lang))
+                    reference=reference[:MAX_FIELD], choice=choice)
 
 
 def terms_page(request: Request, d: WebDeps, ticket_id: str, code_id: int, lang: str, *,
@@ -56,7 +59,7 @@ def terms_page(request: Request, d: WebDeps, ticket_id: str, code_id: int, lang:
 @router.get("")
 def start(request: Request, d: Deps) -> HTMLResponse:
     """The form: reference and code, and the red arrow."""
-    return entry(request, d, kit.language(request))
+    return entry(request, d, kit.language(request), choice=kit.explicit(request))
 
 
 @router.post("")
@@ -69,7 +72,8 @@ async def verify(request: Request, d: Deps, reference: Text = "", code: Text = "
             actor=CUSTOMER, reference=reference[:MAX_FIELD], code=code[:MAX_FIELD],
             source_addr=_addr(request)))
     except rs.CodeRefused:
-        return entry(request, d, shown, status=403, problem="refused", reference=reference)
+        return entry(request, d, shown, status=403, problem="refused", reference=reference,
+                     choice=kit.explicit(request, lang))
     terms_lang = kit.language(request, found.language, choice=lang)
     return terms_page(request, d, found.ticket_id, found.code_id, terms_lang)
 

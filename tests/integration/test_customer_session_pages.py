@@ -44,17 +44,22 @@ def agreed(client: TestClient, reference: str, code: str) -> None:
     assert "rd_rsession=" in cookie and "HttpOnly" in cookie and "Path=/session" in cookie
     assert "SameSite=strict" in cookie
     live = client.get("/session/live")
-    assert live.status_code == 200 and text("session.live.none") in live.text
+    assert live.status_code == 200 and 'id="session-status"' in live.text
 
 
 def test_a_french_customer_agrees_answers_two_changes_and_ends_the_session(db: Database) -> None:
     client = session_client(db, MovableClock())
     tid, ref, code, alice = offered(db, client, language="fr")
-    entry = client.get("/session")
+    entry = client.get("/session", headers={"Accept-Language": "en-US"})
     assert entry.status_code == 200 and text("session.entry.how") in entry.text
     assert "script-src 'self'" in entry.headers["content-security-policy"]
-    terms = client.post("/session", data={"reference": ref.lower(), "code": code.lower()})
+    assert 'name="lang"' not in entry.text  # nothing chosen: the terms follow the ticket
+    terms = client.post("/session", data={"reference": ref.lower(), "code": code.lower()},
+                        headers={"Accept-Language": "en-US"})
     assert '<html lang="fr">' in terms.text and "Conditions de l&#39;assistance" in terms.text
+    chosen = client.get("/session?lang=en")
+    assert 'name="lang" value="en"' in chosen.text and chosen.cookies.get("rd_lang") == "en"
+    client.cookies.clear()
     agreed(client, ref, code)
     steps = {}
     for kind, change in (("equipment", "Reset the recorder"), ("network", "Open TCP 443")):
