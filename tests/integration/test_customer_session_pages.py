@@ -2,12 +2,19 @@
 JSON API; a refused code is one page whatever the reason; the session token lives in an
 HttpOnly, SameSite=Strict cookie scoped to /session and every change carries its CSRF token;
 a bad token is a page saying what to do next; each way a session ends leads to the page with
-the close-the-tool steps."""
+the close-the-tool steps.
+
+On SQLite only: the pages add one read to the JSON API's commands, whose races and counters
+tests/integration/test_customer_session_api.py and test_remote_sessions.py prove on both
+databases (this keeps the pages' CI cost small)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+
+import pytest
 
 from fastapi.testclient import TestClient
 
@@ -16,10 +23,17 @@ from schedulers.housekeeping import SESSIONS
 from tests.fake_bus import MovableClock
 from tests.integration.test_customer_session_api import offered, session_client
 from tests.integration.test_remote_sessions import emails
-from workflow.adapters.db import Database
+from workflow.adapters.db import Database, open_database
 from workflow.service.housekeeping_commands import ExpireIdleSessions
 
 HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> Iterator[Database]:
+    database = open_database(sqlite_url)
+    yield database
+    database.dispose()
 
 
 def text(key: str, lang: str = "en", **params: str) -> str:
