@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-
 from fastapi.testclient import TestClient
 
 from console import i18n
