@@ -20,6 +20,8 @@ from console.routes import (
     customer_callback,
     customer_key,
     customer_session,
+    customer_session_live,
+    customer_session_pages,
     intake,
     pages_resolution,
 )
@@ -27,7 +29,8 @@ from console.routes import (
 #: dedicated agent endpoints must come before the generic POST /api/v1/tickets/{id}/{trigger}
 ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
            agent_session.router, customer_callback.router, customer_key.router, customer_key.api,
-           customer_session.router, agent_api.router)
+           customer_session.router, customer_session_pages.router, customer_session_live.router,
+           agent_api.router)
 #: the agents' HTML pages (a refusal there may be a page too, as on the customers' pages); the
 #: resolution panels' routes have two segments after the reference, so no generic
 #: ``/tickets/{reference}/{trigger}`` route shadows them

@@ -30,9 +30,17 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    """Every text of ``language`` by dotted key (``section.name``)."""
-    with (LOCALES / f"{language}.toml").open("rb") as f:
-        return _flatten(tomllib.load(f))
+    """Every text of ``language`` by dotted key (``section.name``): ``<lang>.toml`` and the
+    catalogues of page families kept apart (``locales/<family>/<lang>.toml``), which may not
+    redefine a key."""
+    texts: dict[str, str] = {}
+    for path in (LOCALES / f"{language}.toml", *sorted(LOCALES.glob(f"*/{language}.toml"))):
+        with path.open("rb") as f:
+            found = _flatten(tomllib.load(f))
+        if clash := set(found) & set(texts):
+            raise ValueError(f"{path} redefines {sorted(clash)}")
+        texts.update(found)
+    return texts
 
 
 def placeholders(text: str) -> set[str]:

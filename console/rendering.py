@@ -61,7 +61,7 @@ def language_of(request: Request) -> str:
 def wants_page(request: Request) -> bool:
     """A browser on a customer page (and not a script asking for JSON there)."""
     accept = request.headers.get("accept", "")
-    return (request.url.path.startswith("/customer/") and "text/html" in accept
+    return (request.url.path.startswith(("/customer/", "/session")) and "text/html" in accept
             and "application/json" not in accept
             and request.query_params.get("format") != "json"
             and not request.headers.get("content-type", "").startswith("application/json"))

@@ -11,6 +11,7 @@ allow; nothing is stored for them. After Agree, calls carry the session token in
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -57,8 +58,9 @@ async def _call(fn: Callable[..., T], **kwargs: Any) -> T:
         raise HTTPException(409, str(err)) from None
 
 
-def _claim(token: str, d: WebDeps, kind: str) -> tuple[str, list[str]]:
-    """Ticket id and the action's fields of a valid token of ``kind``, else ``InvalidLink``."""
+def claim(token: str, d: WebDeps, kind: str) -> tuple[str, list[str]]:
+    """Ticket id and the action's fields of a valid token of ``kind``, else ``InvalidLink``
+    (the session pages read the same tokens)."""
     claim = links.verify(d.secret_key, token, d.clock.now())
     head, *fields = claim.action.split(".")
     if head != kind or not fields or not fields[0].isdigit():
@@ -67,11 +69,22 @@ def _claim(token: str, d: WebDeps, kind: str) -> tuple[str, list[str]]:
 
 
 def customer_session(request: Request, d: Deps) -> tuple[str, int]:
-    ticket_id, fields = _claim(request.headers.get(SESSION_HEADER, ""), d, "rsession")
+    ticket_id, fields = claim(request.headers.get(SESSION_HEADER, ""), d, "rsession")
     return ticket_id, int(fields[0])
 
 
 Session = Annotated[tuple[str, int], Depends(customer_session)]
+
+
+def consent_token(d: WebDeps, ticket_id: str, code_id: int, language: str) -> tuple[str, datetime]:
+    """What Agree must bring back: the verified code, the terms' language; expires soon."""
+    expires = d.clock.now() + _policy(d).consent_ttl
+    return links.sign(d.secret_key, ticket_id, f"consent.{code_id}.{language}", expires), expires
+
+
+def session_token(d: WebDeps, ticket_id: str, session_id: int) -> tuple[str, datetime]:
+    expires = d.clock.now() + _policy(d).session_token_ttl
+    return links.sign(d.secret_key, ticket_id, f"rsession.{session_id}", expires), expires
 
 
 class VerifyBody(BaseModel):
@@ -83,16 +96,13 @@ class VerifyBody(BaseModel):
 async def verify(body: VerifyBody, request: Request, d: Deps,
                  lang: Annotated[str | None, Query(max_length=8)] = None) -> JSONResponse:
     """Check the reference and code; on success, the terms to read and a consent token."""
-    policy = _policy(d)
     try:
         found = await run_in_threadpool(d.handle, c.VerifySessionCode(
             actor=CUSTOMER, reference=body.reference, code=body.code, source_addr=_addr(request)))
     except rs.CodeRefused:
         return refused()
     terms = load_terms(lang if lang in TERMS_LANGUAGES else found.language)
-    expires = d.clock.now() + policy.consent_ttl
-    token = links.sign(d.secret_key, found.ticket_id,
-                       f"consent.{found.code_id}.{terms.language}", expires)
+    token, expires = consent_token(d, found.ticket_id, found.code_id, terms.language)
     return JSONResponse({"terms": {"version": terms.version, "language": terms.language,
                                    "text": terms.text},
                          "consent_token": token, "expires_at": expires.isoformat()},
@@ -107,9 +117,8 @@ class AgreeBody(BaseModel):
 @router.post("/agree")
 async def agree(body: AgreeBody, request: Request, d: Deps) -> JSONResponse:
     """The customer clicked Agree: the session starts and its token is returned (shown once)."""
-    ticket_id, fields = _claim(body.consent_token, d, "consent")
+    ticket_id, fields = claim(body.consent_token, d, "consent")
     language = fields[1] if len(fields) > 1 and fields[1] in TERMS_LANGUAGES else "en"
-    policy = _policy(d)
     try:
         session_id, ticket = await run_in_threadpool(d.handle, c.StartRemoteSession(
             actor=CUSTOMER, ticket_id=ticket_id, code_id=int(fields[0]),
@@ -120,8 +129,7 @@ async def agree(body: AgreeBody, request: Request, d: Deps) -> JSONResponse:
                                  "ask the agent for a new one") from None
     except rs.TermsChanged as err:
         raise HTTPException(409, str(err)) from None
-    expires = d.clock.now() + policy.session_token_ttl
-    token = links.sign(d.secret_key, ticket_id, f"rsession.{session_id}", expires)
+    token, expires = session_token(d, ticket_id, session_id)
     return JSONResponse({"session_token": token, "expires_at": expires.isoformat(),
                          "reference": ticket.reference, "state": ticket.state.value},
                         headers=NO_STORE)

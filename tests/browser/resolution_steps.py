@@ -1,7 +1,8 @@
 """The resolution part of the agent's walk, done in a browser on whichever page carries the
 resolution panels (the ticket page ``/tickets/{reference}``, or the panels' own page
-``/tickets/{reference}/resolution``), with the customer's side through the customer API as
-tests/dialogue.py does it.
+``/tickets/{reference}/resolution``), with the customer's side on the customer's /session pages
+in a browser context of their own (tests/browser/session_customer.py), or through the customer
+API as tests/dialogue.py does it.
 
 What the steps rely on (console/templates/agent/panel_*.html): the panels load into
 ``#resolution[data-reference]``; a move that went through reloads the page; the code is in
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 
 from tests.browser.conftest import AGENTS, Console
+from tests.browser.session_customer import CustomerSession
 from tests.e2e.requests import request
 
 #: the two changes proposed during the session, and the customer's answers
@@ -28,9 +30,9 @@ STEPS = (("equipment", "Reset the recorder to its factory settings", "confirmed"
 END_REASON = "password reset through SADP with the customer"
 
 
-def submitted(console: Console) -> str:
+def submitted(console: Console, language: str = "en") -> str:
     """A valid request through the producer's HTTP intake; its reference once queued."""
-    event = request()
+    event = request(data__requester__language=language)
     r = console.desk.post(event)
     assert r.status_code == 202, r.text
     status = console.desk.wait_processed(event["id"])
@@ -107,9 +109,10 @@ def book_and_record_a_call(page: Any) -> str:
     return booked
 
 
-def remote_session(page: Any, base: str, reference: str) -> None:
+def remote_session(page: Any, base: str, reference: str, *, on_pages: bool = False) -> None:
     """Issue a code (shown once), the customer agrees, two changes proposed and answered (one
-    confirmed, one declined: the live area shows both), then the session ends resolved."""
+    confirmed, one declined: the live area shows both), then the session ends resolved.
+    ``on_pages``: the customer does it on the /session pages in a browser, else by the API."""
     page.click("#panel-session button:has-text('Issue a remote-session code')")
     code = (page.text_content("#session-code", timeout=15_000) or "").strip()
     assert re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", code), code
@@ -118,7 +121,12 @@ def remote_session(page: Any, base: str, reference: str) -> None:
     assert "It will not be shown again." in (page.text_content(".code-once") or "")
     page.wait_for_selector("#session-live[data-phase=code]")
 
-    customer = Customer.agrees(base, reference, code)
+    if on_pages:
+        at_home = CustomerSession.opens(page.context.browser, base)
+        at_home.enter(reference, code)
+        at_home.agree()
+    else:
+        customer = Customer.agrees(base, reference, code)
     # the live area notices the session started and the page is read again
     page.wait_for_selector("#session-live[data-phase=running]", timeout=20_000)
     panels(page)
@@ -129,7 +137,11 @@ def remote_session(page: Any, base: str, reference: str) -> None:
         page.fill("#step-description", change)
         page.click("#panel-session button:has-text('Propose this change')")
         page.wait_for_selector(f"#session-live tr[data-decision=pending]:has-text('{change}')")
-    customer.answer({change: decision for _, change, decision in STEPS})
+    if on_pages:
+        for _, change, decision in STEPS:
+            at_home.answer(change, decision)
+    else:
+        customer.answer({change: decision for _, change, decision in STEPS})
     for _, change, decision in STEPS:  # polled into the live area
         page.wait_for_selector(f"#session-live tr[data-decision={decision}]:has-text('{change}')",
                                timeout=20_000)
@@ -138,6 +150,10 @@ def remote_session(page: Any, base: str, reference: str) -> None:
     page.fill("#end-reason", END_REASON)
     with page.expect_navigation():
         page.click("#panel-session button:has-text('End the session')")
+    if on_pages:
+        assert "Choose Exit." in at_home.sees_the_end("agent")
+        at_home.close()
+        return
     assert customer.client.get("/api/v1/customer/session",
                                headers=customer.headers).status_code == 409
     customer.client.close()

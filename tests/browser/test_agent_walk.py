@@ -1,8 +1,9 @@
 """The agent's walk through the console in a real browser against ``resetdesk up``: sign in, find
 the ticket in the queue, claim it, reply with a canned reply, book a callback, record the call,
-issue a remote-session code, the customer accepts it (through the customer API: the customer's
-pages come with #10), two changes proposed (the customer confirms one and declines the other),
-the session ends, and the ticket is closed with every step on its timeline.
+issue a remote-session code, the customer accepts it on the /session pages (in a browser context
+of their own), two changes proposed (the customer confirms one and declines the other on their
+live page), the session ends (the customer's page shows how to close the remote tool), and the
+ticket is closed with every step on its timeline.
 
 What the walk relies on: the queue's search (``#queue-search``, one ``tr[data-ref]`` per ticket
 found, its reference a link to the ticket); the ticket page ``/tickets/{reference}`` with its
@@ -50,7 +51,7 @@ def test_an_agent_takes_a_ticket_from_the_queue_to_closed(page: Any, console: Co
     page.wait_for_selector("li.entry.move:has-text('reply (queued)')")
 
     book_and_record_a_call(page)
-    remote_session(page, console.base, reference)
+    remote_session(page, console.base, reference, on_pages=True)
 
     page.wait_for_selector(".state[data-state=closed]")
     assert page.text_content(".outcome") == "resolved"

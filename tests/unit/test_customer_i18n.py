@@ -14,6 +14,9 @@ from starlette.requests import Request
 from console import i18n, rendering
 
 TEMPLATES = Path(rendering.HERE / "templates")
+#: the customers' templates (the agents' pages, under agent/, are English only)
+CUSTOMER_TEMPLATES = [p for p in TEMPLATES.rglob("*.html")
+                      if "agent" not in p.relative_to(TEMPLATES).parts]
 CONSOLE = Path(rendering.HERE)
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([\w.]+)["']""")
 EVIL = '<script>alert("x")</script>'
@@ -65,7 +68,7 @@ def html(template: str, lang: str, **context: Any) -> str:
 
 
 def template_keys() -> dict[str, set[str]]:
-    return {p.name: set(LITERAL_KEY.findall(p.read_text())) for p in TEMPLATES.glob("*.html")}
+    return {p.name: set(LITERAL_KEY.findall(p.read_text())) for p in CUSTOMER_TEMPLATES}
 
 
 def test_both_catalogues_hold_the_same_keys_and_placeholders() -> None:
@@ -92,13 +95,13 @@ def test_every_key_a_template_names_is_in_every_catalogue() -> None:
 
 
 def test_templates_name_keys_literally_so_the_check_above_sees_them() -> None:
-    for path in TEMPLATES.glob("*.html"):
+    for path in CUSTOMER_TEMPLATES:
         calls = re.findall(r"\bt\(([^)]*)\)", path.read_text())
         assert all(LITERAL_KEY.match(f"t({c})") for c in calls), (path.name, calls)
 
 
 def test_every_catalogue_key_is_used_by_a_template_or_a_route() -> None:
-    sources = "".join(p.read_text() for p in TEMPLATES.glob("*.html")) + \
+    sources = "".join(p.read_text() for p in CUSTOMER_TEMPLATES) + \
         "".join(p.read_text() for p in CONSOLE.rglob("*.py"))
     unused = [k for k in i18n.catalogue("en") if f'"{k}"' not in sources]
     assert unused == []
