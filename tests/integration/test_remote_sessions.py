@@ -293,7 +293,7 @@ def test_wrong_codes_from_one_address_lock_it_for_every_ticket(db: Database) -> 
     assert verify(db, clock, ref, code, addr="192.0.2.1").ticket_id == tid
 
 
-def test_declining_a_network_change_emails_the_changes_for_the_provider(db: Database) -> None:
+def test_declining_a_change_emails_the_changes_of_its_kind(db: Database) -> None:
     clock = MovableClock()
     tid, session_id = in_session(db, clock)
     steps = [rs.propose_step(SqlUnitOfWork(db), clock, ticket_id=tid, agent="alice",
@@ -308,6 +308,8 @@ def test_declining_a_network_change_emails_the_changes_for_the_provider(db: Data
     [mail] = [m for m in emails(db, tid) if m["template"] == "network_changes"]
     assert mail["context"]["changes"] == "1. Open TCP port 8000 on the router"
     assert mail["language"] == "en"
+    [kit] = [m for m in emails(db, tid) if m["template"] == "equipment_changes"]
+    assert kit["context"]["changes"] == "1. Update the camera firmware"
     with pytest.raises(WorkflowError):  # answered once only
         rs.decide_step(SqlUnitOfWork(db), clock, ticket_id=tid,
                        session_id=session_id, step_id=steps[0], decision="confirmed")

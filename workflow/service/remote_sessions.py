@@ -177,8 +177,9 @@ def propose_step(uow: UnitOfWork, clock: Clock, *, ticket_id: str, agent: str,
 
 def decide_step(uow: UnitOfWork, clock: Clock, *, ticket_id: str,
                 session_id: int, step_id: int, decision: str) -> StepRecord:
-    """The customer's answer. Declining a network change emails them the changes to hand to
-    their internet provider or IT manager (through the outbox, with this transaction)."""
+    """The customer's answer. Declining a change emails them the session's declined changes of
+    that kind: network ones to hand to their internet provider or IT manager, equipment ones
+    to make themselves or with their installer (through the outbox, with this transaction)."""
     if decision not in DECISIONS:
         raise WorkflowError("decision is confirmed or declined")
     with uow:
@@ -187,13 +188,13 @@ def decide_step(uow: UnitOfWork, clock: Clock, *, ticket_id: str,
         step = store.decide_step(step_id, session_id, decision, now)
         if step is None:
             raise WorkflowError("no pending step with this id in this session")
-        if step.kind == "network" and decision == "declined":
+        if decision == "declined":
             ticket = uow.tickets.get(ticket_id)
             declined = [s.description for s in store.steps(session_id)
-                        if s.kind == "network" and s.decision == "declined"]
+                        if s.kind == step.kind and s.decision == "declined"]
             changes, omitted = _email_list(declined)
             ticket.raise_event(NotificationRequested(
-                ticket.id, now, "network_changes", ticket.language,
+                ticket.id, now, f"{step.kind}_changes", ticket.language,
                 {"reference": ticket.reference, "changes": changes, "omitted": omitted}))
             uow.tickets.save(ticket)
         store.touch(session_id, now)
