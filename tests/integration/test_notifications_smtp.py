@@ -178,10 +178,10 @@ CASES = [
     ("rejection", "fr", HUMAN, "Au sujet de votre demande",
      ["n'avons pas pu confirmer que la demande avait été envoyée par une\npersonne",
       f"remplir de nouveau le formulaire à l'adresse {PUBLIC_URL}"]),
-    ("equipment_changes", "en", {"changes": "1. Update the camera firmware"},
+    ("equipment_changes", "en", {"changes": "1. Update the camera firmware", "omitted": None},
      "Equipment changes we recommend", ["not to let our agent change\nyour equipment",
                                         "1. Update the camera firmware", "installer"]),
-    ("equipment_changes", "fr", {"changes": "1. Mettre à jour le micrologiciel"},
+    ("equipment_changes", "fr", {"changes": "1. Mettre à jour le micrologiciel", "omitted": None},
      "Modifications de l'équipement", ["modifier votre équipement",
                                        "1. Mettre à jour le micrologiciel", "installateur"]),
 ]
