@@ -138,7 +138,7 @@ ATTESTATION = {"outcome": "rejected-attestation", "next_kind": "attestation",
 HUMAN = {"outcome": "rejected-human-check", "next_kind": "retry_human_check"}
 DUPLICATE = {"outcome": "duplicate"}
 
-CASES = [
+CASES: list[tuple[str, str, dict[str, Any], str, list[str]]] = [
     ("acknowledgement", "en", {}, "We have received your password reset request",
      ["Hello Hélène Côté,", "Your reference number is {ref}", "as soon as possible"]),
     ("acknowledgement", "fr", {}, "Nous avons bien reçu votre demande",
