@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import suppress
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -34,6 +35,8 @@ Deps = Annotated[WebDeps, Depends(deps)]
 Text = Annotated[str, Form()]
 Held = tuple[str, int, str]
 POLL_SECONDS = 2
+#: how often an open, updating live page counts as the customer's activity (a write)
+PRESENCE_EVERY = timedelta(seconds=60)
 ENDED = f"{kit.PATH}/ended"
 
 
@@ -61,6 +64,18 @@ async def _current(request: Request, d: WebDeps) -> tuple[Held, CustomerSession]
     if kit.COOKIE not in request.cookies:
         return kit.go(kit.PATH)
     return kit.expired(request, d)
+
+
+async def _present(d: WebDeps, held: Held, view: CustomerSession) -> None:
+    """The live page open and updating counts as the customer's activity (as the JSON API's
+    ping does), at most once per ``PRESENCE_EVERY``: a customer watching the page while the
+    agent works is not idle."""
+    last = view.last_activity_at
+    if last is not None and d.clock.now() - last < PRESENCE_EVERY:
+        return
+    with suppress(WorkflowError):  # ended meanwhile: the next poll shows it
+        await run_in_threadpool(d.handle, c.TouchSession(actor=CUSTOMER, ticket_id=held[0],
+                                                         session_id=held[1]))
 
 
 def _digest(view: CustomerSession, paused: bool) -> str:
@@ -97,6 +112,8 @@ async def status(request: Request, d: Deps, paused: bool = False, seen: str = ""
     held, view = found
     if not view.running:
         return _away(request, ENDED)
+    if not paused:
+        await _present(d, held, view)
     if seen and seen == _digest(view, paused):
         return Response(status_code=204, headers=rendering.HEADERS)
     return _live(request, d, held, view, paused=paused, fragment=True)

@@ -164,3 +164,22 @@ def test_the_agent_or_the_time_out_ending_the_session_shows_the_close_the_tool_s
     page = idle.get("/session/ended")
     assert text("session.ended.inactivity") in page.text
     assert text("session.ended.step_exit") in page.text and text("session.ended.duty") in page.text
+
+
+def test_an_open_updating_live_page_keeps_the_session_from_idling_but_a_paused_one_does_not(
+        db: Database) -> None:
+    clock = MovableClock()
+    client = session_client(db, clock, addr="192.0.2.78")
+    _, ref, code, _ = offered(db, client)
+    agreed(client, ref, code)
+    expire = ExpireIdleSessions(actor=SESSIONS, idle=timedelta(minutes=30))
+    deps = client.app.state.deps  # type: ignore[attr-defined]
+    for _ in range(3):  # 3 x 20 min of watching the page: never 30 idle minutes
+        clock.advance(minutes=20)
+        assert client.get("/session/status", headers={"HX-Request": "true"}).status_code == 200
+        assert deps.handle(expire) == 0
+    clock.advance(minutes=20)
+    client.get("/session/status", params={"paused": "true"}, headers={"HX-Request": "true"})
+    clock.advance(minutes=11)
+    assert deps.handle(expire) == 1  # a paused page is no activity
+    assert text("session.ended.inactivity") in client.get("/session/ended").text

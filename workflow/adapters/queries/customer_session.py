@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -25,6 +26,8 @@ class CustomerSession:
     language: str
     end_reason: str | None
     steps: list[StepRecord] = field(default_factory=list)
+    #: the last activity the idle time-out counts from (None when ended)
+    last_activity_at: datetime | None = None
 
     @property
     def running(self) -> bool:
@@ -43,7 +46,7 @@ def customer_session(uow: UnitOfWork, db: Database, ticket_id: str,
     (a token names both, so a token of one ticket never shows another's session)."""
     r = REMOTE_SESSION.c
     with db.reader.begin() as conn:
-        row = conn.execute(select(r.ended_at, r.end_reason).where(
+        row = conn.execute(select(r.ended_at, r.end_reason, r.last_activity_at).where(
             r.id == session_id, r.ticket_id == ticket_id)).first()
     if row is None:
         return None
@@ -55,4 +58,5 @@ def customer_session(uow: UnitOfWork, db: Database, ticket_id: str,
         ended = row.ended_at is not None
         steps = [] if ended else uow.sessions.steps(session_id)
     return CustomerSession(ticket.reference, ticket.language,
-                           (row.end_reason or "agent") if ended else None, steps)
+                           (row.end_reason or "agent") if ended else None, steps,
+                           None if ended else row.last_activity_at)
