@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.types import (
@@ -100,6 +100,13 @@ class Device(Contract):
         return value
 
 
+_MEDIA_TYPE_PER_KIND: Final[list[JsonValue]] = [
+    {"if": {"properties": {"kind": {"const": kind}}},
+     "then": {"properties": {"media_type": {"enum": list(sorted(types))}}}}
+    for kind, types in sorted(MEDIA_TYPES_BY_KIND.items())]
+"""The server's media type per kind, as JSON Schema says it."""
+
+
 def _bare_name(value: str) -> str:
     value = OneLine.check(value)
     if "/" in value or "\\" in value or value in {".", ".."}:
@@ -124,10 +131,7 @@ def _looks_like(media_type: str, content: bytes) -> bool:
 class Export(Contract):
     """A file the device exported (SADP XML or a photo of the QR code), base64 in the JSON."""
 
-    model_config = ConfigDict(json_schema_extra={"allOf": [
-        {"if": {"properties": {"kind": {"const": kind}}},
-         "then": {"properties": {"media_type": {"enum": sorted(types)}}}}
-        for kind, types in sorted(MEDIA_TYPES_BY_KIND.items())]})
+    model_config = ConfigDict(json_schema_extra={"allOf": _MEDIA_TYPE_PER_KIND})
 
     kind: ExportKind
     media_type: ExportMediaType
