@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from workflow.domain.firmware import Firmware, FirmwareRange, check_disjoint, firmware_range
+
 METHODS: tuple[str, ...] = ("sadp", "ivms4200", "local_gui")
 """Every reset method the desk knows, in the order they are offered to a customer."""
 
@@ -63,6 +65,8 @@ class ModelFamily:
     methods: tuple[str, ...]
     device_kinds: frozenset[str] = frozenset()
     note: str = ""
+    #: where the methods depend on the firmware: the first range holding the version decides
+    firmware: tuple[FirmwareRange, ...] = ()
     _compiled: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +78,12 @@ class ModelFamily:
             return True
         full, base = normalize_model(model), base_model(model)
         return any(rx.fullmatch(full) or rx.fullmatch(base) for rx in self._compiled)
+
+    def methods_for(self, firmware: Firmware | None) -> tuple[str, ...]:
+        """The methods for this version: its range's, or the family's outside every range (and
+        when no version is given; the rules refuse an unreadable one before asking)."""
+        found = next((r for r in self.firmware if firmware and r.contains(firmware)), None)
+        return found.methods if found else self.methods
 
 
 @dataclass(frozen=True)
@@ -114,9 +124,10 @@ class ModelRules:
     def family_for(self, model: str, device_kind: str = "") -> ModelFamily | None:
         return next((f for f in self.families if f.matches(model, device_kind)), None)
 
-    def allowed_methods(self, model: str, device_kind: str = "") -> tuple[str, ...]:
+    def allowed_methods(self, model: str, device_kind: str = "",
+                        firmware: Firmware | None = None) -> tuple[str, ...]:
         family = self.family_for(model, device_kind)
-        return family.methods if family else self.default_methods
+        return family.methods_for(firmware) if family else self.default_methods
 
     def supports_local_gui(self, model: str, device_kind: str = "") -> bool:
         return "local_gui" in self.allowed_methods(model, device_kind)
@@ -224,7 +235,7 @@ def _family(raw: object, index: int) -> ModelFamily:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"families[{index}]: missing or empty name")
     where = f"family {name!r}"
-    _check_keys(raw, {"name", "patterns", "device_kinds", "methods", "note"}, where)
+    _check_keys(raw, {"name", "patterns", "device_kinds", "methods", "note", "firmware"}, where)
     patterns = _str_list(raw.get("patterns", []), f"{where} patterns")
     kinds = _str_list(raw.get("device_kinds", []), f"{where} device_kinds")
     if not patterns and not kinds:
@@ -237,12 +248,21 @@ def _family(raw: object, index: int) -> ModelFamily:
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise ValueError(f"{where} note: expected a string")
+    raw_ranges = raw.get("firmware", [])
+    if not isinstance(raw_ranges, list):
+        raise ValueError(f"{where} firmware: expected a list of [[families.firmware]] tables")
+    ranges = tuple(
+        firmware_range(r, f"{where} firmware[{i}]", _methods(
+            r.get("methods") if isinstance(r, Mapping) else None, f"{where} firmware[{i}] methods"))
+        for i, r in enumerate(raw_ranges))
+    check_disjoint(ranges, f"{where} firmware")
     return ModelFamily(
         name=name,
         patterns=patterns,
         methods=_methods(raw.get("methods"), f"{where} methods"),
         device_kinds=frozenset(k.strip().lower() for k in kinds),
         note=note,
+        firmware=ranges,
     )
 
 
