@@ -10,7 +10,7 @@ reject a request whose version they cannot read rather than guess a method.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -106,3 +106,16 @@ def check_disjoint(ranges: tuple[FirmwareRange, ...], where: str) -> None:
             if low is None or high is None or low < high:
                 raise ValueError(f"{where}: firmware ranges {a.describe()} and "
                                  f"{b.describe()} overlap")
+
+
+def firmware_ranges(raw: object, where: str,
+                    methods: Callable[[object, str], tuple[str, ...]]) -> tuple[FirmwareRange, ...]:
+    """A family's ``[[families.firmware]]`` list; ``methods`` checks each range's methods."""
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: expected a list of [[families.firmware]] tables")
+    ranges = tuple(
+        firmware_range(r, f"{where}[{i}]", methods(
+            r.get("methods") if isinstance(r, Mapping) else None, f"{where}[{i}] methods"))
+        for i, r in enumerate(raw))
+    check_disjoint(ranges, where)
+    return ranges

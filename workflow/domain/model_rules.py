@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from workflow.domain.firmware import Firmware, FirmwareRange, check_disjoint, firmware_range
+from workflow.domain.firmware import Firmware, FirmwareRange, firmware_ranges
 
 METHODS: tuple[str, ...] = ("sadp", "ivms4200", "local_gui")
 """Every reset method the desk knows, in the order they are offered to a customer."""
@@ -67,6 +67,8 @@ class ModelFamily:
     note: str = ""
     #: where the methods depend on the firmware: the first range holding the version decides
     firmware: tuple[FirmwareRange, ...] = ()
+    #: an example list product support has not confirmed yet (README "To confirm before production")
+    placeholder: bool = False
     _compiled: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +143,8 @@ class RegionalOffice:
     office: str
     url: str
     email: str
+    #: contacts not yet confirmed as the office's published ones (only these may be `.invalid`)
+    placeholder: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,8 @@ def _family(raw: object, index: int) -> ModelFamily:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"families[{index}]: missing or empty name")
     where = f"family {name!r}"
-    _check_keys(raw, {"name", "patterns", "device_kinds", "methods", "note", "firmware"}, where)
+    _check_keys(raw, {"name", "patterns", "device_kinds", "methods", "note", "firmware",
+                      "placeholder"}, where)
     patterns = _str_list(raw.get("patterns", []), f"{where} patterns")
     kinds = _str_list(raw.get("device_kinds", []), f"{where} device_kinds")
     if not patterns and not kinds:
@@ -248,14 +253,7 @@ def _family(raw: object, index: int) -> ModelFamily:
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise ValueError(f"{where} note: expected a string")
-    raw_ranges = raw.get("firmware", [])
-    if not isinstance(raw_ranges, list):
-        raise ValueError(f"{where} firmware: expected a list of [[families.firmware]] tables")
-    ranges = tuple(
-        firmware_range(r, f"{where} firmware[{i}]", _methods(
-            r.get("methods") if isinstance(r, Mapping) else None, f"{where} firmware[{i}] methods"))
-        for i, r in enumerate(raw_ranges))
-    check_disjoint(ranges, f"{where} firmware")
+    ranges = firmware_ranges(raw.get("firmware", []), f"{where} firmware", _methods)
     return ModelFamily(
         name=name,
         patterns=patterns,
@@ -263,6 +261,7 @@ def _family(raw: object, index: int) -> ModelFamily:
         device_kinds=frozenset(k.strip().lower() for k in kinds),
         note=note,
         firmware=ranges,
+        placeholder=_flag(raw.get("placeholder", False), f"{where} placeholder"),
     )
 
 
@@ -270,7 +269,8 @@ def _office(region: str, raw: object) -> tuple[RegionalOffice, tuple[str, ...]]:
     where = f"regions.{region}"
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where}: expected a table")
-    _check_keys(raw, {"office", "url", "email", "countries"}, where)
+    _check_keys(raw, {"office", "url", "email", "countries", "placeholder"}, where)
+    placeholder = _flag(raw.get("placeholder"), f"{where} placeholder")
     values: dict[str, str] = {}
     for key in ("office", "url", "email"):
         value = raw.get(key)
@@ -281,5 +281,15 @@ def _office(region: str, raw: object) -> tuple[RegionalOffice, tuple[str, ...]]:
         raise ValueError(f"{where}: url must start with https://")
     if not _EMAIL.fullmatch(values["email"]):
         raise ValueError(f"{where}: {values['email']!r} is not an e-mail address")
+    for key in ("url", "email"):
+        if ".invalid" in values[key].lower() and not placeholder:
+            raise ValueError(f"{where}: {key} is a .invalid placeholder but placeholder = false")
     countries = _countries(raw.get("countries", []), f"{where} countries")
-    return RegionalOffice(region, values["office"], values["url"], values["email"]), countries
+    office = RegionalOffice(region, values["office"], values["url"], values["email"], placeholder)
+    return office, countries
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: expected true or false")
+    return value
