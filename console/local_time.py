@@ -12,8 +12,8 @@ from markupsafe import Markup, escape
 
 from workflow.domain.wording import PACIFIC, customer_time, instant
 
-#: what the script puts before the device's time, per page language
-DEVICE_LABEL = {"en": "on this device", "fr": "sur cet appareil"}
+#: what the script puts before the device's time, per page language (French spaces its colon)
+DEVICE_LABEL = {"en": "on this device: ", "fr": "sur cet appareil : "}
 
 
 def _instant(at: datetime | str) -> datetime:

@@ -22,7 +22,7 @@
       if (isNaN(when.getTime()) || tag.getAttribute("data-local-done")) { continue; }
       var note = document.createElement("span");
       note.className = "device-time";
-      note.textContent = " (" + (tag.getAttribute("data-local-label") || "") + ": " +
+      note.textContent = " (" + (tag.getAttribute("data-local-label") || "") +
         format.format(when) + ")";
       tag.parentNode.insertBefore(note, tag.nextSibling);
       tag.setAttribute("data-local-done", "1");

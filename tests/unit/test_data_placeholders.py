@@ -77,7 +77,7 @@ def test_the_checks_above_would_catch_an_unflagged_invalid_url() -> None:
     table = {"office": "X", "url": "https://x.example.invalid/", "email": "x@example.com",
              "placeholder": False}
     assert [w for w, t in _tables({"regions": {"x": table}}, "") if t.get("placeholder") is True] == []
-    with pytest.raises(ValueError, match="url is a .invalid placeholder"):
+    with pytest.raises(ValueError, match=r"url is a \.invalid placeholder"):
         RegionalOffices.from_mapping({"served_countries": ["US"], "default_region": "x",
                                       "regions": {"x": table}})
     confirmed = {**table, "url": "https://x.example.com/"}

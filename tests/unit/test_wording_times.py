@@ -65,7 +65,7 @@ def test_the_page_tag_carries_the_instant_for_the_device_time_script() -> None:
     tag = local_time(WINTER, "fr", "America/Toronto")
     assert isinstance(tag, Markup)
     assert tag.startswith('<time datetime="2026-03-03T18:00:00Z" data-local-time '
-                          'data-local-label="sur cet appareil">mardi 3 mars 2026')
+                          'data-local-label="sur cet appareil : ">mardi 3 mars 2026')
     assert local_time(None, "en") == ""
     assert "&lt;b&gt;" in time_tag("2026-03-03T10:00:00-08:00", "<b>", "en")
 
