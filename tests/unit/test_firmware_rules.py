@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
-from workflow.adapters.rules_file import load_model_rules
+from schemas.requests_v1 import RequestSubmittedV1
+from schemas.sample import sample_request_data
+from workflow.adapters.rules_file import load_model_rules, load_rule_book
 from workflow.domain.firmware import Firmware, parse_firmware
 from workflow.domain.model_rules import ModelRules
 from workflow.domain.rules import REJECTED_METHOD, RuleBook, check_method, verify
+from workflow.service.verification import facts_of
 
 from .test_rules import BOOK, GOOD
 
@@ -116,3 +119,14 @@ def test_the_shipped_ranges_are_all_marked_placeholder() -> None:
     ranges = [r for f in families for r in f.firmware]
     assert ranges, "the packaged file shows the mechanism with at least one example"
     assert all(r.placeholder for r in ranges)
+
+
+def test_a_request_with_unreadable_firmware_is_rejected_by_the_packaged_rules() -> None:
+    """From the contract to the verdict: the firmware field reaches the rules."""
+
+    book = load_rule_book()
+    for firmware, kind in (("see the sticker", "firmware_unreadable"), ("V4.62.210 build 220607", None)):
+        request = RequestSubmittedV1.model_validate(
+            sample_request_data(device__firmware_version=firmware))
+        verdict = verify(facts_of(request, True), book)
+        assert verdict.next_step.get("kind") == kind, verdict.reason

@@ -10,7 +10,16 @@ from markupsafe import Markup
 
 from console.local_time import local_time, time_tag
 from schemas.time_zones import IANA_TIME_ZONES
+from tests.factories import T0, make_ticket
+from tests.fake_bus import MovableClock, fake_bus
+from tests.fakes import Store
+from workflow.adapters.sla_book import default_book
+from workflow.domain.actors import Actor
+from workflow.domain.events import NotificationRequested
+from workflow.domain.states import State
 from workflow.domain.wording import customer_span, customer_time, instant, zone_named
+from workflow.service import commands as c
+from workflow.service.handlers import sync_sla
 
 WINTER = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)  # 10:00 PST, 13:00 in Toronto
 SUMMER = datetime(2026, 7, 1, 14, 0, tzinfo=UTC)  # 07:00 PDT
@@ -75,3 +84,22 @@ def test_every_accepted_zone_loads_here() -> None:
     assert [name for name in IANA_TIME_ZONES if zone_named(name) is None] == []
     assert {"America/Toronto", "America/Vancouver", "America/Halifax", "America/St_Johns",
             "Pacific/Honolulu", "UTC"} <= set(IANA_TIME_ZONES)
+
+
+def test_callback_emails_tell_the_slot_in_the_zone_the_request_named() -> None:
+
+    store = Store()
+    ticket = make_ticket(State.QUEUED, created_at=T0, updated_at=T0, accepted_at=T0,
+                         data={"requester": {"time_zone": "America/Toronto"}})
+    sync_sla(default_book(), ticket, T0)
+    ticket.version = 1
+    store.tickets[ticket.id] = ticket
+    bus = fake_bus(store, MovableClock())
+    bus.handle(c.RequestCallback(actor=Actor("agent", "alice"), ticket_id=ticket.id))
+    bus.handle(c.MoveCallback(actor=Actor("agent", "alice"), ticket_id=ticket.id,
+                              reason="the line is down"))
+    mails = [e for e in store.events if isinstance(e, NotificationRequested)]
+    assert [m.template for m in mails] == ["callback_booked", "callback_released"]
+    for mail in mails:
+        assert "PST (" in str(mail.context["slot_text"])
+        assert str(mail.context["slot_text"]).endswith("your time, America/Toronto)")
