@@ -22,19 +22,20 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from console import i18n
+from console import i18n, local_time
 
 HERE = Path(__file__).parent
 #: no caching (links are personal), no referrer (the token is in the URL), styles from us only
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Robots-Tag": "noindex", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'none'; style-src 'self'; "
+           "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
                                       "form-action 'self'; frame-ancestors 'none'"}
 
 environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+local_time.install(environment)
 templates = Jinja2Templates(env=environment)
 
 

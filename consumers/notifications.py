@@ -15,7 +15,7 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
@@ -24,20 +24,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any, Final, NoReturn
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from sqlalchemy.exc import OperationalError
 
 from workflow.adapters.queries import Database, requester_of
 from workflow.domain.errors import StorageUnavailable, TicketNotFound, WorkflowError
-from workflow.domain.wording import long_date
+from workflow.domain.wording import PACIFIC, customer_time, instant
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE: Final = "com.resetdesk.notification.email.v1"
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates" / "email"
-PACIFIC: Final = ZoneInfo("America/Los_Angeles")
 SENT: Final = "sent"
 SKIPPED_ANONYMISED: Final = "skipped: anonymised"
 
@@ -62,26 +60,20 @@ def _fail(message: str) -> NoReturn:
     raise _TemplateRefused(message)
 
 
-def _pacific_en(local: datetime) -> str:
-    return f"{long_date(local, 'en')} at {local:%H:%M} {local.tzname()}"
+LANGUAGES: Final = frozenset({"en", "fr"})
 
 
-def _pacific_fr(local: datetime) -> str:
-    return f"{long_date(local, 'fr')} à {local:%H} h {local:%M} (heure du Pacifique)"
+def pacific_time(moment: datetime, language: str, time_zone: str | None = None) -> str:
+    """``moment`` as a customer reads it, in Pacific time (the desk's business calendar zone)
+    and in the customer's own ``time_zone`` when the request named one, spelt out in
+    ``language`` without relying on the host's locales. A naive moment is UTC."""
+    return customer_time(moment, language, time_zone, PACIFIC)
 
 
-_PACIFIC_FORMATS: Final[Mapping[str, Callable[[datetime], str]]] = {
-    "en": _pacific_en, "fr": _pacific_fr,
-}
-LANGUAGES: Final = frozenset(_PACIFIC_FORMATS)
-
-
-def pacific_time(moment: datetime, language: str) -> str:
-    """``moment`` as a customer reads it, in Pacific time (the desk's business calendar zone),
-    spelt out in ``language`` without relying on the host's locales. A naive moment is UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return _PACIFIC_FORMATS[language](moment.astimezone(PACIFIC))
+def _instant(text: object) -> datetime:
+    if not isinstance(text, str):
+        raise ValueError(f"not a time: {text!r}")
+    return instant(text)
 
 
 @dataclass(frozen=True)
@@ -98,6 +90,7 @@ class _Recipient:
     reference: str
     email: str
     name: str
+    time_zone: str | None = None
 
 
 def _parse(envelope: Mapping[str, Any]) -> _Request:
@@ -205,13 +198,17 @@ class EmailNotifier:
         email, name = requester.get("email"), requester.get("name")
         if not isinstance(email, str) or not email:
             return None
-        return _Recipient(found.reference, email, name if isinstance(name, str) else "")
+        zone = requester.get("time_zone")
+        return _Recipient(found.reference, email, name if isinstance(name, str) else "",
+                          zone if isinstance(zone, str) else None)
 
     def _context(self, request: _Request, recipient: _Recipient) -> dict[str, Any]:
         context = dict(request.context)
         due = context.get("first_reply_due")
+        zone = recipient.time_zone
         context["first_reply_due_text"] = (
-            pacific_time(datetime.fromisoformat(due), request.language) if due else None)
+            pacific_time(_instant(due), request.language, zone) if due else None)
+        context["customer_time"] = lambda text: pacific_time(_instant(text), request.language, zone)
         context.setdefault("reference", recipient.reference)
         context["requester_name"] = recipient.name
         context["public_url"] = self.public_url

@@ -30,7 +30,7 @@ from schemas.registry import INBOUND_TYPES
 DOCUMENT: Final = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.json"
 REQUESTS_EXCHANGE: Final = "resetdesk.requests"  # same value as schemas.client, which needs pika
 EVENTS_EXCHANGE: Final = "resetdesk.events"
-VERSION: Final = "1.0.0"
+VERSION: Final = "1.1.0"
 _AMQP_BINDING: Final = "0.3.0"
 _HTTP_BINDING: Final = "0.3.0"
 
@@ -168,7 +168,11 @@ def render() -> dict[str, Any]:
             "description": "Device password-reset requests in (CloudEvents 1.0), ticket events "
             "out. Written from the sender's side: producers send requests, ResetDesk sends "
             "events. Generated from schemas/ by `python -m schemas.asyncapi`; the prose contract "
-            "is docs/contract.md, the producers' guide docs/producers.md.",
+            "is docs/contract.md, the producers' guide docs/producers.md. 1.1.0 adds the "
+            "optional `requester.time_zone` to request.submitted.v1: validation is strict, so a "
+            "ResetDesk server (or a producer client validating with schemas/) older than 1.1.0 "
+            "refuses a request that carries it (`unknown_field`); send it only to a server that "
+            "publishes 1.1.0 or later.",
         },
         "defaultContentType": STRUCTURED_MEDIA_TYPE,
         "servers": _servers(),

@@ -13,10 +13,22 @@ import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.types import Contract, Country, Email, IsoDate, MultiLine, OneLine, Phone, Timestamp
+from schemas.types import (
+    ONE_LINE_PATTERN,
+    Contract,
+    Country,
+    Email,
+    IsoDate,
+    MultiLine,
+    OneLine,
+    Phone,
+    TextRule,
+    Timestamp,
+    TimeZone,
+)
 
 REQUEST_SUBMITTED_V1: Final = "com.resetdesk.request.submitted.v1"
 
@@ -36,7 +48,7 @@ MEDIA_TYPES_BY_KIND: Final[dict[str, frozenset[str]]] = {
     "qr_photo": frozenset({"image/png", "image/jpeg"}),
 }
 _PRODUCT_CODE = r"^[A-Za-z0-9][A-Za-z0-9/()+._-]*$"
-_SADP_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_SADP_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")
 _TOKEN = r"^[\x21-\x7e]+$"
 
 
@@ -51,6 +63,10 @@ class Requester(Contract):
     language: Language
     customer_type: CustomerType
     purchased_from: Annotated[str, Field(min_length=1, max_length=200), OneLine]
+    time_zone: Annotated[TimeZone | None, Field(
+        description="Optional (added compatibly to v1): the customer's IANA time zone, e.g. "
+        "America/Toronto; emails and pages then give times in it as well as in Pacific time. "
+        "A server older than this field refuses it as unknown.")] = None
 
 
 class Device(Contract):
@@ -75,13 +91,32 @@ class Device(Contract):
     @field_validator("start_time")
     @classmethod
     def _sadp_time(cls, value: str) -> str:
-        if not _SADP_TIME.match(value):
+        if not _SADP_TIME.fullmatch(value):
             raise PydanticCustomError("bad_value", "value is not a SADP time YYYY-MM-DD HH:MM:SS")
         try:
             datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
         except ValueError as exc:
             raise PydanticCustomError("bad_value", "value is not a real date and time") from exc
         return value
+
+
+_MEDIA_TYPE_PER_KIND: Final[list[JsonValue]] = [
+    {"if": {"properties": {"kind": {"const": kind}}},
+     "then": {"properties": {"media_type": {"enum": list(sorted(types))}}}}
+    for kind, types in sorted(MEDIA_TYPES_BY_KIND.items())]
+"""The server's media type per kind, as JSON Schema says it."""
+
+
+def _bare_name(value: str) -> str:
+    value = OneLine.check(value)
+    if "/" in value or "\\" in value or value in {".", ".."}:
+        raise PydanticCustomError("bad_value", "filename must not contain a path")
+    return value
+
+
+BareName = TextRule(_bare_name, "^(?!\\.\\.?$)" + ONE_LINE_PATTERN[1:].replace("[^", "[^/\\\\"))
+"""A file name without a path: one line, no ``/`` or ``\\``, not ``.`` or ``..``."""
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
 def _looks_like(media_type: str, content: bytes) -> bool:
@@ -96,24 +131,20 @@ def _looks_like(media_type: str, content: bytes) -> bool:
 class Export(Contract):
     """A file the device exported (SADP XML or a photo of the QR code), base64 in the JSON."""
 
+    model_config = ConfigDict(json_schema_extra={"allOf": _MEDIA_TYPE_PER_KIND})
+
     kind: ExportKind
     media_type: ExportMediaType
-    filename: Annotated[str, Field(min_length=1, max_length=255), OneLine]
+    filename: Annotated[str, Field(min_length=1, max_length=255), BareName]
     content_base64: Annotated[
         str,
         Field(
             min_length=4,
             repr=False,
-            json_schema_extra={"maxLength": MAX_EXPORT_BASE64_CHARS, "contentEncoding": "base64"},
+            json_schema_extra={"maxLength": MAX_EXPORT_BASE64_CHARS, "contentEncoding": "base64",
+                               "pattern": _BASE64},
         ),
     ]
-
-    @field_validator("filename")
-    @classmethod
-    def _bare_name(cls, value: str) -> str:
-        if "/" in value or "\\" in value or value in {".", ".."}:
-            raise PydanticCustomError("bad_value", "filename must not contain a path")
-        return value
 
     @field_validator("content_base64")
     @classmethod

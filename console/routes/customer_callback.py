@@ -30,6 +30,7 @@ from workflow.domain.errors import TicketNotFound
 from workflow.domain.states import State
 from workflow.service import links
 from workflow.service.callback_ports import NoFreeSlot
+from workflow.service.callbacks import customer_zone
 from workflow.service.commands import MoveCallback, RequestCallback
 
 router = APIRouter(prefix="/customer/callback", tags=["customers"], include_in_schema=False)
@@ -66,7 +67,7 @@ def _page_json(shown: CallbackView, action: str) -> dict[str, Any]:
 
     def slot_json(slot: Slot) -> dict[str, str]:
         return {"start": slot.start.isoformat(), "end": slot.end.isoformat(),
-                "text": describe_slot(slot, t.language, shown.zone)}
+                "text": describe_slot(slot, t.language, shown.zone, customer_zone(t))}
 
     return {"reference": t.reference, "action": action, "state": t.state.value,
             "waiting_on": t.waiting_on.value if t.waiting_on else None,

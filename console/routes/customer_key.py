@@ -22,7 +22,6 @@ from console.deps import WebDeps
 from workflow.adapters.queries.keys import KeyView, key_view
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.errors import TicketNotFound
-from workflow.domain.reset_keys import utc_text
 from workflow.service import links
 from workflow.service.commands import ReportKey
 from workflow.service.reset_keys import AnswerResult
@@ -115,7 +114,7 @@ def get_key(token: str, request: Request, d: Deps) -> Response:
     if view.text is None:
         return page(state="expired")
     return page(state="shown", kind=view.kind, text=view.text,
-                until=utc_text(view.valid_until) if view.valid_until else "")
+                until=view.valid_until, time_zone=view.time_zone)
 
 
 #: the same two answers as JSON, for form front ends and scripts: /api/v1/customer/key/…

@@ -70,7 +70,8 @@ def test_key_pages_speak_the_tickets_language_and_escape_the_key_text(
     assert i18n.t(lang, "key.codes") in shown.text
     assert shown_text(lang, "key.warning") in shown.text
     csp = shown.headers["content-security-policy"]
-    assert "style-src 'self'" in csp and "script-src" not in csp  # scripts stay forbidden
+    assert "style-src 'self'" in csp and "script-src 'self';" in csp  # our files only (local-time.js)
+    assert "unsafe-inline" not in csp and "<script>" not in shown.text
 
     question = client.get(_path(links_["confirm_url"]))
     assert question.status_code == 200 and lang_of(question.text) == lang

@@ -366,7 +366,9 @@ def test_every_key_email_renders_through_the_real_notifier(db: Database, tmp_pat
         assert part is not None
         bodies[str(message["Subject"])] = str(part.get_content())
     first = next(b for s, b in bodies.items() if "codes" in s and "?" not in s)
-    assert "2027-01-09 18:00 UTC" in first and "24" in first
+    until = {"en": "Saturday, January 9, 2027 at 10:00 PST",  # 18:00 UTC, in Pacific time
+             "fr": "samedi 9 janvier 2027 à 10 h 00 (heure du Pacifique)"}[language]
+    assert until in first and "24" in first
     assert ("do not reboot" if language == "en" else "ne redémarrez pas") in first
 
 

@@ -5,6 +5,7 @@ used), French is French, and every page renders in both languages with values es
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
     ("key_answer.html", {"answer": "already-recorded", "worked": True, "reference": "R-1"}),
     ("key_answer.html", {"answer": "not-waiting", "worked": True, "reference": "R-1"}),
     ("key_view.html", {"state": "shown", "kind": "security_codes", "text": EVIL,
-                       "until": "2027-01-09 18:00 UTC", "reference": "R-1"}),
+                       "until": datetime(2027, 1, 9, 18, tzinfo=UTC),
+                       "time_zone": "America/Toronto", "reference": "R-1"}),
     ("key_view.html", {"state": "shown", "kind": "reset_key", "text": "K", "until": "",
                        "reference": "R-1"}),
     ("key_view.html", {"state": "expired", "reference": "R-1"}),

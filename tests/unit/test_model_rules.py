@@ -36,11 +36,13 @@ OFFICES: dict[str, Any] = {
             "url": "https://eu.example.invalid/",
             "email": "eu@example.invalid",
             "countries": ["FR", "DE"],
+            "placeholder": True,
         },
         "international": {
             "office": "International",
             "url": "https://int.example.invalid/",
             "email": "int@example.invalid",
+            "placeholder": True,
         },
     },
 }
@@ -200,6 +202,12 @@ def offices_with(region: str = "europe", **changes: Any) -> dict[str, Any]:
         (offices_with(email="nobody"), "regions.europe: 'nobody' is not an e-mail"),
         (offices_with(office=" "), "regions.europe: missing or empty office"),
         (offices_with(phone="1"), "regions.europe: unknown key.*phone"),
+        (offices_with(placeholder=False), "regions.europe: url is a .invalid placeholder but "
+                                          "placeholder = false"),
+        (offices_with(placeholder=False, url="https://eu.example.com/"),
+         "regions.europe: email is a .invalid placeholder"),
+        (offices_with(placeholder="yes"), "regions.europe placeholder: expected true or false"),
+        (offices_with(placeholder=None), "regions.europe placeholder: expected true or false"),
         ({**OFFICES, "default_region": "mars"}, "default_region: 'mars' is not"),
         ({**OFFICES, "served_countries": []}, "served_countries: must not be empty"),
         ({**OFFICES, "regions": {}}, "regions: expected at least one"),

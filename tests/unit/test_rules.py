@@ -54,11 +54,13 @@ BOOK = RuleBook(
                     "url": "https://la.example.invalid/",
                     "email": "la@example.invalid",
                     "countries": ["MX"],
+                    "placeholder": True,
                 },
                 "international": {
                     "office": "International",
                     "url": "https://i.example.invalid/",
                     "email": "i@example.invalid",
+                    "placeholder": True,
                 },
             },
         }

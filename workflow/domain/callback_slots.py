@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from workflow.domain.calendar import BusinessCalendar
-from workflow.domain.wording import long_date
+from workflow.domain.wording import customer_span
 
 ATTEMPT_RESULTS = ("answered", "no_answer", "wrong_number", "asked_to_move")
 FAILED_RESULTS = frozenset({"no_answer", "wrong_number"})
@@ -189,13 +189,8 @@ def day_bounds(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetim
 
 
 
-def describe_slot(slot: Slot, language: str, zone: ZoneInfo) -> str:
-    """The slot as the customer reads it, in the desk's zone (Pacific by default), spelt out
-    like ``consumers.notifications.pacific_time`` without relying on the host's locales."""
-    a, b = slot.start.astimezone(zone), slot.end.astimezone(zone)
-    if language == "fr":
-        where = "heure du Pacifique" if zone.key == "America/Los_Angeles" else f"heure {zone.key}"
-        return (f"{long_date(a, 'fr')}, entre "
-                f"{a:%H} h {a:%M} et {b:%H} h {b:%M} ({where})")
-    return (f"{long_date(a, 'en')}, between "
-            f"{a:%H:%M} and {b:%H:%M} {b.tzname()}")
+def describe_slot(slot: Slot, language: str, zone: ZoneInfo,
+                  customer: str | ZoneInfo | None = None) -> str:
+    """The slot as the customer reads it, in the desk's zone (Pacific by default) and, when the
+    request named one, in the customer's own zone too (``workflow.domain.wording``)."""
+    return customer_span(slot.start, slot.end, language, customer, zone)

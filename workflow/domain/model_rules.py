@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from workflow.domain.firmware import Firmware, FirmwareRange, firmware_ranges
+
 METHODS: tuple[str, ...] = ("sadp", "ivms4200", "local_gui")
 """Every reset method the desk knows, in the order they are offered to a customer."""
 
@@ -63,6 +65,10 @@ class ModelFamily:
     methods: tuple[str, ...]
     device_kinds: frozenset[str] = frozenset()
     note: str = ""
+    #: where the methods depend on the firmware: the first range holding the version decides
+    firmware: tuple[FirmwareRange, ...] = ()
+    #: an example list product support has not confirmed yet (README "To confirm before production")
+    placeholder: bool = False
     _compiled: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +80,12 @@ class ModelFamily:
             return True
         full, base = normalize_model(model), base_model(model)
         return any(rx.fullmatch(full) or rx.fullmatch(base) for rx in self._compiled)
+
+    def methods_for(self, firmware: Firmware | None) -> tuple[str, ...]:
+        """The methods for this version: its range's, or the family's outside every range (and
+        when no version is given; the rules refuse an unreadable one before asking)."""
+        found = next((r for r in self.firmware if firmware and r.contains(firmware)), None)
+        return found.methods if found else self.methods
 
 
 @dataclass(frozen=True)
@@ -114,9 +126,10 @@ class ModelRules:
     def family_for(self, model: str, device_kind: str = "") -> ModelFamily | None:
         return next((f for f in self.families if f.matches(model, device_kind)), None)
 
-    def allowed_methods(self, model: str, device_kind: str = "") -> tuple[str, ...]:
+    def allowed_methods(self, model: str, device_kind: str = "",
+                        firmware: Firmware | None = None) -> tuple[str, ...]:
         family = self.family_for(model, device_kind)
-        return family.methods if family else self.default_methods
+        return family.methods_for(firmware) if family else self.default_methods
 
     def supports_local_gui(self, model: str, device_kind: str = "") -> bool:
         return "local_gui" in self.allowed_methods(model, device_kind)
@@ -130,6 +143,8 @@ class RegionalOffice:
     office: str
     url: str
     email: str
+    #: contacts not yet confirmed as the office's published ones (only these may be `.invalid`)
+    placeholder: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,7 +239,8 @@ def _family(raw: object, index: int) -> ModelFamily:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"families[{index}]: missing or empty name")
     where = f"family {name!r}"
-    _check_keys(raw, {"name", "patterns", "device_kinds", "methods", "note"}, where)
+    _check_keys(raw, {"name", "patterns", "device_kinds", "methods", "note", "firmware",
+                      "placeholder"}, where)
     patterns = _str_list(raw.get("patterns", []), f"{where} patterns")
     kinds = _str_list(raw.get("device_kinds", []), f"{where} device_kinds")
     if not patterns and not kinds:
@@ -237,12 +253,15 @@ def _family(raw: object, index: int) -> ModelFamily:
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise ValueError(f"{where} note: expected a string")
+    ranges = firmware_ranges(raw.get("firmware", []), f"{where} firmware", _methods)
     return ModelFamily(
         name=name,
         patterns=patterns,
         methods=_methods(raw.get("methods"), f"{where} methods"),
         device_kinds=frozenset(k.strip().lower() for k in kinds),
         note=note,
+        firmware=ranges,
+        placeholder=_flag(raw.get("placeholder", False), f"{where} placeholder"),
     )
 
 
@@ -250,7 +269,8 @@ def _office(region: str, raw: object) -> tuple[RegionalOffice, tuple[str, ...]]:
     where = f"regions.{region}"
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where}: expected a table")
-    _check_keys(raw, {"office", "url", "email", "countries"}, where)
+    _check_keys(raw, {"office", "url", "email", "countries", "placeholder"}, where)
+    placeholder = _flag(raw.get("placeholder"), f"{where} placeholder")
     values: dict[str, str] = {}
     for key in ("office", "url", "email"):
         value = raw.get(key)
@@ -261,5 +281,15 @@ def _office(region: str, raw: object) -> tuple[RegionalOffice, tuple[str, ...]]:
         raise ValueError(f"{where}: url must start with https://")
     if not _EMAIL.fullmatch(values["email"]):
         raise ValueError(f"{where}: {values['email']!r} is not an e-mail address")
+    for key in ("url", "email"):
+        if ".invalid" in values[key].lower() and not placeholder:
+            raise ValueError(f"{where}: {key} is a .invalid placeholder but placeholder = false")
     countries = _countries(raw.get("countries", []), f"{where} countries")
-    return RegionalOffice(region, values["office"], values["url"], values["email"]), countries
+    office = RegionalOffice(region, values["office"], values["url"], values["email"], placeholder)
+    return office, countries
+
+
+def _flag(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: expected true or false")
+    return value

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Final, Literal
 
+from workflow.domain.firmware import parse_firmware
 from workflow.domain.model_rules import ModelRules, RegionalOffices, normalize_model
 from workflow.domain.states import Outcome
 
@@ -57,6 +58,8 @@ class RequestFacts:
     authorised: bool
     on_site_or_network: bool
     human_check_passed: bool
+    #: the firmware version as the customer typed it (read only where a family's methods need it)
+    firmware: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,23 @@ def check_region(facts: RequestFacts, rules: RuleBook) -> Verdict | None:
 
 
 def check_method(facts: RequestFacts, rules: RuleBook) -> Verdict | None:
-    """Some families (and kits) can only be reset through SADP or iVMS-4200, never the local GUI."""
-    allowed = rules.models.allowed_methods(facts.model, facts.device_kind)
+    """Some families (and kits) can only be reset through SADP or iVMS-4200, never the local GUI;
+    where a family's methods depend on the firmware, the version must be readable to decide."""
+    family = rules.models.family_for(facts.model, facts.device_kind)
+    firmware = parse_firmware(facts.firmware)
+    if family is not None and family.firmware and firmware is None:
+        return _reject(
+            REJECTED_METHOD,
+            f"firmware version unreadable: the reset methods of family {family.name} depend on it",
+            kind="firmware_unreadable",
+            family=family.name,
+        )
+    allowed = rules.models.allowed_methods(facts.model, facts.device_kind, firmware)
     if facts.method in allowed:
         return None
-    family = rules.models.family_for(facts.model, facts.device_kind)
     subject = f"family {family.name}" if family else "models outside the known families"
+    if family is not None and family.firmware:
+        subject += f" with firmware {firmware}"
     return _reject(
         REJECTED_METHOD,
         f"method {facts.method} not available for {subject}",

@@ -77,6 +77,13 @@ def email(ticket: Ticket, now: datetime, template: str,
                                              {"reference": ticket.reference, **context}))
 
 
+def customer_zone(ticket: Ticket) -> str | None:
+    """The IANA zone the request named (None for older requests and anonymised tickets)."""
+    requester = ticket.data.get("requester")
+    zone = requester.get("time_zone") if isinstance(requester, dict) else None
+    return zone if isinstance(zone, str) else None
+
+
 def link(links: LinkMaker | None, ticket_id: str, action: str, expires_at: datetime) -> str | None:
     return links(ticket_id, action, expires_at) if links else None
 
@@ -84,7 +91,8 @@ def link(links: LinkMaker | None, ticket_id: str, action: str, expires_at: datet
 def email_booked(links: LinkMaker | None, uow: UnitOfWork, ticket: Ticket, booking: Booking,
                  now: datetime, missed: int) -> None:
     email(ticket, now, "callback_booked", {
-        "slot_text": describe_slot(booking.slot, ticket.language, uow.sla.calendar.zone),
+        "slot_text": describe_slot(booking.slot, ticket.language, uow.sla.calendar.zone,
+                                   customer_zone(ticket)),
         "slot_start": booking.slot.start.isoformat(), "slot_end": booking.slot.end.isoformat(),
         "move_url": link(links, ticket.id, "move_callback", booking.slot.start),
         "missed": missed})
@@ -95,8 +103,8 @@ def email_released(links: LinkMaker | None, policy: CallbackPolicy, uow: UnitOfW
     """Staff gave the booked slot back: the customer is told, with a link to pick another
     time (valid ``link_hours``; the ticket waits on them meanwhile)."""
     email(ticket, now, "callback_released", {
-        "slot_text": describe_slot(released.slot, ticket.language, uow.sla.calendar.zone)
-        if released else None,
+        "slot_text": describe_slot(released.slot, ticket.language, uow.sla.calendar.zone,
+                                   customer_zone(ticket)) if released else None,
         "move_url": link(links, ticket.id, "move_callback",
                          now + timedelta(hours=policy.link_hours))})
 

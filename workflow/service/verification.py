@@ -52,7 +52,7 @@ def facts_of(request: RequestSubmittedV1, human_check_passed: bool) -> RequestFa
         method=request.reset_method, device_kind=request.device.kind,
         authorised=request.attestation.authorised_and_responsible,
         on_site_or_network=request.attestation.on_site_or_network,
-        human_check_passed=human_check_passed,
+        human_check_passed=human_check_passed, firmware=request.device.firmware_version,
     )
 
 

@@ -80,6 +80,7 @@ def _facts(data: Mapping[str, Any], human_check_passed: bool) -> RequestFacts | 
             method=data["reset_method"], device_kind=str(device["kind"]),
             authorised=bool(attest["authorised_and_responsible"]),
             on_site_or_network=bool(attest["on_site_or_network"]),
-            human_check_passed=human_check_passed)
+            human_check_passed=human_check_passed,
+            firmware=str(device.get("firmware_version", "")))
     except (KeyError, TypeError):
         return None

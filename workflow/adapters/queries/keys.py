@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from workflow.domain.reset_keys import TEXT_KINDS
+from workflow.service.callbacks import customer_zone
 from workflow.service.key_ports import Sealer
 from workflow.service.ports import UnitOfWork
 from workflow.service.reset_keys import pending, seal_context
@@ -26,6 +27,8 @@ class KeyView:
     content: bytes | None = None
     filename: str | None = None
     media_type: str | None = None
+    #: the IANA zone the request named, for the times the page shows
+    time_zone: str | None = None
 
 
 def key_view(uow: UnitOfWork, now: datetime, ticket_id: str, *,
@@ -37,7 +40,8 @@ def key_view(uow: UnitOfWork, now: datetime, ticket_id: str, *,
         art = uow.keys.latest(ticket.id)
         if art is None or not pending(ticket, art):
             return KeyView(ticket.reference, ticket.language, False, art.outcome if art else None)
-        view = KeyView(ticket.reference, ticket.language, True, None, art.kind, art.valid_until)
+        view = KeyView(ticket.reference, ticket.language, True, None, art.kind, art.valid_until,
+                       time_zone=customer_zone(ticket))
         sealed = uow.keys.ciphertext(art.id) if sealer is not None else None
         if sealer is None or sealed is None or now >= art.valid_until:
             return view
