@@ -1,10 +1,10 @@
 """The customer's pages behind the signed links of the reset-key email.
 
 Mail scanners open links, so a GET never acts: the confirm and report pages (and the key
-itself) show both answers, "it worked" and "it did not work", and only a POST records one (a second POST says "already recorded" and moves nothing).
-The artifact link shows the codes or key, or downloads the encrypted file — reading is no action.
-Every link is checked (signature, action, expiry) before anything is read; a bad one gets the
-same page whatever was wrong with it.
+itself) show both answers, "it worked" and "it did not work", and only a POST records one (a
+second POST says "already recorded" and moves nothing). The artifact link shows the codes or
+key, or downloads the encrypted file — reading is no action. Every link is checked (signature,
+action, expiry) before anything is read; a bad one gets the same page whatever was wrong with it.
 """
 
 from __future__ import annotations
