@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -77,7 +78,8 @@ def _page_json(shown: CallbackView, action: str,
 
     def slot_json(slot: Slot) -> dict[str, str]:
         return {"start": slot.start.isoformat(), "end": slot.end.isoformat(),
-                "text": describe_slot(slot, t.language, shown.zone)}
+                "text": describe_slot(slot, t.language, shown.zone),
+                "time": _hours(slot, t.language, shown.zone)}
 
     views = [v for v in [shown, *(later or [])] if v.day and v.slots]
     last = (later or [shown])[-1]
@@ -90,7 +92,24 @@ def _page_json(shown: CallbackView, action: str,
             "slots": [slot_json(s) for s in shown.slots],
             "days": [{"day": v.day.isoformat(), "label": long_date(v.day, t.language),
                       "slots": [slot_json(s) for s in v.slots]} for v in views if v.day],
-            "more_day": last.next_day.isoformat() if last.next_day else None}
+            "more_day": last.next_day.isoformat() if last.next_day else None,
+            "zone": _zone_name(shown.zone, t.language)}
+
+
+def _hours(slot: Slot, language: str, zone: ZoneInfo) -> str:
+    """Only the hours (``15:00–15:30``, ``15 h 00 – 15 h 30``): in the picker the day is the
+    heading above and the zone is said once for the page."""
+    a, b = slot.start.astimezone(zone), slot.end.astimezone(zone)
+    if language == "fr":  # no-break spaces: a narrow screen breaks only after the dash
+        return f"{a:%H}\u00a0h\u00a0{a:%M} – {b:%H}\u00a0h\u00a0{b:%M}"
+    return f"{a:%H:%M}–{b:%H:%M}"
+
+
+def _zone_name(zone: ZoneInfo, language: str) -> str:
+    pacific = zone.key == "America/Los_Angeles"
+    if language == "fr":
+        return "heure du Pacifique" if pacific else f"heure {zone.key}"
+    return "Pacific time" if pacific else zone.key
 
 
 def _read_days(d: WebDeps, ticket_id: str, day: date | None) -> tuple[CallbackView,

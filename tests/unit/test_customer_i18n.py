@@ -46,9 +46,9 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
 
 
 def callback_page(**changes: Any) -> dict[str, Any]:
-    slot = {"start": "2026-10-19T09:00:00-07:00", "end": "x", "text": EVIL}
+    slot = {"start": "2026-10-19T09:00:00-07:00", "end": "x", "text": EVIL, "time": EVIL}
     page = {"reference": EVIL, "action": "move_callback", "can_book": True, "booking": slot,
-            "next_day": "2026-10-20", "slots": [slot], "more_day": "2026-10-22",
+            "next_day": "2026-10-20", "slots": [slot], "more_day": "2026-10-22", "zone": EVIL,
             "days": [{"day": "2026-10-19", "label": EVIL, "slots": [slot]}]}
     return {**page, **changes}
 
