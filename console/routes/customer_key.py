@@ -1,10 +1,10 @@
 """The customer's pages behind the signed links of the reset-key email.
 
-Mail scanners open links, so a GET never acts: the confirm and report pages show one button,
-and only its POST records the answer (a second POST says "already recorded" and moves nothing).
-The artifact link shows the codes or key, or downloads the encrypted file — reading is no action.
-Every link is checked (signature, action, expiry) before anything is read; a bad one gets the
-same page whatever was wrong with it.
+Mail scanners open links, so a GET never acts: the confirm and report pages (and the key
+itself) show both answers, "it worked" and "it did not work", and only a POST records one (a
+second POST says "already recorded" and moves nothing). The artifact link shows the codes or
+key, or downloads the encrypted file — reading is no action. Every link is checked (signature,
+action, expiry) before anything is read; a bad one gets the same page whatever was wrong with it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from console.deps import WebDeps
 from workflow.adapters.queries.keys import KeyView, key_view
 from workflow.domain.actors import CUSTOMER
 from workflow.domain.errors import TicketNotFound
+from workflow.domain.reset_keys import LINK_PATHS
 from workflow.service import links
 from workflow.service.commands import ReportKey
 from workflow.service.reset_keys import AnswerResult
@@ -32,13 +33,26 @@ Deps = Annotated[WebDeps, Depends(deps)]
 HEADERS = rendering.HEADERS
 
 
-def _ticket_id(d: WebDeps, token: str, action: str) -> str | None:
+def _claim(d: WebDeps, token: str, action: str) -> links.LinkClaim | None:
     if len(d.secret_key) < 16:  # unconfigured: never trust a link signed with an empty key
         return None
     try:
-        return links.verify(d.secret_key, token, d.clock.now(), action=action).ticket_id
+        return links.verify(d.secret_key, token, d.clock.now(), action=action)
     except links.InvalidLink:
         return None
+
+
+def _ticket_id(d: WebDeps, token: str, action: str) -> str | None:
+    claim = _claim(d, token, action)
+    return claim.ticket_id if claim else None
+
+
+def _answers(d: WebDeps, claim: links.LinkClaim) -> dict[str, str]:
+    """Where the two answers post: "it worked" and "it did not work" sit on one page, so the
+    link that opened it vouches for its sibling (same ticket, same expiry, signed here)."""
+    return {action: f"/{LINK_PATHS[f'{action}_key']}/"
+                    f"{links.sign(d.secret_key, claim.ticket_id, f'{action}_key', claim.expires_at)}"
+            for action in ("confirm", "report")}
 
 
 def _view(d: WebDeps, ticket_id: str, *, with_key: bool) -> KeyView | None:
@@ -51,13 +65,13 @@ def _view(d: WebDeps, ticket_id: str, *, with_key: bool) -> KeyView | None:
 
 def _question(request: Request, d: WebDeps, token: str, action: str,
               answered: tuple[str, ...]) -> HTMLResponse:
-    ticket_id = _ticket_id(d, token, f"{action}_key")
-    view = _view(d, ticket_id, with_key=False) if ticket_id else None
-    if view is None:
+    claim = _claim(d, token, f"{action}_key")
+    view = _view(d, claim.ticket_id, with_key=False) if claim else None
+    if claim is None or view is None:
         return rendering.link_refused(request)
     state = "ask" if view.waiting else "already" if view.outcome in answered else "not_waiting"
     return rendering.render(request, "key_question.html", view.language, action=action,
-                            reference=view.reference, state=state)
+                            reference=view.reference, state=state, answers=_answers(d, claim))
 
 
 def _answered(request: Request, d: WebDeps, token: str, action: str,
@@ -98,12 +112,12 @@ def report(token: str, request: Request, d: Deps) -> HTMLResponse:
 @router.get("/get/{token}")
 def get_key(token: str, request: Request, d: Deps) -> Response:
     """The codes or key as a page, or the encrypted file as a download."""
-    ticket_id = _ticket_id(d, token, "get_key")
-    view = _view(d, ticket_id, with_key=True) if ticket_id else None
-    if view is None:
+    claim = _claim(d, token, "get_key")
+    view = _view(d, claim.ticket_id, with_key=True) if claim else None
+    if claim is None or view is None:
         return rendering.link_refused(request)
     page = partial(rendering.render, request, "key_view.html", view.language,
-                   reference=view.reference)
+                   reference=view.reference, answers=_answers(d, claim))
     if not view.waiting:
         return page(state="not_waiting")
     if view.content is not None:

@@ -280,7 +280,7 @@ def test_customer_moves_the_callback_through_a_signed_link(db: Database) -> None
     client = web_client(db, clock)
     token = links.sign(SECRET, tid, "move_callback", pt(19, 8, 30))
     page = client.get(f"/customer/callback/{token}")
-    assert page.status_code == 200 and "Pick a time" in page.text
+    assert page.status_code == 200 and "Move the call to another time" in page.text
     assert ticket(db, tid).waiting_on is None and bookings(db, tid)[0].active_seat == 1
 
     as_json = {"Accept": "application/json"}

@@ -75,8 +75,12 @@ def test_key_pages_speak_the_tickets_language_and_escape_the_key_text(
 
     question = client.get(_path(links_["confirm_url"]))
     assert question.status_code == 200 and lang_of(question.text) == lang
-    assert '<form method="post"><button type="submit">' in question.text
+    posts = re.findall(r'<form method="post" action="(/customer/key/(\w+)/[^"]+)"',
+                       question.text)
+    assert [action for _, action in posts] == ["confirm", "report"]  # both answers, one page
+    assert posts[0][0] == _path(links_["confirm_url"])
     assert shown_text(lang, "key.confirm_b") in question.text
+    assert shown_text(lang, "key.report_b") in question.text
     done = client.post(_path(links_["confirm_url"]))
     assert done.status_code == 200 and lang_of(done.text) == lang
     assert i18n.t(lang, "key.confirmed") in done.text
@@ -93,7 +97,7 @@ def test_the_callback_page_speaks_the_tickets_language(sqlite_db: Database, lang
     assert page.status_code == 200 and lang_of(page.text) == lang
     assert shown_text(lang, "callback.pick") in page.text
     slot = client.get(f"/customer/callback/{token}?format=json").json()["slots"][0]
-    assert f'<input type="hidden" name="slot" value="{slot["start"]}">' in page.text
+    assert f'<input type="radio" name="slot" value="{slot["start"]}" required>' in page.text
     booked = client.post(f"/customer/callback/{token}", data={"slot": slot["start"]})
     assert booked.status_code == 200 and lang_of(booked.text) == lang
     assert shown_text(lang, "callback.done") in booked.text

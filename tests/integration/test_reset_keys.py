@@ -186,7 +186,7 @@ def test_get_on_the_confirm_link_changes_nothing_and_post_confirms_once(db: Data
     confirm = _path(_send_codes(client, db, tid)["confirm_url"])
     version, audits = _ticket(db, tid).version, _audit_count(db, tid)
     page = client.get(confirm)
-    assert page.status_code == 200 and '<form method="post">' in page.text
+    assert page.status_code == 200 and f'<form method="post" action="{confirm}"' in page.text
     assert _ticket(db, tid).version == version and _audit_count(db, tid) == audits
     done = client.post(confirm)
     assert done.status_code == 200 and "closed" in done.text

@@ -22,23 +22,27 @@ CONSOLE = Path(rendering.HERE)
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([\w.]+)["']""")
 EVIL = '<script>alert("x")</script>'
 
+#: where the two key answers post (both on every key page)
+ANSWERS = {"answers": {"confirm": "/customer/key/confirm/c", "report": "/customer/key/report/r"}}
 #: each page in each of its states, with everything its template needs
 PAGES: list[tuple[str, dict[str, Any]]] = [
-    ("key_question.html", {"action": "confirm", "state": "ask", "reference": EVIL}),
-    ("key_question.html", {"action": "report", "state": "ask", "reference": "R-1"}),
-    ("key_question.html", {"action": "confirm", "state": "already", "reference": "R-1"}),
-    ("key_question.html", {"action": "report", "state": "not_waiting", "reference": "R-1"}),
+    ("key_question.html", {"action": "confirm", "state": "ask", "reference": EVIL, **ANSWERS}),
+    ("key_question.html", {"action": "report", "state": "ask", "reference": "R-1", **ANSWERS}),
+    ("key_question.html", {"action": "confirm", "state": "already", "reference": "R-1",
+                           **ANSWERS}),
+    ("key_question.html", {"action": "report", "state": "not_waiting", "reference": "R-1",
+                           **ANSWERS}),
     ("key_answer.html", {"answer": "recorded", "worked": True, "reference": "R-1"}),
     ("key_answer.html", {"answer": "recorded", "worked": False, "reference": "R-1"}),
     ("key_answer.html", {"answer": "already-recorded", "worked": True, "reference": "R-1"}),
     ("key_answer.html", {"answer": "not-waiting", "worked": True, "reference": "R-1"}),
     ("key_view.html", {"state": "shown", "kind": "security_codes", "text": EVIL,
                        "until": datetime(2027, 1, 9, 18, tzinfo=UTC),
-                       "time_zone": "America/Toronto", "reference": "R-1"}),
+                       "time_zone": "America/Toronto", "reference": "R-1", **ANSWERS}),
     ("key_view.html", {"state": "shown", "kind": "reset_key", "text": "K", "until": "",
-                       "reference": "R-1"}),
-    ("key_view.html", {"state": "expired", "reference": "R-1"}),
-    ("key_view.html", {"state": "not_waiting", "reference": "R-1"}),
+                       "reference": "R-1", **ANSWERS}),
+    ("key_view.html", {"state": "expired", "reference": "R-1", **ANSWERS}),
+    ("key_view.html", {"state": "not_waiting", "reference": "R-1", **ANSWERS}),
     ("link_refused.html", {}),
     ("rate_limited.html", {"seconds": 42}),
     *[("error.html", {"kind": kind}) for kind in
@@ -47,16 +51,19 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
 
 
 def callback_page(**changes: Any) -> dict[str, Any]:
-    slot = {"start": "2026-10-19T09:00:00-07:00", "end": "x", "text": EVIL}
+    slot = {"start": "2026-10-19T09:00:00-07:00", "end": "x", "text": EVIL, "time": EVIL}
     page = {"reference": EVIL, "action": "move_callback", "can_book": True, "booking": slot,
-            "next_day": "2026-10-20", "slots": [slot]}
+            "next_day": "2026-10-20", "slots": [slot], "more_day": "2026-10-22", "zone": EVIL,
+            "days": [{"day": "2026-10-19", "label": EVIL, "slots": [slot]}]}
     return {**page, **changes}
 
 
 PAGES += [("callback.html", {"page": callback_page(), "message": None}),
           ("callback.html", {"page": callback_page(), "message": "done"}),
-          ("callback.html", {"page": callback_page(slots=[], booking=None),
+          ("callback.html", {"page": callback_page(), "message": "released"}),
+          ("callback.html", {"page": callback_page(slots=[], days=[], booking=None),
                              "message": "no_free_slot"}),
+          ("callback_release.html", {"page": callback_page(), "message": None}),
           ("callback.html", {"page": callback_page(can_book=False), "message": None})]
 
 
