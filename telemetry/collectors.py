@@ -39,8 +39,6 @@ FAMILIES: Final = {f.name: f for f in (
     Family("resetdesk_tickets", "Tickets by state, now.", ("state",)),
     Family("resetdesk_sla_breached_tickets", "Open tickets whose earliest running SLA clock is "
            "past due, now."),
-    Family("resetdesk_sla_at_risk_tickets", "Open tickets with an SLA clock at risk and none "
-           "breached in their current cycle, now."),
     Family("resetdesk_outbox_unsent_messages", "Outbox events not yet published to the broker."),
     Family("resetdesk_outbox_oldest_unsent_age_seconds", "Age of the oldest unsent outbox "
            "event (0: none)."),
@@ -56,47 +54,57 @@ FAMILIES: Final = {f.name: f for f in (
 
 
 class Figures(Collector):
-    """Reads ``source`` at each scrape (at most every ``min_interval`` seconds; a cached reading
-    is served in between, so many scrapers do not multiply the queries)."""
+    """Reads its ``sources`` at each scrape (each at most every ``min_interval`` seconds; a
+    cached reading is served in between, so many scrapers do not multiply the queries)."""
 
-    def __init__(self, name: str, source: Callable[[], Reading], *,
+    def __init__(self, sources: Mapping[str, Callable[[], Reading]], *,
                  min_interval: float = 2.0) -> None:
-        self.name, self.source, self.min_interval = name, source, min_interval
+        self.sources, self.min_interval = dict(sources), min_interval
         self._lock = threading.Lock()
-        self._cached: tuple[float, Reading | None] = (float("-inf"), None)
+        self._cached: dict[str, tuple[float, Reading | None]] = {}
 
-    def _read(self) -> Reading | None:
-        with self._lock:
-            at, reading = self._cached
-            if time.monotonic() - at < self.min_interval:
-                return reading
-            try:
-                reading = self.source()
-            except Exception as err:  # the database or broker is down: say so, keep the rest
-                log.warning("metrics source %s failed: %s", self.name, err)
-                reading = None
-            self._cached = (time.monotonic(), reading)
+    def _read(self, name: str) -> Reading | None:
+        at, reading = self._cached.get(name, (float("-inf"), None))
+        if time.monotonic() - at < self.min_interval:
             return reading
+        try:
+            reading = self.sources[name]()
+        except Exception as err:  # the database or broker is down: say so, keep the rest
+            log.warning("metrics source %s failed: %s", name, err)
+            reading = None
+        self._cached[name] = (time.monotonic(), reading)
+        return reading
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        reading = self._read()
+        with self._lock:
+            readings = {name: self._read(name) for name in self.sources}
         up = GaugeMetricFamily("resetdesk_figures_up", "1 when a scrape-time source answered.",
                                labels=["source"])
-        up.add_metric([self.name], 0 if reading is None else 1)
+        gauges: dict[str, GaugeMetricFamily] = {}
+        for name, reading in readings.items():
+            up.add_metric([name], 0 if reading is None else 1)
+            for metric, samples in (reading or {}).items():
+                family = FAMILIES[metric]
+                gauge = gauges.setdefault(metric, GaugeMetricFamily(
+                    metric, family.help, labels=list(family.labels)))
+                for labels, value in samples:
+                    gauge.add_metric(list(labels), value)
         yield up
-        for name, samples in (reading or {}).items():
-            family = FAMILIES[name]
-            gauge = GaugeMetricFamily(name, family.help, labels=list(family.labels))
-            for labels, value in samples:
-                gauge.add_metric(list(labels), value)
-            yield gauge
+        yield from gauges.values()
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # read lazily: registering must not query anything
 
 
-def register(name: str, source: Callable[[], Reading],
-             registry: CollectorRegistry = REGISTRY) -> Figures:
-    figures = Figures(name, source)
+_installed: list[Figures] = []
+
+
+def install(sources: Mapping[str, Callable[[], Reading]],
+            registry: CollectorRegistry = REGISTRY) -> Figures:
+    """This process's scrape-time figures (replacing any installed before: one per process)."""
+    while _installed:
+        registry.unregister(_installed.pop())
+    figures = Figures(sources)
     registry.register(figures)
+    _installed.append(figures)
     return figures

@@ -57,6 +57,12 @@ def broker_figures(broker_url: str, queues: Iterable[ConsumerQueue] | None = Non
     }
 
 
+def ping(broker_url: str, *, timeout: float = 2.0) -> None:
+    """Open and close a connection: raises when the broker cannot be reached or refuses us."""
+    with Connection(broker_url, connect_timeout=timeout) as conn:
+        conn.connect()
+
+
 def death_code(headers: Mapping[str, Any]) -> str:
     """A dead letter's reason as a short code: ours (``x-resetdesk-error-code``), else the
     broker's (``rejected``, ``expired``, ``delivery_limit``, ``maxlen``)."""
