@@ -13,9 +13,12 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 PREFIX: Final = "resetdesk_"
+
+#: the ``_created`` series double every counter for a figure nobody graphs
+disable_created_metrics()
 
 TRANSITIONS = Counter(
     "resetdesk_ticket_transitions_total", "Ticket state changes committed by this process.",
