@@ -53,8 +53,8 @@ class OpsServer:
         self.process, self.checks, self.registry = process, dict(checks or {}), registry
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ops-listener",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,),
+                                        name="ops-listener", daemon=True)
 
     @property
     def port(self) -> int:
