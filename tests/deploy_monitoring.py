@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "resetdesk-dashboard.json"
 RULES = ROOT / "deploy" / "prometheus" / "resetdesk-alerts.yml"
 RULE_TESTS = ROOT / "deploy" / "prometheus" / "resetdesk-alerts.test.yml"
+SCRAPE_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 _NAME = re.compile(r"\bresetdesk_[a-z0-9_]+\b")
 #: the series Prometheus derives from one family of each type
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),

@@ -148,7 +148,7 @@ def test_each_production_process_counts_the_requests_it_handled(
 def embedded(tmp_path: Path) -> Iterator[RunningDesk]:
     running = RunningDesk(tmp_path / "desk", smtp_port=0, env={"RESETDESK_SMTP__HOST": ""})
     yield running.start(timeout=60)
-    running.stop()
+    running.kill()  # nothing here needs a clean stop (tests/e2e/test_up_command.py checks it)
 
 
 def test_embedded_up_counts_the_requests_on_its_own_port(embedded: RunningDesk) -> None:

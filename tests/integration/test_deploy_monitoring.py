@@ -18,6 +18,7 @@ from tests import services
 from tests.deploy_monitoring import (
     RULE_TESTS,
     RULES,
+    SCRAPE_CONFIG,
     dashboard_queries,
     names_in,
     rule_queries,
@@ -44,6 +45,12 @@ def test_promtool_accepts_the_alert_rules() -> None:
                           text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS: 6 rules found" in done.stdout
+
+
+def test_promtool_accepts_the_scrape_configuration() -> None:
+    done = subprocess.run([_promtool(), "check", "config", str(SCRAPE_CONFIG)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_each_alert_fires_on_its_fixture_and_stays_quiet_on_healthy_series() -> None:
