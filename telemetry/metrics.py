@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 PREFIX: Final = "resetdesk_"
 
 #: the ``_created`` series double every counter for a figure nobody graphs
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 TRANSITIONS = Counter(
     "resetdesk_ticket_transitions_total", "Ticket state changes committed by this process.",
