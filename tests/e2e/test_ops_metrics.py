@@ -25,7 +25,7 @@ from tests import processes
 from tests.deploy_monitoring import dashboard_queries, names_in
 from tests.e2e.requests import request
 from tests.e2e.running import RunningDesk
-from tests.processes import Desk, Proc, wait_answering, wait_for
+from tests.processes import PROCESS_START, Desk, Proc, wait_answering, wait_for
 from tests.scrape import Scrape, scrape
 from tests.smtp_sink import free_port
 from workflow.adapters import accounts
@@ -82,8 +82,8 @@ def production(desk: Desk, tmp_path: Path) -> Iterator[dict[str, str]]:
             env["RESETDESK_DATABASE_URL"] = CLOSED_PORT_DB.format(port=free_port())
         procs[name] = Proc(name, args, env, tmp_path / f"{name}.log").start()
         desk.procs.append(procs[name])
-    for name, proc in procs.items():
-        wait_answering(proc, bases[name])
+    for name, proc in procs.items():  # they start together: one deadline for all of them
+        wait_answering(proc, bases[name], timeout=2 * PROCESS_START)
     yield bases
 
 
