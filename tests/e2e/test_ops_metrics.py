@@ -82,7 +82,7 @@ def production(desk: Desk, tmp_path: Path) -> Iterator[dict[str, str]]:
             env["RESETDESK_DATABASE_URL"] = CLOSED_PORT_DB.format(port=free_port())
         procs[name] = Proc(name, args, env, tmp_path / f"{name}.log").start()
         desk.procs.append(procs[name])
-    for name, proc in procs.items():  # they start together: one deadline for all of them
+    for name, proc in procs.items():  # six start at once: twice one process's allowance
         wait_answering(proc, bases[name], timeout=2 * PROCESS_START)
     yield bases
 
