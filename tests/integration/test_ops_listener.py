@@ -4,6 +4,7 @@ Prometheus text of its own registry, and scrape-time figures that survive a fail
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -117,3 +118,23 @@ def test_event_kinds_are_the_contract_names_without_prefix_and_version() -> None
     assert metrics.event_kind("com.resetdesk.ticket.queued.v1") == "ticket.queued"
     assert metrics.event_kind("com.resetdesk.sla.at_risk.v1") == "sla.at_risk"
     assert metrics.event_kind("org.example.other") == "other"
+
+
+def test_readiness_checks_the_database_is_at_the_codes_migration(tmp_path: Path) -> None:
+    from resetdesk.bootstrap import bootstrap
+    from resetdesk.ops import checks
+    from resetdesk.settings import Settings
+    from telemetry.server import readiness
+    from workflow.adapters import migrate
+
+    url = f"sqlite:///{tmp_path / 'resetdesk.db'}"
+    migrate.upgrade(url, migrate.heads()[0] + "-1")  # one revision behind the code
+    app = bootstrap(Settings(database_url=url))
+    try:
+        ok, results = readiness(checks(app))
+        assert not ok and results["database"] == "ok"
+        assert "db upgrade" in results["migrations"] and set(results) == {"database", "migrations"}
+        migrate.upgrade(url)
+        assert readiness(checks(app)) == (True, {"database": "ok", "migrations": "ok"})
+    finally:
+        app.close()
