@@ -17,11 +17,11 @@ from resetdesk.cli_common import (
     cli_settings,
     current_settings,
     fail,
+    ops_listener,
     require_database,
     use_data_dir,
 )
 from resetdesk.logs import configure_logging, uvicorn_options
-from resetdesk.ops import start_listener
 from resetdesk.settings import Settings
 from workflow.adapters import accounts, migrate
 
@@ -158,7 +158,7 @@ def scheduler() -> None:
     typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
                f"{c.interval_seconds:g} s, purge daily at {c.purge_hour_local:02d}:00")
     sys.stdout.flush()
-    listener = start_listener(app, "scheduler")
+    listener = ops_listener(app, "scheduler")
     try:
         run_scheduler(db_url=c.db_url, retention=c.retention,
                       attachment_retention=c.attachment_retention, config=c)

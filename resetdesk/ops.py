@@ -75,12 +75,18 @@ def install_figures(app: App, process: str) -> None:
 
 
 def start_listener(app: App, process: str) -> OpsServer | None:
-    """The ops listener on ``RESETDESK_OPS__PORT``, started; None when the port is 0."""
+    """The ops listener on ``RESETDESK_OPS__PORT``, started; None when the port is 0. A
+    ValueError says, in one line, when it cannot listen there."""
     ops = app.settings.ops
     if not ops.port:
         return None
     install_figures(app, process)
-    return OpsServer(ops.host, ops.port, process=process, checks=checks(app)).start()
+    try:
+        server = OpsServer(ops.host, ops.port, process=process, checks=checks(app))
+    except OSError as err:  # the port is taken, or the address is not this host's
+        raise ValueError(f"RESETDESK_OPS__PORT: cannot listen on {ops.host}:{ops.port} "
+                         f"({err.strerror or err})") from None
+    return server.start()
 
 
 def web_router(app: App, process: str) -> APIRouter:
