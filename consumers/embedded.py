@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from consumers.request_handling import RequestHandler
+from telemetry import metrics
 from workflow.adapters.queries import Database
 from workflow.domain.errors import WorkflowError, brief
 from workflow.domain.retry import RetryPolicy
@@ -23,6 +25,19 @@ from workflow.service.delivery_ports import Delivery
 from workflow.service.ports import Clock
 
 log = logging.getLogger(__name__)
+
+
+#: embedded dispositions as the AMQP consumers' verdicts name them
+_RESULTS = {"done": "ack", "retry": "retry", "dead": "dead"}
+
+
+def _observe(queue: str, started: float, disposition: str, detail: str) -> None:
+    """Handler latency by queue and result; a dead message counted with its reason code."""
+    result = _RESULTS.get(disposition, disposition)
+    metrics.HANDLER_SECONDS.labels(queue, result).observe(time.perf_counter() - started)
+    if result == "dead":
+        code = "retries_exhausted" if detail.startswith("gave up") else detail
+        metrics.DEAD_LETTERED.labels(queue, metrics.reason_code(code)).inc()
 
 
 class Subscriber(Protocol):
@@ -98,8 +113,10 @@ class EmbeddedRuntime:
         claimed = self.handler.bookkeep(lambda u: u.inbox_queue.claim(
             limit=self.batch, lease=self.lease, now=now))
         for c in claimed:
+            started = time.perf_counter()
             with log_context(message_id=c.key.event_id):
-                self.handler.handle_claimed(c)
+                outcome = self.handler.handle_claimed(c)
+            _observe("inbox", started, outcome.disposition.value, outcome.detail)
         if claimed:
             self._relay_wake.set()
         return len(claimed)
@@ -121,10 +138,12 @@ class EmbeddedRuntime:
         return step
 
     def _deliver(self, sub: Subscriber, d: Delivery) -> None:
+        started = time.perf_counter()
         with log_context(message_id=d.event_id):
-            self._deliver_one(sub, d)
+            status, error = self._deliver_one(sub, d)
+        _observe(sub.name, started, status, error or "")
 
-    def _deliver_one(self, sub: Subscriber, d: Delivery) -> None:
+    def _deliver_one(self, sub: Subscriber, d: Delivery) -> tuple[str, str | None]:
         now = self.clock.now()
         try:
             envelope = json.loads(d.payload)
@@ -137,10 +156,11 @@ class EmbeddedRuntime:
             error = brief(err)
             if transient and self.retry.may_retry(d.attempts):
                 self._finish(d, "pending", now, error, now + self.retry.delay_after(d.attempts))
-            else:
-                self._finish(d, "dead", now, error)
-            return
+                return "retry", error
+            self._finish(d, "dead", now, error)
+            return "dead", ("retries_exhausted" if transient else "failed")
         self._finish(d, "done", now)
+        return "done", None
 
     def _finish(self, d: Delivery, status: str, now: datetime, error: str | None = None,
                 retry_at: datetime | None = None) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Final, NoReturn
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from sqlalchemy.exc import OperationalError
 
+from telemetry import metrics
 from workflow.adapters.queries import Database, requester_of
 from workflow.domain.errors import StorageUnavailable, TicketNotFound, WorkflowError
 from workflow.domain.wording import PACIFIC, customer_time, instant
@@ -160,6 +161,15 @@ class EmailNotifier:
 
     def handle(self, envelope: dict[str, Any]) -> str:
         """Send the email for one structured-mode CloudEvent; return what became of it."""
+        try:
+            result = self._handle(envelope)
+        except NotificationFailed as err:
+            metrics.EMAILS.labels("failed_transient" if err.transient else "failed_permanent").inc()
+            raise
+        metrics.EMAILS.labels("sent" if result == SENT else "skipped").inc()
+        return result
+
+    def _handle(self, envelope: dict[str, Any]) -> str:
         request = _parse(envelope)
         try:
             template = self._templates.get_template(f"{request.template}.{request.language}.txt")

@@ -25,7 +25,9 @@ from typer.models import CommandInfo
 from resetdesk import instance
 from resetdesk.bootstrap import App, bootstrap
 from resetdesk.logs import logging_configured
+from resetdesk.ops import start_listener
 from resetdesk.settings import Settings, SettingsError, load_settings
+from telemetry.server import OpsServer
 from workflow.domain.actors import Actor
 from workflow.domain.errors import ConcurrencyConflict, WorkflowError
 
@@ -182,6 +184,14 @@ def staff(app: App, login: str) -> Actor:
 
 def echo_json(value: Any, dumps: Callable[[Any], str]) -> None:
     sys.stdout.write(dumps(value) + "\n")
+
+
+def ops_listener(app: App, process: str) -> OpsServer | None:
+    """This process's ops listener (``RESETDESK_OPS__PORT``; None when 0), or exit saying why."""
+    try:
+        return start_listener(app, process)
+    except ValueError as err:
+        fail(str(err))
 
 
 def stop_on_signals() -> threading.Event:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from resetdesk.cli_common import app_context, current_settings, echo_json, fail, stop_on_signals
+from resetdesk.cli_common import app_context, current_settings, echo_json, fail, ops_listener, stop_on_signals
 from resetdesk.logs import configure_logging
 from workflow.adapters import dead_letters
 from workflow.adapters.queries import dumps
@@ -142,5 +142,6 @@ def archive(
         if not broker:
             fail("the archiver needs --url amqp://… or RESETDESK_BROKER_URL")
         typer.echo("ResetDesk dead-letter archiver: <queue>.dlq -> dead_letter table (Ctrl-C stops)")
+        ops_listener(app, "dlq-archive")  # a daemon thread: it ends with the process
         run_archiver(db=app.db, broker_url=broker, stop_event=stop_on_signals(), timeout=timeout)
 

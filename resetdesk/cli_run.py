@@ -17,6 +17,7 @@ from resetdesk.cli_common import (
     cli_settings,
     current_settings,
     fail,
+    ops_listener,
     require_database,
     use_data_dir,
 )
@@ -45,16 +46,17 @@ def _local_token(app: App, data_dir: Path) -> Path:
     return path
 
 
-def _web(app: App, on_recorded: Any = None) -> Any:
+def _web(app: App, on_recorded: Any = None, process: str = "up") -> Any:
     from console.app import create_app
     from console.deps import WebDeps
+    from resetdesk.ops import web_router
 
     deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
                    secret_key=app.secret_key, public_url=app.settings.server.public_url,
                    policies=app.policies, relay_intake=not app.settings.embedded, bus=app.bus)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
-    return create_app(deps)
+    return create_app(deps, [web_router(app, process)])
 
 
 def _public_url(settings: Settings) -> str:
@@ -156,10 +158,13 @@ def scheduler() -> None:
     typer.echo(f"ResetDesk scheduler on {c.db_url.split('@')[-1]}: SLA scan every "
                f"{c.interval_seconds:g} s, purge daily at {c.purge_hour_local:02d}:00")
     sys.stdout.flush()
+    listener = ops_listener(app, "scheduler")
     try:
         run_scheduler(db_url=c.db_url, retention=c.retention,
                       attachment_retention=c.attachment_retention, config=c)
     finally:
+        if listener is not None:
+            listener.stop()
         app.close()
 
 
@@ -178,7 +183,7 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
     require_database(configured)
     app = bootstrap(configured)
     try:
-        web = _web(app)
+        web = _web(app, process="serve")
     except ValueError as err:
         fail(str(err))
     typer.echo(f"ResetDesk HTTP on http://{host}:{port} (database {app.settings.resolved_database_url()})")

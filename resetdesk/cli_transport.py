@@ -14,6 +14,7 @@ from resetdesk.cli_common import (
     cli_settings,
     current_settings,
     fail,
+    ops_listener,
     require_database,
     stop_on_signals,
 )
@@ -32,11 +33,14 @@ def consume(queue: Annotated[str, typer.Argument(help="verification | notificati
     configured = cli_settings()
     require_database(configured)
     app = bootstrap(configured)
+    listener = ops_listener(app, f"consume:{queue}")
     try:
         consume_main(app, queue)
     except ValueError as err:
         fail(str(err))
     finally:
+        if listener is not None:
+            listener.stop()
         app.close()
 
 
@@ -60,5 +64,6 @@ def relay(
         batch = batch or amqp.relay_batch
         timeout = confirm_timeout or amqp.relay_confirm_timeout_seconds
         typer.echo(f"ResetDesk outbox relay: batches of {batch}, confirm timeout {timeout:g} s")
+        ops_listener(app, "relay")  # a daemon thread: it ends with the process
         run_relay(db=app.db, broker_url=broker, stop_event=stop_on_signals(), batch=batch,
                   confirm_timeout=timeout, heartbeat=amqp.heartbeat)

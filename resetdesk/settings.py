@@ -26,6 +26,7 @@ from resetdesk.settings_groups import (
     CallbackSettings,
     KeySettings,
     LoggingSettings,
+    OpsSettings,
     QueueSettings,
     RetentionSettings,
     SchedulerSettings,
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     sla: SlaSettings = SlaSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     amqp: AmqpSettings = AmqpSettings()
+    ops: OpsSettings = OpsSettings()
     callbacks: CallbackSettings = CallbackSettings()
     keys: KeySettings = KeySettings()
     sessions: SessionSettings = SessionSettings()

@@ -151,6 +151,17 @@ class AmqpSettings(Group):
                                                    "confirms (`--confirm-timeout` wins)")
 
 
+class OpsSettings(Group):
+    """Each long-running process's ops listener: ``/metrics``, ``/healthz``, ``/readyz``
+    (docs/monitoring.md). `up` and `serve` answer them on their own HTTP port as well."""
+
+    port: int = Field(0, ge=0, le=65535, description="port of this process's ops listener "
+                      "(consumers, relay, scheduler, dead-letter archiver); 0: none. Give each "
+                      "process on one host its own")
+    host: str = Field("127.0.0.1", description="address the ops listener binds (`0.0.0.0` in a "
+                      "container, so Prometheus and the healthcheck reach it)")
+
+
 class CallbackSettings(Group):
     """Phone callbacks (docs/callbacks.md)."""
 

@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from schedulers.housekeeping import LeaderJob
 from schedulers.jobs import CalendarWatch, daily_purge, sla_tick
 from schedulers.leader import LeaderLock, leader_lock_for
+from telemetry import metrics
 from workflow.adapters import scheduler_wiring as wiring
 from workflow.adapters.queries import Database
 from workflow.domain.errors import StorageUnavailable
@@ -136,6 +138,7 @@ class Scheduler:
                 log.info("leadership released (pid %d)", os.getpid())
             self._leading = False
             self.lock.release()
+            metrics.SCHEDULER_LEADER.set(0)
         if self._own_db:
             self.db.dispose()
         log.info("scheduler %s stopped (pid %d)", self.config.name, os.getpid())
@@ -165,9 +168,14 @@ class Scheduler:
 
     def _sla_job(self) -> None:
         with _logged("sla tick"):
-            if self._lead():
+            leading = self._lead()
+            metrics.SCHEDULER_LEADER.set(1 if leading else 0)
+            if leading:
+                started = time.perf_counter()
                 self.watch.refresh()
                 sla_tick(self.bus, limit=self.config.limit, keep_going=self._keep_going)
+                metrics.SCHEDULER_SCAN_SECONDS.observe(time.perf_counter() - started)
+                metrics.SCHEDULER_LAST_SCAN.set_to_current_time()
 
     def _extra_job(self, job: LeaderJob) -> None:
         with _logged(job.name):

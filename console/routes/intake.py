@@ -18,6 +18,7 @@ from console.deps import WebDeps
 from schemas.errors import Code, ContractError
 from schemas.jsonstrict import MAX_BODY_BYTES
 from schemas.registry import MAX_HEADER_BYTES, decode
+from telemetry import metrics
 from workflow.adapters.queries import accounts, inbox, ticket_details
 from workflow.adapters.queries.accounts import Producer
 from workflow.domain.actors import Actor
@@ -102,6 +103,7 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
     except ContentConflict as err:
         return _error(409, err.code, str(err))
     if not intake.replay:
+        metrics.RECEIVED.labels("http").inc()
         d.on_recorded()
     return _accepted(event.id, event.source, intake.reference)
 

@@ -40,8 +40,10 @@ from consumers.amqp.confirms import (
 from consumers.amqp.delivery import body_bytes
 from consumers.amqp.headers import REMOVED_HEADER, screen
 from consumers.amqp.properties import install as lenient_properties
+from consumers.amqp.queue_figures import death_code
 from consumers.amqp.threads import allow_tables, run_deep
 from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
+from telemetry import metrics
 from workflow.adapters import dead_letters
 from workflow.adapters.queries import Database
 from workflow.adapters.queries.dead_letters import DeadLetter, json_object
@@ -190,6 +192,9 @@ def _consume(db: Database, conn: Any, queues: Iterable[ConsumerQueue], prefetch:
 
         def on_message(message: Any, source: str = q.name) -> None:
             new = archive_message(db, source, message, now=clock())
+            if new:
+                code = death_code(message.properties.get("application_headers") or {})
+                metrics.ARCHIVED.labels(source, metrics.reason_code(code)).inc()
             log.info("dead letter from %s %s", source, "archived" if new else "already archived")
             channel.basic_ack(message.delivery_tag)
 

@@ -43,6 +43,7 @@ from consumers.amqp.confirms import (
 )
 from consumers.topology import EVENTS, REQUESTS
 from schemas.registry import INBOUND_TYPES
+from telemetry import metrics
 from workflow.adapters.queries import Database
 from workflow.adapters.tables import OUTBOX
 
@@ -142,6 +143,9 @@ def relay_once(db: Database, publisher: ConfirmingPublisher, *, batch: int = 500
             ids = _confirmed_ids(rows, result)
             if ids:
                 _mark_sent(conn, ids, now())
+    kinds = {r.id: metrics.event_kind(r.type) for r in rows}
+    for row_id in ids:
+        metrics.RELAYED.labels(kinds[row_id]).inc()
     if result.error is not None:
         raise result.error
     return len(ids)

@@ -26,6 +26,7 @@ from consumers.request_handling import Disposition, RequestHandler
 from schemas.envelope import InboundEvent
 from schemas.errors import ContractError
 from schemas.registry import decode_amqp
+from telemetry import metrics
 from workflow.adapters.queries import accounts, dead_letters, inbox
 from workflow.adapters.queries.accounts import Producer
 from workflow.domain.actors import Actor
@@ -115,6 +116,8 @@ class VerificationConsumer:
                 verify_now=True))  # the verification step follows in this very delivery
         except (WrongSource, ContentConflict) as err:
             return Verdict.dead(str(err), err.code)
+        if not intake.replay:
+            metrics.RECEIVED.labels("amqp").inc()
         if intake.processed is not None:  # recorded and verified in one transaction
             return Verdict.ack("applied" if intake.processed.applied else "already processed")
         key = InboxKey(event.source, event.id)

@@ -18,6 +18,7 @@ from typing import Any
 from consumers.amqp.delivery import Delivery, Verdict
 from consumers.amqp.retry import PublishFailed, Republisher, dead_letter_copy, next_delay, retry_copy
 from consumers.topology import ConsumerQueue
+from telemetry import metrics
 from workflow.logcontext import log_context
 
 #: one logger for the whole runtime, whatever module a line comes from (operators grep for it)
@@ -122,6 +123,7 @@ class Settler:
                 return
             log.warning("consumer %s: message %s dead-lettered to %s: %s (%s)", self.queue.name,
                         message_id, self.queue.dlq_name, verdict.reason, verdict.code)
+            metrics.DEAD_LETTERED.labels(self.queue.name, metrics.reason_code(verdict.code)).inc()
         self.ack(channel, work)
 
     def _republish(self, channel: Any, republisher: Republisher, work: Work, copy: Any) -> bool:

@@ -11,12 +11,14 @@ import contextlib
 import queue as queue_mod
 import select
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from consumers.amqp.delivery import INVALID, Delivery, MessageHandler, Verdict
 from consumers.amqp.settling import Work, log, message_id_text
 from consumers.amqp.threads import DeepPool
+from telemetry import metrics
 from workflow.domain.errors import brief
 from workflow.logcontext import log_context
 
@@ -60,16 +62,24 @@ class Workers:
         if delivery.problem:  # never reaches a handler: dead-lettered with what was wrong
             return Verdict.dead(delivery.problem, INVALID)
         message_id = delivery.properties.get("message_id")
+        started = time.perf_counter()
         with log_context(message_id=message_id_text(message_id)):
             try:
                 verdict = self.handler(delivery)
             except Exception as err:  # a bug or an outage: bounded retries, never a dead consumer
                 log.exception("consumer %s: handler failed on message %s", self.queue_name,
                               message_id)
-                return Verdict.retry(brief(err))
+                verdict = Verdict.retry(brief(err))
+                self._timed(started, verdict)
+                return verdict
+            self._timed(started, verdict)
             log.info("consumer %s: message %s handled: %s (%s)", self.queue_name, message_id,
                      verdict.action, verdict.reason)
             return verdict
+
+    def _timed(self, started: float, verdict: Verdict) -> None:
+        metrics.HANDLER_SECONDS.labels(self.queue_name, verdict.action).observe(
+            time.perf_counter() - started)
 
     def _finished(self, work: Work) -> None:
         self._done.put(work)

@@ -69,3 +69,15 @@ def test_every_process_has_what_it_needs() -> None:
             assert env["RESETDESK_BROKER_URL"].startswith("amqp://"), name
     assert "healthcheck" in compose["services"]["postgres"]
     assert "enable_feature_flag all" in " ".join(compose["services"]["rabbitmq"]["healthcheck"]["test"])
+
+
+def test_every_process_is_healthy_only_when_ready() -> None:
+    """Each worker's healthcheck asks its ops listener's /readyz; the web side its own port's."""
+    for name, service in _compose()["services"].items():
+        if not service.get("image", "").startswith("resetdesk") or name == "migrate":
+            continue
+        probe = " ".join(service["healthcheck"]["test"])
+        port = "8000" if name == "web" else service["environment"]["RESETDESK_OPS__PORT"]
+        assert f"127.0.0.1:{port}/readyz" in probe, name
+        if name != "web":
+            assert service["environment"]["RESETDESK_OPS__HOST"] == "0.0.0.0", name

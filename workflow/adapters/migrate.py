@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
+from workflow.adapters.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,3 +33,15 @@ def check(url: str) -> None:
 
 def heads(url: str = "sqlite://") -> list[str]:
     return list(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+
+
+@functools.cache
+def _code_heads() -> frozenset[str]:
+    return frozenset(heads())
+
+
+def missing(db: Database) -> list[str]:
+    """The code's head revisions the database has not reached (empty: migrations current)."""
+    with db.reader.connect() as conn:
+        applied = set(MigrationContext.configure(conn).get_current_heads())
+    return sorted(_code_heads() - applied)

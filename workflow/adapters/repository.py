@@ -16,6 +16,7 @@ from workflow.adapters import outbox_codec, search_keys
 from workflow.adapters.tables import AUDIT, OUTBOX, TICKET
 from workflow.domain import ticket_sla
 from workflow.domain.errors import ConcurrencyConflict, TicketNotFound
+from workflow.domain.events import SlaRaised
 from workflow.domain.states import Outcome, State, WaitingOn
 from workflow.domain.ticket import AuditEntry, Ticket
 from workflow.logcontext import bind
@@ -105,6 +106,10 @@ class SqlTicketRepository(TicketRepository):
         self.conn = conn
         #: whether each ticket was open when loaded (see ``save``)
         self._loaded_open: dict[str, bool] = {}
+        #: what this transaction wrote, for the metrics the unit of work records on commit:
+        #: (from, to, trigger, outcome) per transition, (clock, level) per SLA alarm
+        self.written_moves: list[tuple[str, str, str, str | None]] = []
+        self.written_alarms: list[tuple[str, str]] = []
 
     def _load(self, row: Row[Any]) -> Ticket:
         ticket = _ticket_from_row(row)
@@ -218,6 +223,8 @@ class SqlTicketRepository(TicketRepository):
         for ticket in tickets:
             entries, events = ticket.take_pending()
             audit.extend(entries)
+            self.written_moves += [(a.from_state, a.to_state, a.trigger, a.outcome) for a in entries]
+            self.written_alarms += [(e.clock, e.level) for e in events if isinstance(e, SlaRaised)]
             for event in events:
                 event_id, etype, payload = outbox_codec.encode(event, ticket.event_seq)
                 outbox.append({"event_id": event_id, "ticket_id": ticket.id,

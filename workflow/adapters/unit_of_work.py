@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.exc import OperationalError
 
+from telemetry import metrics
 from workflow.adapters.agent_sessions import SqlAccountStore
 from workflow.adapters.alarms import SqlAlarmLog
 from workflow.adapters.artifact_store import SqlArtifactStore
@@ -102,6 +103,9 @@ class SqlUnitOfWork(UnitOfWork):
             self._tx.commit()
         except OperationalError as err:
             raise StorageUnavailable(f"commit failed: {err.orig}") from err
+        tickets = self.tickets
+        metrics.committed(tickets.written_moves, tickets.written_alarms)
+        tickets.written_moves, tickets.written_alarms = [], []
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -111,3 +115,4 @@ class SqlUnitOfWork(UnitOfWork):
     def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:
             self._tx.rollback()
+            self.tickets.written_moves, self.tickets.written_alarms = [], []
