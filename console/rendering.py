@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Robots-Tag": "noindex", "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                      "img-src 'self'; "
                                       "form-action 'self'; frame-ancestors 'none'"}
 
 environment = jinja2.Environment(

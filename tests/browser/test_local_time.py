@@ -21,7 +21,8 @@ def _key_page(lang: str) -> bytes:
                        "headers": [], "query_string": b""})
     answer = rendering.render(request, "key_view.html", lang, state="shown", kind="security_codes",
                               text="12345", until=UNTIL, time_zone="America/Toronto",
-                              reference="R-1")
+                              reference="R-1", answers={"confirm": "/customer/key/confirm/c",
+                                                        "report": "/customer/key/report/r"})
     return bytes(answer.body)
 
 
