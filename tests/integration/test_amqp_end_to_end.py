@@ -127,7 +127,7 @@ def test_a_dead_letter_replayed_after_the_fix_makes_exactly_one_ticket(desk: Des
     desk.register_producer(SOURCE)  # the fix
     replayed = desk.cli("dlq", "replay", str(letter.id), "--as", "ops", "--why",
                         "producer registered", "--url", desk.url("ops"))
-    assert f"dead letter {letter.id} replayed" in replayed.stdout
+    assert f"dead letter amqp:{letter.id}: retried" in replayed.stdout
     rows = desk.wait_done({event["id"]})
     [ticket] = assert_queued_with_trail(desk, rows).values()
 

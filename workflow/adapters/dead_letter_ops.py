@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
@@ -26,19 +25,12 @@ from workflow.adapters.db import Database
 from workflow.adapters.queries.dead_letter_view import Letter, audit_key, find
 from workflow.adapters.tables import AUDIT, DELIVERY, INBOX, TICKET
 from workflow.domain.errors import WorkflowError
+from workflow.service.dead_letter_ports import DeadLetterActions, Outcome
 
 log = logging.getLogger(__name__)
 Republish = Callable[[dead_letters.DeadLetter], None]
 RETRIED = "retried"
 DISCARDED = "discarded"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    key: str
-    ok: bool
-    #: what happened, or why nothing did
-    text: str
 
 
 def check_action(actor: str, why: str) -> str:
@@ -95,13 +87,20 @@ def _embedded(db: Database, letter: Letter, *, retry: bool, actor: str, why: str
     return True
 
 
+def _gone(letter: Letter | None) -> str:
+    if letter is None:
+        return "no dead letter by this key (retried or discarded already?)"
+    at = f"{letter.acted_at:%Y-%m-%d %H:%M}Z" if letter.acted_at else "?"
+    return f"already {letter.status} by {letter.acted_by} at {at}"
+
+
 def retry(db: Database, key: str, *, actor: str, why: str, now: datetime,
           republish: Republish | None, confirm_permanent: bool = False) -> Outcome:
     """Send one dead letter back to its origin (see the module's docstring)."""
     why = check_action(actor, why)
     letter = find(db, key)
     if letter is None or letter.status != dead_letters.DEAD:
-        return Outcome(key, False, "no dead letter by this key (retried or discarded already?)")
+        return Outcome(key, False, _gone(letter))
     if letter.permanent and not confirm_permanent:
         return Outcome(key, False, permanent_warning(letter))
     if letter.transport == "amqp":
@@ -123,7 +122,7 @@ def discard(db: Database, key: str, *, actor: str, why: str, now: datetime) -> O
     why = check_action(actor, why)
     letter = find(db, key)
     if letter is None or letter.status != dead_letters.DEAD:
-        return Outcome(key, False, "no dead letter by this key (retried or discarded already?)")
+        return Outcome(key, False, _gone(letter))
     if letter.transport == "amqp":
         try:
             dead_letters.discard(db, int(key.split(":", 1)[1]), actor=actor, why=why, now=now)
@@ -146,3 +145,20 @@ def discard_many(db: Database, keys: Iterable[str], *, actor: str, why: str,
                  now: datetime) -> list[Outcome]:
     why = check_action(actor, why)
     return [discard(db, k, actor=actor, why=why, now=now) for k in dict.fromkeys(keys)]
+
+
+class SqlDeadLetterActions(DeadLetterActions):
+    """The port over a database; ``republish``: the broker's (None without a broker)."""
+
+    def __init__(self, db: Database, republish: Republish | None = None) -> None:
+        self.db = db
+        self.republish = republish
+
+    def retry(self, keys: Iterable[str], *, actor: str, why: str, now: datetime,
+              confirm_permanent: bool = False) -> list[Outcome]:
+        return retry_many(self.db, keys, actor=actor, why=why, now=now,
+                          republish=self.republish, confirm_permanent=confirm_permanent)
+
+    def discard(self, keys: Iterable[str], *, actor: str, why: str,
+                now: datetime) -> list[Outcome]:
+        return discard_many(self.db, keys, actor=actor, why=why, now=now)

@@ -81,7 +81,9 @@ class Letter:
         def iso(v: datetime | None) -> str | None:
             return v.isoformat() if v else None
 
-        return {"key": self.key, "transport": self.transport, "queue": self.queue,
+        ident = self.key.partition(":")[2]
+        return {"key": self.key, "id": int(ident) if ident.isdigit() else ident,
+                "transport": self.transport, "queue": self.queue,
                 "event_type": self.event_type, "message_id": self.message_id,
                 "reason": self.reason, "code": self.code, "permanent": self.permanent,
                 "status": self.status, "dead_at": iso(self.dead_at), "attempts": self.attempts,
