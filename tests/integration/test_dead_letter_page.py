@@ -133,8 +133,8 @@ def test_supervisor_retries_all_matching_permanent_ones_only_when_confirmed(db: 
         audit = conn.execute(select(AUDIT.c.actor, AUDIT.c.outcome, AUDIT.c.reason)
                              .where(AUDIT.c.trigger == "dlq_replay")).all()
     assert (row.status, row.attempts, mail.status, mail.attempts) == ("pending", 0, "pending", 0)
-    assert sorted(audit) == sorted((("agent:boss", k, "human check is back")
-                                    for k in (keys["tired"], keys["inbox"], keys["delivery"])))
+    assert sorted(audit) == sorted(("agent:boss", k, "human check is back")
+                                    for k in (keys["tired"], keys["inbox"], keys["delivery"]))
     assert [x.key for x in view.list_letters(db)] == [keys["refused"]]
 
     # the permanent one, explicitly confirmed from its own page's action, then nothing is left
