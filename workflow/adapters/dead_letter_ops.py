@@ -24,7 +24,7 @@ from workflow.adapters import dead_letters
 from workflow.adapters.db import Database
 from workflow.adapters.queries.dead_letter_view import Letter, audit_key, find
 from workflow.adapters.tables import AUDIT, DELIVERY, INBOX, TICKET
-from workflow.domain.errors import WorkflowError
+from workflow.domain.errors import WorkflowError, brief
 from workflow.service.dead_letter_ports import DeadLetterActions, Outcome
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,9 @@ def retry(db: Database, key: str, *, actor: str, why: str, now: datetime,
         try:
             dead_letters.replay(db, int(key.split(":", 1)[1]), republish=republish,
                                 actor=actor, why=why, now=now)
-        except (WorkflowError, ValueError, OSError) as err:
-            return Outcome(key, False, f"not retried: {err}")
+        except Exception as err:  # the port raises whatever the broker did, and
+            # one failed publish must not stop the other letters (nothing changed for it)
+            return Outcome(key, False, f"not retried: {brief(err)}")
     elif not _embedded(db, letter, retry=True, actor=actor, why=why, now=now):
         return Outcome(key, False, "no longer dead (retried or discarded meanwhile)")
     log.info("dead letter %s retried by %s: %s", key, actor, why)

@@ -216,7 +216,8 @@ class DeadLetterRow(SQLModel, table=True):
     browse a queue). ``fingerprint`` makes archiving idempotent under redelivery."""
 
     __tablename__ = "dead_letter"
-    __table_args__ = (Index("ix_dead_letter_status_queue", "status", "queue", "id"),)
+    __table_args__ = (Index("ix_dead_letter_status_queue", "status", "queue", "id"),
+                      Index("ix_dead_letter_message_id", "message_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     fingerprint: str = Field(max_length=64, unique=True)

@@ -1,4 +1,5 @@
-"""refusals: AMQP messages refused before the inbox, by producer and event id
+"""refusals: AMQP messages refused before the inbox, by producer and event id; dead letters by
+message id
 
 Revision ID: 0011_refusals
 Revises: 0010
@@ -31,7 +32,10 @@ def upgrade() -> None:
     sa.Column('refused_at', UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('producer', 'event_id')
     )
+    # the dead-letter list leaves out inbox rows already archived (by event id)
+    op.create_index('ix_dead_letter_message_id', 'dead_letter', ['message_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_dead_letter_message_id', 'dead_letter')
     op.drop_table('refusal')
