@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
+from typer.testing import CliRunner
 
 from console.app import create_app
 from console.deps import WebDeps
+from resetdesk.cli_dlq import dlq
 from schemas.requests_v1 import REQUEST_SUBMITTED_V1
 from tests.e2e.requests import request
 from tests.fake_bus import MovableClock
@@ -165,3 +167,31 @@ def test_a_producer_reads_why_its_amqp_message_was_refused(db: Database) -> None
     other = accounts.add_producer(db, "other", "urn:test:other")
     assert client.get("/events/refused-1",
                       headers={"Authorization": f"Bearer {other}"}).status_code == 404
+
+
+def test_dlq_commands_take_the_same_filters_and_act_on_all_matching(db: Database,
+                                                                    monkeypatch: Any) -> None:
+    keys = _seed(db)
+    monkeypatch.setenv("RESETDESK_DATABASE_URL", db.url)
+    monkeypatch.delenv("RESETDESK_BROKER_URL", raising=False)
+    run = CliRunner().invoke
+
+    listed = json.loads(run(dlq, ["list", "--json", "--permanence", "retryable"]).stdout)
+    assert {x["key"] for x in listed} == {keys["tired"], keys["inbox"], keys["delivery"]}
+    both = run(dlq, ["retry", keys["tired"], "--all-matching", "--as", "ops", "--reason", "x"])
+    assert both.exit_code == 1 and "not both" in both.output
+    no_broker = run(dlq, ["retry", keys["tired"], "--as", "ops", "--reason", "fixed"])
+    assert no_broker.exit_code == 1 and "no broker is configured" in no_broker.output
+    held = run(dlq, ["retry", keys["refused"], "--as", "ops", "--reason", "fixed"])
+    assert held.exit_code == 1 and "permanent reason (wrong_source)" in held.output
+
+    embedded = run(dlq, ["retry", "--all-matching", "--transport", "embedded", "--as", "ops",
+                         "--reason", "smtp and human check are back"])
+    assert embedded.exit_code == 0 and "2 of 2 dead letter(s) retried" in embedded.output
+    gone = run(dlq, ["discard", "--all-matching", "--permanence", "permanent", "--as", "ops",
+                     "--why", "old spelling still works"])
+    assert gone.exit_code == 0 and "1 of 1 dead letter(s) discarded" in gone.output
+    shown = run(dlq, ["show", keys["refused"]]).output
+    assert "discarded by agent:ops" in shown and "old spelling still works" in shown
+    assert PERSON not in shown
+    assert [x.key for x in view.list_letters(db)] == [keys["tired"]]
