@@ -143,7 +143,8 @@ def _report(done: list[Outcome], verb: str) -> None:
 def retry(keys: KeysArg = None, all_matching: AllOpt = False, *, as_actor: AsOpt,
           reason: ReasonOpt = None, why: WhyOpt = None,
           confirm_permanent: Annotated[bool, typer.Option(
-              help="retry letters that died for a permanent reason too")] = False,
+              "--confirm-permanent", help="retry letters that died for a permanent reason too")]
+          = False,
           transport: TransportOpt = None, queue: QueueOpt = None, cause: CauseOpt = None,
           permanence: PermanenceOpt = None, since: SinceOpt = None, url: UrlOpt = None) -> None:
     """Send dead letters back to where they died (after the cause is fixed); audited."""

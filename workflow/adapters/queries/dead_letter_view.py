@@ -115,7 +115,8 @@ def _deaths(headers: dict[str, Any]) -> int | None:
     deaths = headers.get("x-death")
     if not isinstance(deaths, list):
         return None
-    return sum(int(d.get("count", 1)) for d in deaths if isinstance(d, dict)) or None
+    counts = [d.get("count") for d in deaths if isinstance(d, dict)]
+    return sum(c for c in counts if isinstance(c, int) and not isinstance(c, bool)) or None
 
 
 def _inbox(row: Any) -> Letter:
