@@ -1,4 +1,5 @@
-"""The dead-letter page and its read model over a real database (SQLite and PostgreSQL): one
+"""The dead-letter page and its read model over PostgreSQL (embedded mode's SQLite runs the same
+queries in tests/e2e/test_dead_letters_embedded.py): one
 list for the AMQP archive and embedded mode's dead inbox and delivery rows, filters, a letter
 with its x-death and masked payload, a bulk retry that refuses permanent reasons unless told,
 discard with a reason, every action audited with the supervisor's login and shown on the page,
@@ -7,6 +8,7 @@ and ``GET /events/{id}`` telling a producer its AMQP message was refused."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,16 +25,24 @@ from tests.e2e.requests import request
 from tests.fake_bus import MovableClock
 from tests.web import SECRET, page_sign_in
 from workflow.adapters import accounts, dead_letters, inbox
-from workflow.adapters.db import Database
+from workflow.adapters.db import Database, open_database
 from workflow.adapters.dead_letter_ops import SqlDeadLetterActions
 from workflow.adapters.human_check import LocalVerifier
 from workflow.adapters.queries import dead_letter_view as view
 from workflow.adapters.tables import AUDIT, DELIVERY, INBOX
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 
+pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PERSON = "Dana Whitfield"
 SOURCE = "urn:test:forms"
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Database]:
+    database = open_database(pg_url)
+    yield database
+    database.dispose()
 
 
 def _seed(db: Database) -> dict[str, str]:
