@@ -16,6 +16,7 @@ import typer
 
 from resetdesk.cli_common import app_context, current_settings, echo_json, fail, stop_on_signals
 from resetdesk.logs import configure_logging
+from resetdesk.masking import mask
 from workflow.adapters import dead_letter_ops, dead_letters
 from workflow.adapters.queries import dead_letter_view as view
 from workflow.adapters.queries import dumps
@@ -111,13 +112,13 @@ def show(key: Annotated[str, typer.Argument(metavar="KEY")],
                                          f"({details['act_reason']})" if details["acted_by"] else ""))
     kind = "PERMANENT: a retry is refused again unless the cause is fixed" \
         if details["permanent"] else "retryable"
-    typer.echo(f"reason ({details['code'] or 'no code'}, {kind}): {details['reason']}")
+    typer.echo(f"reason ({details['code'] or 'no code'}, {kind}): {mask(details['reason'])}")
     typer.echo(f"event: {details['event_type'] or '-'}  id: {details['message_id'] or '-'}  "
                f"died: {details['dead_at'] or '-'}  attempts: {details['attempts'] or '-'}")
     for name in ("x_death", "headers", "properties"):
-        typer.echo(f"{name.replace('_', '-')}: " + dumps(details[name]))
+        typer.echo(f"{name.replace('_', '-')}: " + mask(dumps(details[name])))
     typer.echo("payload (personal data masked):")
-    typer.echo(dumps(details["payload"]))
+    typer.echo(mask(dumps(details["payload"])))
     for a in details["audit"]:
         typer.echo(f"{a['at']:%Y-%m-%d %H:%M}Z {a['action']} by {a['actor']}: {a['reason']}")
 

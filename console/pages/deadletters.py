@@ -37,10 +37,8 @@ def shown(letter: view.Letter) -> dict[str, Any]:
 
 
 def _listing(d: WebDeps, query: DeadLetterQuery) -> dict[str, Any]:
-    f = query.filter()
-    letters = view.list_letters(d.db, f, limit=LIMIT + 1)
-    return {"letters": [shown(x) for x in letters[:LIMIT]], "more": len(letters) > LIMIT,
-            "total": view.count_letters(d.db, f) if len(letters) > LIMIT else len(letters),
+    letters, total = view.page_of_letters(d.db, query.filter(), limit=LIMIT)
+    return {"letters": [shown(x) for x in letters], "more": total > len(letters), "total": total,
             "actions": view.actions(d.db, limit=20), "query": query,
             "transports": view.TRANSPORTS, "permanence": view.PERMANENCE,
             "can_act": d.dead_letters is not None}
@@ -59,8 +57,10 @@ async def dead_letters(request: Request, d: Deps, me: Me) -> HTMLResponse:
 
 
 def _pretty(details: dict[str, Any]) -> dict[str, Any]:
+    """Pretty JSON; the free text in it (a reason header, an error) masked like a log line
+    (the payload's fields are masked already, by name)."""
     return {**details, "reason": mask(details["reason"]),
-            **{f"{name}_text": dumps(details[name])
+            **{f"{name}_text": mask(dumps(details[name]))
                for name in ("x_death", "headers", "properties", "payload")}}
 
 

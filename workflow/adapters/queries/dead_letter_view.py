@@ -192,6 +192,13 @@ def count_letters(db: Database, f: Filter = Filter()) -> int:
     return len(_scan(db, f.check()))
 
 
+def page_of_letters(db: Database, f: Filter = Filter(), *,
+                    limit: int = 100) -> tuple[list[Letter], int]:
+    """The first ``limit`` letters and how many match, from one scan."""
+    found = _scan(db, f.check())
+    return found[:limit], len(found)
+
+
 def find(db: Database, key: str) -> Letter | None:
     """The letter a key names, whatever its status (None: no such letter)."""
     kind, _, ident = key.partition(":")
@@ -250,4 +257,5 @@ def actions(db: Database, *, key: str | None = None, limit: int = 50) -> list[di
 
 
 __all__ = ["INBOX_QUEUE", "PERMANENCE", "TRANSPORTS", "Filter", "Letter", "actions", "audit_key",
-           "count_letters", "detail", "find", "get", "is_permanent_code", "list_letters"]
+           "count_letters", "detail", "find", "get", "is_permanent_code", "list_letters",
+           "page_of_letters"]
