@@ -12,6 +12,7 @@ fixed; a run of transient failures (an outage, a broker delivery limit) is worth
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any, Final
@@ -19,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import exists, false, select
 
 from workflow.adapters.db import Database
-from workflow.adapters.dead_letters import DEAD, STATUSES, from_row, get, masked_body, show
+from workflow.adapters.dead_letters import DEAD, STATUSES, get, masked_body, show
 from workflow.adapters.tables import AUDIT, DEAD_LETTER, DELIVERY, INBOX
 
 TRANSPORTS: Final = ("amqp", "embedded")
@@ -103,12 +104,16 @@ def _embedded_code(reason: str) -> str:
     return "retries_exhausted"
 
 
+#: every archive column but the body (a listing never shows it)
+_LISTED = [c for c in DEAD_LETTER.c if c.name != "body"]
+
+
 def _amqp(row: Any) -> Letter:
-    letter = from_row(row)
-    code = str(letter.headers.get("x-resetdesk-error-code") or "")
+    headers = json.loads(row.headers).get("headers") or {}
+    code = str(headers.get("x-resetdesk-error-code") or "")
     return Letter(f"amqp:{row.id}", "amqp", row.queue, row.event_type, row.message_id, row.reason,
                   code, is_permanent_code(code), row.status, row.dead_at or row.archived_at,
-                  _deaths(letter.headers), row.acted_by, row.acted_at, row.act_reason)
+                  _deaths(headers), row.acted_by, row.acted_at, row.act_reason)
 
 
 def _deaths(headers: dict[str, Any]) -> int | None:
@@ -145,7 +150,7 @@ def _scan(db: Database, f: Filter) -> list[Letter]:
     found: list[Letter] = []
     with db.reader.begin() as conn:
         if f.transport in (None, "amqp"):
-            stmt = select(DEAD_LETTER).where(DEAD_LETTER.c.status == f.status)
+            stmt = select(*_LISTED).where(DEAD_LETTER.c.status == f.status)
             if f.queue:
                 stmt = stmt.where(DEAD_LETTER.c.queue == f.queue)
             if f.cause:
@@ -204,7 +209,7 @@ def find(db: Database, key: str) -> Letter | None:
     kind, _, ident = key.partition(":")
     with db.reader.begin() as conn:
         if kind == "amqp" and ident.isdigit():
-            row = conn.execute(select(DEAD_LETTER).where(DEAD_LETTER.c.id == int(ident))).first()
+            row = conn.execute(select(*_LISTED).where(DEAD_LETTER.c.id == int(ident))).first()
             return _amqp(row) if row else None
         if kind == "inbox" and ident:
             row = conn.execute(select(INBOX).where(INBOX.c.reference == ident,
