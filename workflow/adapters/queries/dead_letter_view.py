@@ -234,10 +234,11 @@ def detail(db: Database, key: str) -> dict[str, Any] | None:
         out.update(headers=headers, properties=shown["properties"],
                    x_death=headers.pop("x-death", None) or [], payload=shown["payload"])
         return out
+    kind, _, ident = key.partition(":")
+    pick = (select(INBOX.c.payload).where(INBOX.c.reference == ident) if kind == "inbox"
+            else select(DELIVERY.c.payload).where(DELIVERY.c.id == int(ident)))
     with db.reader.begin() as conn:
-        table = INBOX if letter.key.startswith("inbox:") else DELIVERY
-        body = conn.execute(select(table.c.payload).where(
-            table.c.event_id == letter.message_id)).scalar() or ""
+        body = conn.execute(pick).scalar() or ""
     out.update(headers={}, properties={}, x_death=[], payload=masked_body(body.encode("utf-8")))
     return out
 
