@@ -12,6 +12,7 @@ from workflow.domain.policies import Policies
 from workflow.domain.throttle import ThrottleLimits
 from workflow.service.bus import MessageBus
 from workflow.service.commands import Command
+from workflow.service.dead_letter_ports import DeadLetterActions
 from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.ports import Clock, UnitOfWork
 from workflow.service.throttle import Throttle
@@ -41,6 +42,9 @@ class WebDeps:
     throttle: Throttle | None = None
     #: the message bus every move goes through; None builds it over ``db`` on first use
     bus: MessageBus | None = None
+    #: retry and discard dead letters (the composition root's, with the broker's republisher);
+    #: None: the dead-letter page lists but cannot act
+    dead_letters: DeadLetterActions | None = None
 
     def message_bus(self) -> MessageBus:
         if self.bus is None:

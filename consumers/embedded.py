@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from consumers.request_handling import RequestHandler
 from telemetry import metrics
 from workflow.adapters.queries import Database
+from workflow.adapters.queries.dead_letter_view import PERMANENT_MARK
 from workflow.domain.errors import WorkflowError, brief
 from workflow.domain.retry import RetryPolicy
 from workflow.logcontext import bind, log_context
@@ -157,7 +158,11 @@ class EmbeddedRuntime:
             if transient and self.retry.may_retry(d.attempts):
                 self._finish(d, "pending", now, error, now + self.retry.delay_after(d.attempts))
                 return "retry", error
+            if not transient:
+                error = PERMANENT_MARK + error
             self._finish(d, "dead", now, error)
+            log.warning("dead letter: %s's delivery of event %s (%s) parked dead after %d "
+                        "attempt(s): %s", sub.name, d.event_id, d.type, d.attempts, error)
             return "dead", ("retries_exhausted" if transient else "failed")
         self._finish(d, "done", now)
         return "done", None

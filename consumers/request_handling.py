@@ -84,6 +84,12 @@ class RequestHandler:
     def _queue(self, step: Callable[[InboxQueue], T]) -> T:
         return self.bookkeep(lambda u: step(u.inbox_queue))
 
+    def _park(self, claimed: Claimed, reason: str, now: datetime) -> None:
+        """Park the row ``dead`` and say so in the log (it waits on the dead-letter page)."""
+        self._queue(lambda q: q.park_dead(claimed.key, reason, now))
+        log.warning("dead letter: request %s (event %s) parked dead after %d attempt(s): %s",
+                    claimed.reference, claimed.key.event_id, claimed.attempts, reason)
+
     def handle_claimed(self, claimed: Claimed, retry: RetryPolicy | None = None) -> Outcome:
         """Process one leased inbox row and record what became of it (``retry``: the
         handler's own policy unless the transport counts the attempts)."""
@@ -93,13 +99,13 @@ class RequestHandler:
             reason = f"gave up after {claimed.attempts - 1} attempts"
             if claimed.last_error:
                 reason += f"; last error: {claimed.last_error}"
-            self._queue(lambda q: q.park_dead(claimed.key, reason, now))
+            self._park(claimed, reason, now)
             return Outcome(Disposition.DEAD, reason)
         try:
             outcome = self._process(claimed)
         except ContractError as err:  # stored messages were valid once; a contract change?
             why = f"contract: {err.reason}"
-            self._queue(lambda q: q.park_dead(claimed.key, why, now))
+            self._park(claimed, why, now)
             return Outcome(Disposition.DEAD, err.reason)
         except WorkflowError as err:
             return self._retry(claimed, str(err), now, retry)
@@ -127,8 +133,8 @@ class RequestHandler:
                 return Outcome(Disposition.DEAD, "no inbox row for this message")
             if found.status == "done":
                 return Outcome(Disposition.DONE, "already processed", found.reference)
-            if found.status == "dead":
-                return Outcome(Disposition.DEAD, found.last_error or "dead-lettered before")
+            if found.status in ("dead", "discarded"):
+                return Outcome(Disposition.DEAD, found.last_error or f"{found.status} before")
             return Outcome(Disposition.RETRY, "being processed elsewhere (inbox row leased)")
         return self.handle_claimed(replace(claimed, attempts=attempt),
                                    replace(self.retry, max_attempts=max_attempts))
@@ -137,7 +143,7 @@ class RequestHandler:
         delay = retry.next_delay(claimed.attempts)
         if delay is None:
             reason = f"gave up after {claimed.attempts} attempts; last error: {error}"
-            self._queue(lambda q: q.park_dead(claimed.key, reason, now))
+            self._park(claimed, reason, now)
             return Outcome(Disposition.DEAD, reason)
         at = now + timedelta(seconds=delay)
         self._queue(lambda q: q.retry_later(claimed.key, error, at))

@@ -56,7 +56,18 @@ def _web(app: App, on_recorded: Any = None, process: str = "up") -> Any:
                    policies=app.policies, relay_intake=not app.settings.embedded, bus=app.bus)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
+    deps.dead_letters = _dead_letter_actions(app)
     return create_app(deps, [web_router(app, process)])
+
+
+def _dead_letter_actions(app: App) -> Any:
+    """Retry and discard for the dead-letter page; with a broker, archived letters are
+    republished by the process's own broker user (it has the impersonator tag)."""
+    from consumers.amqp.dlq import AmqpRepublisher
+    from workflow.adapters.dead_letter_ops import SqlDeadLetterActions
+
+    broker = app.settings.broker_url
+    return SqlDeadLetterActions(app.db, AmqpRepublisher(broker) if broker else None)
 
 
 def _public_url(settings: Settings) -> str:

@@ -19,7 +19,7 @@ from schemas.errors import Code, ContractError
 from schemas.jsonstrict import MAX_BODY_BYTES
 from schemas.registry import MAX_HEADER_BYTES, decode
 from telemetry import metrics
-from workflow.adapters.queries import accounts, inbox, ticket_details
+from workflow.adapters.queries import accounts, inbox, refusals, ticket_details
 from workflow.adapters.queries.accounts import Producer
 from workflow.domain.actors import Actor
 from workflow.logcontext import bind
@@ -111,9 +111,15 @@ def _accept(d: WebDeps, who: Producer, headers: dict[str, str], body: bytes,
 @router.get("/events/{event_id}")
 def event_status(event_id: EventId, d: Annotated[WebDeps, Depends(deps)],
                  who: Annotated[Producer, Depends(producer)]) -> JSONResponse:
-    """Processing status of an event this producer sent (looked up within its own source)."""
+    """Processing status of an event this producer sent (looked up within its own source), or
+    why it was refused when it came over AMQP and never reached the inbox (``refused``)."""
     found = inbox.status(d.db, who.source, event_id)
     if found is None:
+        refused = refusals.lookup(d.db, who.name, event_id)  # sent over AMQP, never accepted
+        if refused is not None:
+            return JSONResponse({"id": refused.event_id, "status": "refused",
+                                 "error": refused.code, "reason": refused.reason,
+                                 "refused_at": refused.refused_at.isoformat()})
         return _error(404, "not_found", f"no event {event_id!r} from source {who.source}")
     body: dict[str, Any] = {"id": found.event_id, "source": found.source, "status": found.status,
                             "reference": found.reference, "attempts": found.attempts,

@@ -125,9 +125,12 @@ def test_a_dead_letter_replayed_after_the_fix_makes_exactly_one_ticket(desk: Des
     assert desk.count(INBOX) == 0 and desk.count(TICKET) == 0
 
     desk.register_producer(SOURCE)  # the fix
+    held = desk.cli("dlq", "replay", str(letter.id), "--as", "ops", "--why",
+                    "producer registered", "--url", desk.url("ops"), check=False)
+    assert held.returncode == 1 and "permanent reason (unknown_producer)" in held.stderr
     replayed = desk.cli("dlq", "replay", str(letter.id), "--as", "ops", "--why",
-                        "producer registered", "--url", desk.url("ops"))
-    assert f"dead letter {letter.id} replayed" in replayed.stdout
+                        "producer registered", "--url", desk.url("ops"), "--confirm-permanent")
+    assert f"dead letter amqp:{letter.id}: retried" in replayed.stdout
     rows = desk.wait_done({event["id"]})
     [ticket] = assert_queued_with_trail(desk, rows).values()
 

@@ -58,7 +58,7 @@ OWN_CREDENTIAL = {
     ("POST", "/api/v1/auth/token"),  # the JSON sign-in: login and password are its credential
 }
 #: a value for each path parameter (a new one must be added here, so its routes get checked)
-PARAMS = {"ticket_id": "RD-AAAA-AAAA", "reference": "RD-AAAA-AAAA", "trigger": "claim",
+PARAMS = {"key": "amqp:1", "ticket_id": "RD-AAAA-AAAA", "reference": "RD-AAAA-AAAA", "trigger": "claim",
           "token": "not-a-signed-link", "step_id": "1", "event_id": "00000000-0000-0000-0000-000000000000"}
 
 

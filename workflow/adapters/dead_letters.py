@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from workflow.adapters import refusals
 from workflow.adapters.db import Database
 from workflow.adapters.tables import AUDIT, DEAD_LETTER, TICKET
 from workflow.domain.errors import NotFound, WorkflowError
@@ -115,10 +116,18 @@ def archive(db: Database, *, queue: str, body: bytes, headers: Mapping[str, Any]
     stmt = (dialect_insert(DEAD_LETTER).values(**values)
             .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(DEAD_LETTER.c.id))
     with db.writer.begin() as conn:
-        return conn.execute(stmt).first() is not None
+        added = conn.execute(stmt).first()
+        producer = properties.get("user_id")
+        if added is not None and queue == refusals.REQUESTS_QUEUE and message_id \
+                and isinstance(producer, str) and producer:
+            refusals.record(conn, producer=producer, event_id=message_id, reason=reason,
+                            code=str(headers.get("x-resetdesk-error-code") or ""),
+                            dead_letter_id=added.id, now=now)
+        return added is not None
 
 
-def _letter(row: Any) -> DeadLetter:
+def from_row(row: Any) -> DeadLetter:
+    """A ``dead_letter`` row as a :class:`DeadLetter` (the headers column decoded)."""
     doc = json.loads(row.headers)
     return DeadLetter(row.id, row.queue, row.message_id, row.event_type, row.reason,
                       row.content_type, dict(doc.get("headers") or {}),
@@ -137,7 +146,7 @@ def list_dead_letters(db: Database, *, queue: str | None = None, status: str | N
     if status:
         stmt = stmt.where(DEAD_LETTER.c.status == status)
     with db.reader.begin() as conn:
-        return [_letter(r) for r in conn.execute(stmt).all()]
+        return [from_row(r) for r in conn.execute(stmt).all()]
 
 
 def get(db: Database, letter_id: int) -> DeadLetter:
@@ -145,7 +154,7 @@ def get(db: Database, letter_id: int) -> DeadLetter:
         row = conn.execute(select(DEAD_LETTER).where(DEAD_LETTER.c.id == letter_id)).first()
     if row is None:
         raise NotFound(f"no dead letter {letter_id}")
-    return _letter(row)
+    return from_row(row)
 
 
 # --- showing without personal data ------------------------------------------------------------
@@ -172,9 +181,13 @@ def json_object(body: bytes) -> dict[str, Any] | None:
 
 
 def masked_payload(letter: DeadLetter) -> dict[str, Any]:
+    return masked_body(letter.body)
+
+
+def masked_body(body: bytes) -> dict[str, Any]:
     """The body as ops may see it: a structured CloudEvent with its ``data`` masked, a binary
     one's ``data`` masked, anything else only as length and sha256."""
-    parsed = json_object(letter.body)
+    parsed = json_object(body)
     if parsed is not None and "specversion" in parsed:
         event = dict(parsed)
         for name in ("data", "data_base64"):
@@ -183,8 +196,7 @@ def masked_payload(letter: DeadLetter) -> dict[str, Any]:
         return {"mode": "structured", "event": event}
     if parsed is not None:
         return {"mode": "binary", "data": mask(parsed)}
-    return {"mode": "opaque", "length": len(letter.body),
-            "sha256": hashlib.sha256(letter.body).hexdigest()}
+    return {"mode": "opaque", "length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
 
 
 def show(db: Database, letter_id: int) -> dict[str, Any]:
@@ -219,7 +231,7 @@ def _settle(db: Database, letter_id: int, status: str, *, actor: str, why: str, 
         row = conn.execute(pick).first()
         if row is None:
             raise NotFound(f"no dead letter {letter_id}")
-        letter = _letter(row)
+        letter = from_row(row)
         if letter.status != DEAD:
             raise DeadLetterSettled(f"dead letter {letter_id} was {letter.status} by "
                                     f"{letter.acted_by} at {_iso(letter.acted_at)}")
@@ -234,7 +246,7 @@ def _settle(db: Database, letter_id: int, status: str, *, actor: str, why: str, 
         conn.execute(insert(AUDIT).values(
             ticket_id=ticket or f"dlq:{letter_id}", at=now, actor=actor[:80],
             trigger=f"dlq_{'replay' if status == REPLAYED else 'discard'}",
-            from_state=AUDIT_FROM, to_state=status, outcome=None, reason=why))
+            from_state=AUDIT_FROM, to_state=status, outcome=f"amqp:{letter_id}", reason=why))
     return get(db, letter_id)
 
 

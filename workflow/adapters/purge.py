@@ -269,7 +269,7 @@ def _anonymise_orphan_inbox(db: Database, cutoff: datetime, batch: int,
     """Inbox rows that never made a ticket (dead letters) once the retention period has passed
     since they were processed. Pending rows are never touched."""
     orphan = and_(
-        INBOX.c.status.in_(("dead", "done")), INBOX.c.ticket_id.is_(None),
+        INBOX.c.status.in_(("dead", "discarded", "done")), INBOX.c.ticket_id.is_(None),
         or_(INBOX.c.processed_at < cutoff,
             and_(INBOX.c.processed_at.is_(None), INBOX.c.received_at < cutoff)),
         or_(INBOX.c.payload != EMPTY_PAYLOAD, INBOX.c.remote_addr.is_not(None)),

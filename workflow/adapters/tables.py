@@ -216,7 +216,8 @@ class DeadLetterRow(SQLModel, table=True):
     browse a queue). ``fingerprint`` makes archiving idempotent under redelivery."""
 
     __tablename__ = "dead_letter"
-    __table_args__ = (Index("ix_dead_letter_status_queue", "status", "queue", "id"),)
+    __table_args__ = (Index("ix_dead_letter_status_queue", "status", "queue", "id"),
+                      Index("ix_dead_letter_message_id", "message_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     fingerprint: str = Field(max_length=64, unique=True)
@@ -289,4 +290,4 @@ SLA_ALARM = SlaAlarmRow.__table__  # type: ignore[attr-defined]
 DEAD_LETTER = DeadLetterRow.__table__  # type: ignore[attr-defined]
 
 # the resolution paths' tables live in their own module; importing it registers them in METADATA
-from workflow.adapters import tables_presence, tables_resolution  # noqa: E402, F401
+from workflow.adapters import tables_presence, tables_refusals, tables_resolution  # noqa: E402, F401

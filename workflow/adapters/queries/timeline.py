@@ -25,7 +25,8 @@ EMAIL_TYPE = "com.resetdesk.notification.email.v1"
 #: the embedded runtime's subscriber that sends the emails (``resetdesk.wiring``)
 EMAIL_SUBSCRIBER = "notifications"
 #: an email's fate from its embedded delivery row
-DELIVERY_STATUS = {"done": "sent", "dead": "failed", "pending": "sending"}
+DELIVERY_STATUS = {"done": "sent", "dead": "failed", "discarded": "failed (discarded)",
+                   "pending": "sending"}
 
 
 @dataclass(frozen=True)
