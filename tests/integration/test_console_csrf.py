@@ -41,7 +41,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 #: open to anyone, by design
 PUBLIC = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("GET", "/docs"),
           ("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/static"),
-          ("GET", "/favicon.ico")}
+          ("GET", "/favicon.ico"), ("GET", "/session")}
 #: authenticated by a credential of their own, never by an agent's session: intake by the
 #: producer's bearer token, customer pages and APIs by signed links or the session code
 OWN_CREDENTIAL = {
@@ -56,7 +56,13 @@ OWN_CREDENTIAL = {
     ("GET", "/api/v1/customer/session"), ("POST", "/api/v1/customer/session/steps/{step_id}"),
     ("POST", "/api/v1/customer/session/ping"), ("POST", "/api/v1/customer/session/end"),
     ("POST", "/api/v1/auth/token"),  # the JSON sign-in: login and password are its credential
+    ("POST", "/session"), ("POST", "/session/terms"), ("POST", "/session/agree"),
 }
+#: the customer's remote-session pages behind the session cookie: without it, back to the
+#: code form (``/session``), never to the agents' sign-in
+SESSION_PAGES = {("GET", "/session/live"), ("GET", "/session/status"), ("GET", "/session/end"),
+                 ("GET", "/session/ended"), ("POST", "/session/end"),
+                 ("POST", "/session/steps/{step_id}")}
 #: a value for each path parameter (a new one must be added here, so its routes get checked)
 PARAMS = {"key": "amqp:1", "ticket_id": "RD-AAAA-AAAA", "reference": "RD-AAAA-AAAA", "trigger": "claim",
           "token": "not-a-signed-link", "step_id": "1", "event_id": "00000000-0000-0000-0000-000000000000"}
@@ -96,6 +102,9 @@ def test_every_route_refuses_an_anonymous_request_unless_listed(sqlite_db: Datab
             assert answer.status_code < 500 and answer.status_code != 401, (method, path)
         elif (method, path) in OWN_CREDENTIAL:
             assert answer.status_code >= 400, (method, path, answer.status_code)
+        elif (method, path) in SESSION_PAGES:
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/session"), \
+                (method, path, answer.status_code)
         else:
             assert refused_as_anonymous(method, path, answer), (method, path, answer.text[:200])
             checked.append((method, path))
@@ -114,6 +123,8 @@ def test_no_change_made_with_a_session_cookie_goes_through_without_its_csrf_toke
         answer = client.request(method, url(path), follow_redirects=False)
         if (method, path) in OWN_CREDENTIAL | PUBLIC:  # the cookie is no credential there
             assert answer.status_code >= 400, (method, path, answer.status_code)
+        elif (method, path) in SESSION_PAGES:  # nor for the customer's session pages
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/session")
         else:
             assert answer.status_code == 403, (method, path, answer.status_code)
             assert answer.json() == {"error": "csrf", "reason": answer.json()["reason"]}
