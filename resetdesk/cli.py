@@ -30,14 +30,18 @@ docs_cli = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 def _run(name: str) -> Callable[..., Any]:
     from resetdesk import cli_run
 
-    return {"up": cli_run.up, "serve": cli_run.serve, "publish": cli_run.publish,
-            "scheduler": cli_run.scheduler}[name]
+    found: dict[str, Callable[..., Any]] = {
+        "up": cli_run.up, "serve": cli_run.serve, "publish": cli_run.publish,
+        "scheduler": cli_run.scheduler}
+    return found[name]
 
 
 def _transport(name: str) -> Callable[..., Any]:
     from resetdesk import cli_transport
 
-    return {"consume": cli_transport.consume, "relay": cli_transport.relay}[name]
+    found: dict[str, Callable[..., Any]] = {
+        "consume": cli_transport.consume, "relay": cli_transport.relay}
+    return found[name]
 
 
 def _purge() -> Callable[..., Any]:
@@ -61,14 +65,18 @@ def _keys() -> Callable[..., Any]:
 def _callbacks(name: str) -> Callable[..., Any]:
     from resetdesk import cli_callbacks as cb
 
-    return {"callback": cb.callback, "callback-result": cb.callback_result,
-            "book-callback": cb.book_callback, "move-callback": cb.move_callback}[name]
+    found: dict[str, Callable[..., Any]] = {
+        "callback": cb.callback, "callback-result": cb.callback_result,
+        "book-callback": cb.book_callback, "move-callback": cb.move_callback}
+    return found[name]
 
 
 def _sessions(name: str) -> Callable[..., Any]:
     from resetdesk import cli_sessions
 
-    return {"remote-code": cli_sessions.remote_code, "end-session": cli_sessions.end_session}[name]
+    found: dict[str, Callable[..., Any]] = {
+        "remote-code": cli_sessions.remote_code, "end-session": cli_sessions.end_session}
+    return found[name]
 
 
 #: the moves of ``tickets`` kept in modules of their own, after the ones in cli_tickets
