@@ -14,9 +14,10 @@ import pytest
 
 from bench.cli_start import seed
 from resetdesk.cli import COMMANDS
-from tests.e2e.running import ROOT
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: what the transports, the web side and the scheduler bring in; no read command needs them
 NEVER = {"kombu", "pika", "amqp", "fastapi", "starlette", "uvicorn", "apscheduler", "httpx",
