@@ -51,7 +51,7 @@ class LazyGroup(TyperGroup):
     _describing = False
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
-        return [*self.commands, *(name for name in self.lazy if name not in self.commands)]
+        return [*(name for name in self.commands if name not in self.lazy), *self.lazy]
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         found = self.commands.get(cmd_name)
