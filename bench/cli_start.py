@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -72,12 +73,20 @@ def seed(data_dir: Path, tickets: int, *, migrated: bool = True) -> Path:
     return path
 
 
-def _seconds(args: list[str], env: dict[str, str]) -> float:
-    began = time.perf_counter()
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _seconds(args: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall time of one fresh process; its CPU time (user + system) goes to ``cpu``."""
+    began, cpu_before = time.perf_counter(), _cpu()
     done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - began
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    if cpu is not None:
+        cpu.append(_cpu() - cpu_before)
     return elapsed
 
 
@@ -104,9 +113,10 @@ def main() -> None:
         for command in commands.values():  # warm the page cache and the bytecode cache
             _seconds(command, cached)
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
             for name, command in commands.items():
-                times[name].append(_seconds(command, cached))
+                times[name].append(_seconds(command, cached, cpus[name]))
         cold = base | {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(data_dir / "none")}
         cold_times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.cold):
@@ -116,10 +126,13 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, values in times.items():
         print(f"  {name:<9} median {median[name]:.3f} s  min {min(values):.3f}  "
-              f"max {max(values):.3f}  ({args.runs} runs)")
+              f"max {max(values):.3f}  ({args.runs} runs; CPU median "
+              f"{statistics.median(cpus[name]):.3f} s)")
     if args.cold:
         print("  without a bytecode cache (every module compiled each run): " + ", ".join(
             f"{name} {statistics.median(values):.3f} s" for name, values in cold_times.items()))
+    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time waits "
+          "for a CPU when the machine is busy; CPU time does not)")
     ok = median["help"] < HELP_TARGET and median["list"] < LIST_TARGET
     print(f"  --help {'<' if median['help'] < HELP_TARGET else '>='} {HELP_TARGET} s, "
           f"tickets list {'<' if median['list'] < LIST_TARGET else '>='} {LIST_TARGET} s: "
