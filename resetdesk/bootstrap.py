@@ -1,4 +1,8 @@
-"""The composition root: the only place that builds and wires every part."""
+"""The composition root: the only place that builds and wires every part.
+
+It builds on demand: each part imports its modules when first asked for, so a command takes
+only what it uses (``tickets list`` opens the database and reads; it never loads the bus, the
+transports, the web side or the scheduler)."""
 
 from __future__ import annotations
 
@@ -10,64 +14,79 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consumers.embedded import EmbeddedRuntime, Subscriber
-from consumers.request_handling import RequestHandler
-from resetdesk import policies as policy_of
-from resetdesk.settings import Settings, load_settings
-from resetdesk.wiring import notification_subscriber
-from schedulers.housekeeping import LeaderJob
-from schedulers.runner import SchedulerConfig
-from workflow.adapters.db import Database, open_database
-from workflow.adapters.human_check import HumanCheckVerifier, LocalVerifier, SiteverifyVerifier
-from workflow.adapters.rules_file import load_rule_book
-from workflow.adapters.sla_book import build_book
-from workflow.adapters.unit_of_work import SqlUnitOfWork
-from workflow.domain.policies import Policies
-from workflow.domain.retry import RetryPolicy
-from workflow.domain.rules import RuleBook
-from workflow.domain.ticket_sla import SlaBook
-from workflow.service.bus import MessageBus
-from workflow.service.ports import Clock, SystemClock, UnitOfWork
-
 if TYPE_CHECKING:
     from consumers.amqp.main import ConsumerConfig
+    from consumers.embedded import EmbeddedRuntime, Subscriber
+    from consumers.request_handling import RequestHandler
+    from resetdesk.settings import Settings
+    from schedulers.housekeeping import LeaderJob
+    from schedulers.runner import SchedulerConfig
+    from workflow.adapters.db import Database
+    from workflow.adapters.human_check import HumanCheckVerifier
+    from workflow.adapters.unit_of_work import SqlUnitOfWork
+    from workflow.domain.policies import Policies
+    from workflow.domain.retry import RetryPolicy
+    from workflow.domain.rules import RuleBook
+    from workflow.domain.ticket_sla import SlaBook
+    from workflow.service.bus import MessageBus
+    from workflow.service.ports import Clock, UnitOfWork
+
+
+def _system_clock() -> Clock:
+    from workflow.service.ports import SystemClock
+
+    return SystemClock()
 
 
 @dataclass
 class App:
     settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=_system_clock)
 
     @cached_property
     def db(self) -> Database:
+        from workflow.adapters.db import open_database
+
         return open_database(self.settings.resolved_database_url())
 
     def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        from workflow.adapters.unit_of_work import SqlUnitOfWork
+
         return SqlUnitOfWork(self.db, read_only=read_only, sla=self.sla_book)
 
     @cached_property
     def policies(self) -> Policies:
         """Callbacks, keys, sessions and rate limits, typed, from their settings groups."""
+        from resetdesk import policies as policy_of
+
         return policy_of.policies(self.settings)
 
     @cached_property
     def retry(self) -> RetryPolicy:
         """One retry policy for the embedded workers and the AMQP consumers."""
+        from resetdesk import policies as policy_of
+
         return policy_of.retry_policy(self.settings.queue.retry)
 
     @cached_property
     def sla_book(self) -> SlaBook:
+        from workflow.adapters.sla_book import build_book
+
         sla = self.settings.sla
         return build_book(sla.calendar_path, first_reply_hours=sla.first_reply_hours,
                           resolution_hours=sla.resolution_hours, at_risk_ratio=sla.at_risk_ratio)
 
     @cached_property
     def rules(self) -> RuleBook:
+        from workflow.adapters.rules_file import load_rule_book
+
         v = self.settings.verification
         return load_rule_book(v.model_rules_path, v.regional_offices_path)
 
     @cached_property
     def verifier(self) -> HumanCheckVerifier:
+        from workflow.adapters.human_check import LocalVerifier, SiteverifyVerifier
+
         v = self.settings.verification
         if v.human_check == "local":
             return LocalVerifier()
@@ -78,6 +97,8 @@ class App:
 
     @cached_property
     def request_handler(self) -> RequestHandler:
+        from consumers.request_handling import RequestHandler
+
         return RequestHandler(db=self.db, uow=self.uow, clock=self.clock, rules=self.rules,
                               verifier=self.verifier, retry=self.retry, bus=self.bus)
 
@@ -119,6 +140,7 @@ class App:
 
     def subscribers(self) -> list[Subscriber]:
         from consumers.escalation import EscalationHandler
+        from resetdesk.wiring import notification_subscriber
 
         return [notification_subscriber(self.settings, self.db), EscalationHandler(self.bus)]
 
@@ -140,6 +162,8 @@ class App:
                                  link_base=f"http://{s.server.host}:{s.server.port}")
 
     def embedded_runtime(self, *, idle_seconds: float = 0.5) -> EmbeddedRuntime:
+        from consumers.embedded import EmbeddedRuntime
+
         q = self.settings.queue
         return EmbeddedRuntime(db=self.db, clock=self.clock, handler=self.request_handler,
                                subscribers=self.subscribers(), workers=q.workers,
@@ -166,6 +190,8 @@ class App:
         self._file_key = path.read_text(encoding="utf-8").strip()
 
     def scheduler_config(self) -> SchedulerConfig:
+        from schedulers.runner import SchedulerConfig
+
         s = self.settings
         return SchedulerConfig(
             db_url=s.resolved_database_url(), calendar_path=s.sla.calendar_path,
@@ -183,6 +209,8 @@ class App:
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
+    from resetdesk.settings import load_settings
+
     app = App(settings or load_settings())
     if clock is not None:
         app.clock = clock

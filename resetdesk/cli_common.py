@@ -1,5 +1,8 @@
 """Shared CLI plumbing: settings found through the data directory, the App per invocation, the
-database check every command makes first, and the mapping of errors to exit codes."""
+database check every command makes first, and the mapping of errors to exit codes.
+
+Imported by every command, ``--help`` included: it imports only typer and the standard library
+at module level; settings, SQLAlchemy and the composition root come in when a command runs."""
 
 from __future__ import annotations
 
@@ -15,21 +18,19 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from typer.models import CommandInfo
 
 from resetdesk import instance
-from resetdesk.bootstrap import App, bootstrap
 from resetdesk.logs import logging_configured
-from resetdesk.ops import start_listener
-from resetdesk.settings import Settings, SettingsError, load_settings
-from telemetry.server import OpsServer
-from workflow.domain.actors import Actor
-from workflow.domain.errors import ConcurrencyConflict, WorkflowError
+
+if TYPE_CHECKING:
+    from resetdesk.bootstrap import App
+    from resetdesk.settings import Settings
+    from telemetry.server import OpsServer
+    from workflow.domain.actors import Actor
 
 DATA_DIR_HELP = "where the database and resetdesk.json live (default: $RESETDESK_DATA_DIR or .)"
 #: commands that write links customers open, and the services that do: they warn when the
@@ -60,6 +61,8 @@ def use_data_dir(value: Path | None, *, reset: bool = False) -> None:
 def current_settings(**overrides: Any) -> Settings:
     """This invocation's settings: the environment, then ``--data-dir``, then ``overrides``
     (nested as dicts); a bad or renamed setting ends the command with one line (exit code 2)."""
+    from resetdesk.settings import SettingsError, load_settings
+
     if _data_dir:
         overrides.setdefault("data_dir", _data_dir[0])
     try:
@@ -131,6 +134,9 @@ def cli_settings(given: Settings | None = None) -> Settings:
 def require_database(settings: Settings) -> None:
     """Refuse, in one line, to run where there is no database; never create one (only ``up``
     and ``db upgrade`` do). SQLite is checked without opening it for writing."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(settings.resolved_database_url())
     except ArgumentError as err:
@@ -157,6 +163,11 @@ def require_database(settings: Settings) -> None:
 @contextmanager
 def app_context() -> Iterator[App]:
     """An App for one command; workflow errors become a one-line message and exit code."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from resetdesk.bootstrap import bootstrap
+    from workflow.domain.errors import ConcurrencyConflict, WorkflowError
+
     settings = cli_settings()
     require_database(settings)
     app = bootstrap(settings)
@@ -175,6 +186,7 @@ def app_context() -> Iterator[App]:
 def staff(app: App, login: str) -> Actor:
     """``--as LOGIN`` as an actor: an existing, enabled agent, its kind from its role."""
     from workflow.adapters.accounts import agent_role
+    from workflow.domain.actors import Actor
 
     role = agent_role(app.db, login)
     if role is None:
@@ -188,6 +200,8 @@ def echo_json(value: Any, dumps: Callable[[Any], str]) -> None:
 
 def ops_listener(app: App, process: str) -> OpsServer | None:
     """This process's ops listener (``RESETDESK_OPS__PORT``; None when 0), or exit saying why."""
+    from resetdesk.ops import start_listener
+
     try:
         return start_listener(app, process)
     except ValueError as err:

@@ -1,4 +1,7 @@
-"""``resetdesk tickets …``: list, show and act on tickets from a shell."""
+"""``resetdesk tickets …``: list, show and act on tickets from a shell.
+
+The moves import the commands (and through them the bus) when they run; ``list`` and ``show``
+only read."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from resetdesk.bootstrap import App
 from resetdesk.cli_common import app_context, echo_json, fail, staff
 from workflow.adapters import queries
 from workflow.domain.states import Outcome, State, WaitingOn
-from workflow.service import commands as c
 
 tickets = typer.Typer(help="List, show and act on tickets.", no_args_is_help=True)
 
@@ -94,6 +96,8 @@ def act_(
     expected_version: Annotated[int | None, typer.Option(help="refuse if changed since")] = None,
 ) -> None:
     """Fire one plain move (moves that create a key, a booking or a code have their own)."""
+    from workflow.service import commands as c
+
     with app_context() as app:
         result = app.bus.handle(c.FireTrigger(
             actor=staff(app, as_agent), ticket_id=_ticket_id(app, ticket), trigger=trigger,
@@ -115,6 +119,8 @@ def claim(ticket: TicketArg, as_agent: AsAgent,
               help="take it from another agent (supervisors only)")] = False,
           ) -> None:
     """Take a ticket (one agent at a time)."""
+    from workflow.service import commands as c
+
     with app_context() as app:
         kind = c.TakeOver if take_over else c.ClaimTicket
         result = app.bus.handle(kind(actor=staff(app, as_agent),
@@ -128,6 +134,8 @@ def reassign(ticket: TicketArg, as_agent: AsAgent,
              reason: Annotated[str | None, typer.Option(help="kept in the audit trail")] = None,
              ) -> None:
     """Hand a ticket to another agent (supervisors only)."""
+    from workflow.service import commands as c
+
     with app_context() as app:
         result = app.bus.handle(c.Reassign(actor=staff(app, as_agent),
                                            ticket_id=_ticket_id(app, ticket), to_agent=to,
@@ -139,6 +147,8 @@ def reassign(ticket: TicketArg, as_agent: AsAgent,
 def reply(ticket: TicketArg, as_agent: AsAgent,
           message: Annotated[str, typer.Option(help="the text the customer receives")]) -> None:
     """Write to the customer (their language's template); stops the first-reply clock."""
+    from workflow.service import commands as c
+
     with app_context() as app:
         result = app.bus.handle(c.Reply(actor=staff(app, as_agent),
                                         ticket_id=_ticket_id(app, ticket), message=message))
@@ -151,6 +161,8 @@ def close(ticket: TicketArg, as_agent: AsAgent,
           reason: Annotated[str | None, typer.Option(help="kept in the audit trail")] = None,
           ) -> None:
     """Close a ticket you hold as resolved or abandoned."""
+    from workflow.service import commands as c
+
     kinds = {"resolved": c.Resolve, "abandoned": c.Abandon}
     if outcome not in kinds:
         fail("--outcome must be resolved or abandoned")
@@ -171,6 +183,8 @@ def reject(ticket: TicketArg, as_agent: AsAgent,
                help="refuse if changed since")] = None,
            ) -> None:
     """Close a ticket you hold as rejected (the customer's request cannot be done)."""
+    from workflow.service import commands as c
+
     if outcome not in REJECTIONS:
         fail(f"--outcome must be one of: {', '.join(REJECTIONS)}")
     with app_context() as app:
@@ -184,6 +198,8 @@ def reject(ticket: TicketArg, as_agent: AsAgent,
 def note(ticket: TicketArg, as_agent: AsAgent,
          body: Annotated[str, typer.Option(help="internal; never shown to the customer")]) -> None:
     """Add an internal note."""
+    from workflow.service import commands as c
+
     with app_context() as app:
         app.bus.handle(c.AddNote(actor=staff(app, as_agent), ticket_id=_ticket_id(app, ticket),
                                  body=body))

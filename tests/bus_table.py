@@ -126,6 +126,7 @@ def app_routes() -> frozenset[str]:
 @cache
 def cli_commands() -> frozenset[str]:
     """Every ``resetdesk`` command, as typed (``tickets send-key``)."""
+    import typer
     import typer.main
 
     from resetdesk.cli import app
@@ -134,9 +135,10 @@ def cli_commands() -> frozenset[str]:
 
     def walk(command: Any, prefix: str) -> None:
         found.add(prefix.strip())
-        if hasattr(command, "commands"):  # a group (typer vendors its own click)
-            for name, sub in command.commands.items():
-                walk(sub, f"{prefix} {name}")
+        if hasattr(command, "list_commands"):  # a group (typer vendors its own click)
+            ctx = typer.Context(command)
+            for name in command.list_commands(ctx):  # lazy commands load as they are asked for
+                walk(command.get_command(ctx, name), f"{prefix} {name}")
 
     walk(typer.main.get_command(app), "")
     return frozenset(found - {""})

@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
-from workflow.adapters.calendar_ics import closures_from_ics
 from workflow.domain.calendar import (
     DEFAULT_TIMEZONE,
     BusinessCalendar,
@@ -77,6 +74,8 @@ def calendar_from_mapping(data: Mapping[str, Any], base_dir: Path) -> BusinessCa
     days.extend(explicit_days)
     periods.extend(explicit_periods)
     for name in _strings(settings.get("ics", []), "calendar.ics"):
+        from workflow.adapters.calendar_ics import closures_from_ics  # icalendar: only if used
+
         ics_days, ics_periods = closures_from_ics(
             base_dir / name, first=date(first, 1, 1), last=date(last, 12, 31)
         )
@@ -154,6 +153,8 @@ def _hours(table: Mapping[str, Any]) -> dict[int, list[Window]]:
 
 def _holidays(table: Mapping[str, Any], first: int, last: int) -> list[ClosedDay]:
     """Closed days for the named holidays; "X (observed)" closes too when `observed` is true."""
+    import holidays  # a calendar without a [holidays] table never pays for its import
+
     _check_keys("holidays", table)
     country = table.get("country", "US")
     wanted = set(_strings(table.get("names", []), "holidays.names"))

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import select
 
 from workflow.adapters.db import Database
-from workflow.adapters.repository import SqlTicketRepository
 from workflow.adapters.tables import AUDIT, TICKET
 from workflow.domain import ticket_sla
 from workflow.domain.errors import TicketNotFound
@@ -66,6 +65,8 @@ def list_tickets(db: Database, *, state: str | None = None, waiting_on: str | No
 
 def ticket_details(db: Database, ticket_id_or_reference: str) -> dict[str, Any]:
     """State, data and history of one ticket, by id or by reference."""
+    from workflow.adapters.repository import SqlTicketRepository  # the list needs no domain ticket
+
     with db.reader.connect() as conn, conn.begin():
         repo = SqlTicketRepository(conn)
         try:
@@ -119,6 +120,8 @@ class Requester:
 def requester_of(db: Database, ticket_id: str) -> Requester:
     """The ticket's reference and requester block (``TicketNotFound`` if there is none);
     an anonymised ticket has no requester."""
+    from workflow.adapters.repository import SqlTicketRepository
+
     with db.reader.connect() as conn, conn.begin():
         ticket = SqlTicketRepository(conn).get(ticket_id)
         anonymised_at = conn.execute(
