@@ -31,6 +31,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.processes import process_env
+
 HELP_TARGET, LIST_TARGET = 0.3, 1.2
 
 BASELINE = """
@@ -107,8 +109,7 @@ def main() -> None:
                      "list"],
             "baseline": [sys.executable, "-c", BASELINE, str(database)],
         }
-        base = {k: v for k, v in os.environ.items()
-                if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("RESETDESK_")}
+        base = {k: v for k, v in process_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached = base | {"PYTHONPYCACHEPREFIX": str(data_dir / "pycache")}
         for command in commands.values():  # warm the page cache and the bytecode cache
             _seconds(command, cached)
