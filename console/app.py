@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from console import assets, auth, errors, rendering, sessions, throttling
 from console.deps import WebDeps
 from console.log_scope import LogScope
-from console.pages import presence, queue, queue_bulk, signin, ticket, ticket_reply
+from console.pages import ops, presence, queue, queue_bulk, signin, ticket, ticket_reply
 from console.routes import (
     agent_api,
     agent_callback,
@@ -32,7 +32,7 @@ ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
 #: resolution panels' routes have two segments after the reference, so no generic
 #: ``/tickets/{reference}/{trigger}`` route shadows them
 PAGES = (signin.router, queue.router, queue_bulk.router, pages_resolution.router, ticket.router,
-         ticket_reply.router, presence.router)
+         ticket_reply.router, presence.router, ops.router)
 
 
 #: rate limits by router (sign-in counts its failures itself, in console/auth.py)

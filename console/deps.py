@@ -13,6 +13,7 @@ from workflow.domain.throttle import ThrottleLimits
 from workflow.service.bus import MessageBus
 from workflow.service.commands import Command
 from workflow.service.human_check import HumanCheckVerifier
+from workflow.service.ops_ports import BrokerReader
 from workflow.service.ports import Clock, UnitOfWork
 from workflow.service.throttle import Throttle
 
@@ -41,6 +42,10 @@ class WebDeps:
     throttle: Throttle | None = None
     #: the message bus every move goes through; None builds it over ``db`` on first use
     bus: MessageBus | None = None
+    #: reads the broker's queues for the ops pages; None: embedded mode (the queues are rows)
+    broker: BrokerReader | None = None
+    #: embedded mode's inbox workers (the ops pages' consumers of the embedded queue)
+    workers: int | None = None
 
     def message_bus(self) -> MessageBus:
         if self.bus is None:

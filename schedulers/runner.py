@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,13 +33,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedulers.housekeeping import LeaderJob
-from schedulers.jobs import CalendarWatch, daily_purge, sla_tick
+from schedulers.jobs import SCHEDULER, CalendarWatch, daily_purge, sla_tick
 from schedulers.leader import LeaderLock, leader_lock_for
 from workflow.adapters import scheduler_wiring as wiring
 from workflow.adapters.queries import Database
 from workflow.domain.errors import StorageUnavailable
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.handlers import UowFactory
+from workflow.service.ops_handlers import RecordJobRun
 from workflow.service.ports import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -166,8 +168,13 @@ class Scheduler:
     def _sla_job(self) -> None:
         with _logged("sla tick"):
             if self._lead():
+                started, t0 = self.clock.now(), time.monotonic()
                 self.watch.refresh()
-                sla_tick(self.bus, limit=self.config.limit, keep_going=self._keep_going)
+                raised = sla_tick(self.bus, limit=self.config.limit, keep_going=self._keep_going)
+                if self.bus.handles(RecordJobRun):  # the ops pages' "last run" and lag
+                    self.bus.handle(RecordJobRun(actor=SCHEDULER, job="sla-tick", at=started,
+                                                 seconds=time.monotonic() - t0,
+                                                 detail=f"{raised} alarm(s) raised"))
 
     def _extra_job(self, job: LeaderJob) -> None:
         with _logged(job.name):
