@@ -132,7 +132,7 @@ class SchedulerSettings(Group):
                             "the calendar's time zone")
     lock_name: str = Field("resetdesk-scheduler", min_length=1, description="leader lock: "
                            "schedulers sharing a name elect one leader")
-    ops_sample_seconds: Seconds = Field(15.0, gt=0, description="seconds between the samples "
+    ops_sample_seconds: Seconds = Field(60.0, gt=0, description="seconds between the samples "
                                         "of queues and desk the ops pages' history keeps")
 
 
