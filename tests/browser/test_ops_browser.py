@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +19,7 @@ from tests.browser.conftest import Console
 from tests.e2e.requests import request
 from tests.processes import Desk, wait_answering, wait_for
 from tests.smtp_sink import free_port
+from workflow.adapters import accounts
 
 amqp_users, desk = processes.amqp_users, processes.desk  # fixtures
 SAM, ADA = ("sam", "sam-password-123"), ("ada", "ada-password-123")
@@ -97,17 +96,13 @@ def production(desk: Desk) -> Iterator[tuple[Desk, str, str]]:
     settings = {"RESETDESK_SECRET_KEY": secrets.token_urlsafe(48),
                 "RESETDESK_SCHEDULER__OPS_SAMPLE_SECONDS": "1",
                 "RESETDESK_AMQP__MANAGEMENT_URL": "http://guest:guest@127.0.0.1:15672"}
+    token = accounts.add_producer(desk.db, "ops-form", SOURCE)  # as `producers add` does
+    accounts.add_agent(desk.db, SAM[0], SAM[1], role="supervisor")
     port = free_port()
     serve = desk.start("serve", "serve", "--port", str(port), **settings)
     for name, args in (("relay", ("relay",)), ("verification", ("consume", "verification")),
                        ("scheduler", ("scheduler",))):
         desk.start(name, *args, **settings)
-    token = desk.cli("producers", "add", "ops-form", "--source", SOURCE).stdout.split()[0]
-    added = subprocess.run([sys.executable, "-m", "resetdesk", "agents", "add", SAM[0], "--role",
-                            "supervisor", "--password-stdin"], cwd=processes.ROOT,
-                           env=desk.env(), input=SAM[1] + "\n", capture_output=True, text=True,
-                           timeout=60)
-    assert added.returncode == 0, added.stdout + added.stderr
     base = f"http://127.0.0.1:{port}"
     wait_answering(serve, base)
     yield desk, base, token
