@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from workflow.adapters.tables import AUDIT, INBOX, SLA_ALARM, TICKET
+from workflow.adapters.tables import AUDIT, INBOX, SLA_ALARM
 from workflow.adapters.tables_ops import OPS_SAMPLE
 
 HOUR = timedelta(hours=1)
@@ -31,7 +31,8 @@ def queue_series(name: str) -> str:
 
 @dataclass(frozen=True)
 class Rollup:
-    """One hour: requests received, tickets closed, SLA breaches, and per state the seconds
+    """One hour: requests received (inbox rows), tickets closed (audit rows into ``closed``), SLA
+    breaches (alarms raised), and per state the seconds
     spent there by the tickets that left it during the hour (total and how many left)."""
 
     start: datetime
@@ -78,7 +79,8 @@ def rollup(conn: Connection, start: datetime, end: datetime) -> Rollup:
     return Rollup(
         start,
         received=_window_count(conn, INBOX.c.received_at, start, end),
-        closed=_window_count(conn, TICKET.c.closed_at, start, end),
+        closed=_window_count(conn, AUDIT.c.at, start, end, AUDIT.c.to_state == "closed",
+                             AUDIT.c.from_state != "closed"),
         breaches=_window_count(conn, SLA_ALARM.c.raised_at, start, end,
                                SLA_ALARM.c.level == "breached"),
         in_state={k: (round(v[0], 3), int(v[1])) for k, v in spent.items()})
