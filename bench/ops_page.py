@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -32,9 +32,9 @@ from sqlalchemy import event
 
 from bench.queue_page import NOW, _ms, load, p99, scratch_database
 from console.app import create_app
+from console.deps import WebDeps
 from console.pages import ops
 from console.rendering import templates
-from console.deps import WebDeps
 from tests.web import SECRET, page_sign_in
 from workflow.adapters import accounts
 from workflow.adapters.db import Database, open_database
@@ -44,6 +44,7 @@ from workflow.adapters.sla_book import default_book
 from workflow.adapters.unit_of_work import SqlUnitOfWork
 from workflow.domain.policies import Policies
 from workflow.service.ops_ports import MANAGEMENT, BrokerReport, QueueFigures
+from workflow.service.ports import Clock
 
 DATABASE = "resetdesk_bench_ops"
 TARGET_MS = 100.0
@@ -54,8 +55,8 @@ BROKER = BrokerReport(MANAGEMENT, tuple(
     for name in ("verification", "notifications", "escalation", "events.unrouted")))
 
 
-class FixedClock:
-    def now(self) -> Any:
+class FixedClock(Clock):
+    def now(self) -> datetime:
         return NOW
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from kombu import Connection
+from kombu.connection import Connection
 from sqlalchemy import func, insert, select
 
 from console.app import create_app
