@@ -6,9 +6,10 @@ tickets are counted over a window (``closed_at``), never all of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, ScalarSelect, Select, case, func, select, union_all
 
 from workflow.adapters.queries.queue_filters import SlaMoment, _sla
 from workflow.adapters.tables import OUTBOX, TICKET
@@ -58,6 +59,14 @@ class DeskNow:
         return sum(self.states.values())
 
 
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A timestamp from a scalar subquery or a union (SQLite hands those back as text)."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _seconds(now: datetime, then: datetime | None) -> float | None:
     return None if then is None else max(0.0, (now - then).total_seconds())
 
@@ -73,40 +82,41 @@ def states_now(conn: Connection, now: datetime) -> tuple[dict[str, int], int]:
             sum(b for _, b in found.values()))
 
 
-def at_risk_count(conn: Connection, book: SlaBook, now: datetime) -> int:
-    """At risk among the running clocks, as the queue's SLA filter counts them."""
-    moment = SlaMoment.of(book, now)
-    return int(conn.execute(select(func.count()).select_from(TICKET).where(
-        TICKET.c.sla_due_at.is_not(None), _sla("at_risk", moment))).scalar_one())
-
-
 def oldest_waiting(conn: Connection, now: datetime) -> Oldest | None:
     """The open ticket created longest ago among those waiting on the desk (one index probe
-    per state)."""
-    best = None
-    for state in WAITING_STATES:
-        row = conn.execute(select(TICKET.c.reference, TICKET.c.state, TICKET.c.created_at)
-                           .where(TICKET.c.state == state)
-                           .order_by(TICKET.c.created_at).limit(1)).first()
-        if row is not None and (best is None or row.created_at < best.created_at):
-            best = row
-    if best is None:
+    per state, in one statement)."""
+    probes = [select(TICKET.c.reference, TICKET.c.state, TICKET.c.created_at)
+              .where(TICKET.c.state == state).order_by(TICKET.c.created_at).limit(1)
+              .subquery() for state in WAITING_STATES]
+    found = [(since, r.reference, r.state)
+             for r in conn.execute(union_all(*(select(p) for p in probes)))
+             if (since := _utc(r.created_at)) is not None]
+    if not found:
         return None
-    return Oldest(best.reference, best.state, best.created_at,
-                  _seconds(now, best.created_at) or 0.0)
+    since, reference, state = min(found)
+    return Oldest(reference, state, since, _seconds(now, since) or 0.0)
 
 
-def relay_backlog(conn: Connection, now: datetime) -> tuple[int, float | None]:
+def _scalar(stmt: Select[Any]) -> ScalarSelect[Any]:
+    return stmt.scalar_subquery()
+
+
+def desk_scalars(conn: Connection, book: SlaBook, now: datetime) -> Any:
+    """In one round trip: the relay's backlog and its oldest unsent event, tickets closed in the
+    last 24 h, the oldest SLA alarm due and not raised, and the tickets at risk (as the queue's
+    SLA filter counts them)."""
     unsent = OUTBOX.c.sent_at.is_(None)
-    count = int(conn.execute(select(func.count()).select_from(OUTBOX).where(unsent)).scalar_one())
-    oldest = conn.execute(select(func.min(OUTBOX.c.created_at)).where(unsent)).scalar()
-    return count, _seconds(now, oldest)
-
-
-def sla_lag(conn: Connection, now: datetime) -> float:
-    oldest_due = conn.execute(select(func.min(TICKET.c.sla_next_alarm_at))
-                              .where(TICKET.c.sla_next_alarm_at <= now)).scalar()
-    return _seconds(now, oldest_due) or 0.0
+    moment = SlaMoment.of(book, now)
+    return conn.execute(select(
+        _scalar(select(func.count()).select_from(OUTBOX).where(unsent)).label("backlog"),
+        _scalar(select(func.min(OUTBOX.c.created_at)).where(unsent)).label("unsent_since"),
+        _scalar(select(func.count()).select_from(TICKET).where(
+            TICKET.c.closed_at >= now - timedelta(hours=24))).label("closed"),
+        _scalar(select(func.min(TICKET.c.sla_next_alarm_at))
+                .where(TICKET.c.sla_next_alarm_at <= now)).label("due_since"),
+        _scalar(select(func.count()).select_from(TICKET).where(
+            TICKET.c.sla_due_at.is_not(None), _sla("at_risk", moment))).label("at_risk"),
+    )).one()
 
 
 def job_run(conn: Connection, name: str, now: datetime) -> JobRun | None:
@@ -119,10 +129,10 @@ def job_run(conn: Connection, name: str, now: datetime) -> JobRun | None:
 
 def desk_now(conn: Connection, book: SlaBook, now: datetime) -> DeskNow:
     states, breached = states_now(conn, now)
-    backlog, backlog_age = relay_backlog(conn, now)
-    closed = int(conn.execute(select(func.count()).select_from(TICKET).where(
-        TICKET.c.closed_at >= now - timedelta(hours=24))).scalar_one())
-    return DeskNow(states=states, closed_24h=closed, at_risk=at_risk_count(conn, book, now),
+    one = desk_scalars(conn, book, now)
+    return DeskNow(states=states, closed_24h=int(one.closed), at_risk=int(one.at_risk),
                    breached=breached, oldest_waiting=oldest_waiting(conn, now),
-                   outbox_backlog=backlog, outbox_oldest_seconds=backlog_age,
-                   sla_lag_seconds=sla_lag(conn, now), sla_last_run=job_run(conn, SLA_JOB, now))
+                   outbox_backlog=int(one.backlog),
+                   outbox_oldest_seconds=_seconds(now, _utc(one.unsent_since)),
+                   sla_lag_seconds=_seconds(now, _utc(one.due_since)) or 0.0,
+                   sla_last_run=job_run(conn, SLA_JOB, now))

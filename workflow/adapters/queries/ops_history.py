@@ -57,10 +57,10 @@ def floor_hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def _window_count(conn: Connection, column: Any, start: datetime, end: datetime,
-                  *where: Any) -> int:
-    return int(conn.execute(select(func.count()).where(column >= start, column < end, *where))
-               .scalar_one())
+def _window(column: Any, start: datetime, end: datetime, *where: Any) -> Any:
+    """How many rows have ``column`` in [start, end): a scalar subquery over its index."""
+    return (select(func.count()).where(column >= start, column < end, *where)
+            .scalar_subquery())
 
 
 def rollup(conn: Connection, start: datetime, end: datetime) -> Rollup:
@@ -76,14 +76,13 @@ def rollup(conn: Connection, start: datetime, end: datetime) -> Rollup:
         if entered is not None:
             spent[state][0] += max(0.0, (at - entered).total_seconds())
             spent[state][1] += 1
-    return Rollup(
-        start,
-        received=_window_count(conn, INBOX.c.received_at, start, end),
-        closed=_window_count(conn, AUDIT.c.at, start, end, AUDIT.c.to_state == "closed",
-                             AUDIT.c.from_state != "closed"),
-        breaches=_window_count(conn, SLA_ALARM.c.raised_at, start, end,
-                               SLA_ALARM.c.level == "breached"),
-        in_state={k: (round(v[0], 3), int(v[1])) for k, v in spent.items()})
+    counts = conn.execute(select(
+        _window(INBOX.c.received_at, start, end),
+        _window(AUDIT.c.at, start, end, AUDIT.c.to_state == "closed",
+                AUDIT.c.from_state != "closed"),
+        _window(SLA_ALARM.c.raised_at, start, end, SLA_ALARM.c.level == "breached"))).one()
+    return Rollup(start, received=int(counts[0]), closed=int(counts[1]), breaches=int(counts[2]),
+                  in_state={k: (round(v[0], 3), int(v[1])) for k, v in spent.items()})
 
 
 def hourly(conn: Connection, now: datetime, hours: int) -> list[Rollup]:
