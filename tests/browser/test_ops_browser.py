@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests import processes
+from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import Console
 from tests.e2e.requests import request
 from tests.processes import Desk, wait_answering, wait_for
@@ -86,6 +87,16 @@ def test_the_embedded_desk_on_the_ops_page(console: Console, browser: Any) -> No
         assert page.locator("tr[data-queue='notifications']").count() == 1  # delivery rows
     finally:
         context.close()
+    # axe-core is injected as a script, which the page's CSP refuses: a context that ignores it
+    checking = browser.new_context(base_url=console.base, bypass_csp=True)
+    try:
+        page = checking.new_page()
+        sign_in(page, SAM)
+        page.goto("/ops")
+        violations = serious_violations(page)
+        assert violations == [], "\n".join(violations)
+    finally:
+        checking.close()
 
 
 @pytest.fixture
