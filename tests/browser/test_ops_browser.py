@@ -45,6 +45,7 @@ def check_overview(page: Any, opened: int, queue: str) -> None:
     page.locator("nav a[href='/ops']").click()
     page.wait_for_url("**/ops")
     assert number(page, "#ops-open") >= opened
+    assert "ago" in page.locator("#ops-sla-last-run").inner_text()  # the leader's SLA tick
     row = page.locator(f"tr[data-queue='{queue}']")
     assert row.locator("td.depth").inner_text() != ""
     row.locator("svg.spark polyline").wait_for(state="attached", timeout=30_000)  # polled in
