@@ -137,7 +137,11 @@ def test_the_production_processes_on_the_ops_page(production: tuple[Desk, str, s
         check_overview(page, 3, "verification")
         assert "figures from the management API" in page.locator(".ops-as-of").inner_text()
         row = page.locator("tr[data-queue='verification']")
-        assert row.locator("td.consumers").inner_text() == "1"
+
+        def consumer_counted() -> bool:  # the API's figures are refreshed every 5 s
+            page.reload()
+            return bool(row.locator("td.consumers").inner_text() == "1")
+        wait_for("the management API to count the consumer", consumer_counted, 20, every=1)
         assert row.locator("td.oldest").inner_text() == "n/a"  # never peeked at
         assert re.fullmatch(r"\d+", row.locator("td.dead").inner_text())
     finally:
