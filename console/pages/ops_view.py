@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from console.pages.ops_charts import Chart, Spark, grouped_bars, sparkline
@@ -70,7 +71,8 @@ def _minutes(total: tuple[float, int] | None) -> float:
 def charts(o: OpsOverview) -> dict[str, Chart]:
     hours = o.last_24h
     hour_labels = [r.start.strftime("%H:00") for r in hours]
-    day_labels = [d.end.strftime("%a %d") for d in o.days]
+    # a day is the 24 hours ending with the hour in progress: named after that hour's date
+    day_labels = [(d.end - timedelta(hours=1)).strftime("%a %d") for d in o.days]
     states = sorted({s for d in o.days for s in d.in_state} - {"closed"}) or ["queued"]
     last_day = o.days[-1] if o.days else None
     return {
