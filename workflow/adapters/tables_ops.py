@@ -22,7 +22,8 @@ from workflow.adapters.types import UtcDateTime
 
 class OpsSampleRow(SQLModel, table=True):
     __tablename__ = "ops_sample"
-    __table_args__ = (Index("ix_ops_sample_series", "series", "taken_at"),)
+    __table_args__ = (Index("ix_ops_sample_series", "series", "taken_at"),
+                      Index("ix_ops_sample_taken", "taken_at"))  # forgetting old samples
 
     id: int | None = Field(default=None, primary_key=True)
     series: str = Field(max_length=120)

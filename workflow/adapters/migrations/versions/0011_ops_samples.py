@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_ops_sample_series', 'ops_sample', ['series', 'taken_at'])
+    op.create_index('ix_ops_sample_taken', 'ops_sample', ['taken_at'])
     op.create_table('ops_job',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('last_run_at', UtcDateTime(), nullable=False),
@@ -53,5 +54,6 @@ def downgrade() -> None:
     for name, table, _ in INDEXES:
         op.drop_index(name, table)
     op.drop_table('ops_job')
+    op.drop_index('ix_ops_sample_taken', 'ops_sample')
     op.drop_index('ix_ops_sample_series', 'ops_sample')
     op.drop_table('ops_sample')
