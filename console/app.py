@@ -14,6 +14,7 @@ from console.log_scope import LogScope
 from console.pages import (
     deadletters,
     deadletters_bulk,
+    ops,
     presence,
     queue,
     queue_bulk,
@@ -44,7 +45,8 @@ ROUTERS = (intake.router, auth.router, agent_callback.router, agent_key.router,
 #: resolution panels' routes have two segments after the reference, so no generic
 #: ``/tickets/{reference}/{trigger}`` route shadows them
 PAGES = (signin.router, queue.router, queue_bulk.router, pages_resolution.router, ticket.router,
-         ticket_reply.router, presence.router, deadletters_bulk.router, deadletters.router)
+         ticket_reply.router, presence.router, deadletters_bulk.router, deadletters.router,
+         ops.router)
 
 
 #: rate limits by router (sign-in counts its failures itself, in console/auth.py)

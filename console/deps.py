@@ -14,6 +14,7 @@ from workflow.service.bus import MessageBus
 from workflow.service.commands import Command
 from workflow.service.dead_letter_ports import DeadLetterActions
 from workflow.service.human_check import HumanCheckVerifier
+from workflow.service.ops_ports import BrokerReader
 from workflow.service.ports import Clock, UnitOfWork
 from workflow.service.throttle import Throttle
 
@@ -45,6 +46,10 @@ class WebDeps:
     #: retry and discard dead letters (the composition root's, with the broker's republisher);
     #: None: the dead-letter page lists but cannot act
     dead_letters: DeadLetterActions | None = None
+    #: reads the broker's queues for the ops pages; None: embedded mode (the queues are rows)
+    broker: BrokerReader | None = None
+    #: embedded mode's inbox workers (the ops pages' consumers of the embedded queue)
+    workers: int | None = None
 
     def message_bus(self) -> MessageBus:
         if self.bus is None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from workflow.domain.rules import RuleBook
     from workflow.domain.ticket_sla import SlaBook
     from workflow.service.bus import MessageBus
+    from workflow.service.ops_ports import BrokerReader
     from workflow.service.ports import Clock, UnitOfWork
 
 
@@ -156,10 +157,22 @@ class App:
         """Periodic jobs beside the SLA scan, run by the scheduler's leader only: commands its
         bus (``bus_over``) carries. Reminders' key links point at the public URL, else here."""
         from schedulers.housekeeping import housekeeping_jobs
+        from schedulers.ops_sampling import ops_sample_job
 
         s, keys = self.settings, self.policies.keys
-        return housekeeping_jobs(silence=keys.silence,
-                                 link_base=f"http://{s.server.host}:{s.server.port}")
+        return (*housekeeping_jobs(silence=keys.silence,
+                                   link_base=f"http://{s.server.host}:{s.server.port}"),
+                ops_sample_job(s.scheduler.ops_sample_seconds, self.broker_reader()))
+
+    def broker_reader(self) -> BrokerReader | None:
+        """The broker's queue figures for the ops pages (None in embedded mode)."""
+        s = self.settings
+        if s.embedded or not s.broker_url:
+            return None
+        from consumers.amqp.queue_stats import broker_report
+
+        url, management = s.broker_url, s.amqp.management_url
+        return lambda: broker_report(url, management)
 
     def embedded_runtime(self, *, idle_seconds: float = 0.5) -> EmbeddedRuntime:
         from consumers.embedded import EmbeddedRuntime

@@ -53,7 +53,8 @@ def _web(app: App, on_recorded: Any = None, process: str = "up") -> Any:
 
     deps = WebDeps(db=app.db, clock=app.clock, verifier=app.verifier, uow=app.uow,
                    secret_key=app.secret_key, public_url=app.settings.server.public_url,
-                   policies=app.policies, relay_intake=not app.settings.embedded, bus=app.bus)
+                   policies=app.policies, relay_intake=not app.settings.embedded, bus=app.bus,
+                   broker=app.broker_reader(), workers=app.settings.queue.workers)
     if on_recorded is not None:
         deps.on_recorded = on_recorded
     deps.dead_letters = _dead_letter_actions(app)

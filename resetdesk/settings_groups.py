@@ -132,6 +132,8 @@ class SchedulerSettings(Group):
                             "the calendar's time zone")
     lock_name: str = Field("resetdesk-scheduler", min_length=1, description="leader lock: "
                            "schedulers sharing a name elect one leader")
+    ops_sample_seconds: Seconds = Field(60.0, gt=0, description="seconds between the samples "
+                                        "of queues and desk the ops pages' history keeps")
 
 
 class AmqpSettings(Group):
@@ -149,6 +151,9 @@ class AmqpSettings(Group):
                              "(`resetdesk relay --batch` wins)")
     relay_confirm_timeout_seconds: Seconds = Field(10.0, gt=0, description="wait for a batch's "
                                                    "confirms (`--confirm-timeout` wins)")
+    management_url: str | None = Field(None, description="RabbitMQ's management API for the ops "
+                                       "pages (default: http://<broker host>:15672 with the "
+                                       "broker URL's user; `off`: passive declares only)")
 
 
 class OpsSettings(Group):

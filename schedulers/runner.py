@@ -33,7 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from schedulers.housekeeping import LeaderJob
-from schedulers.jobs import CalendarWatch, daily_purge, sla_tick
+from schedulers.jobs import SCHEDULER, CalendarWatch, daily_purge, sla_tick
 from schedulers.leader import LeaderLock, leader_lock_for
 from telemetry import metrics
 from workflow.adapters import scheduler_wiring as wiring
@@ -41,6 +41,7 @@ from workflow.adapters.queries import Database
 from workflow.domain.errors import StorageUnavailable
 from workflow.domain.ticket_sla import SlaBook
 from workflow.service.handlers import UowFactory
+from workflow.service.ops_handlers import RecordJobRun
 from workflow.service.ports import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,16 @@ class Scheduler:
             leading = self._lead()
             metrics.SCHEDULER_LEADER.set(1 if leading else 0)
             if leading:
-                started = time.perf_counter()
+                started, t0 = self.clock.now(), time.perf_counter()
                 self.watch.refresh()
-                sla_tick(self.bus, limit=self.config.limit, keep_going=self._keep_going)
-                metrics.SCHEDULER_SCAN_SECONDS.observe(time.perf_counter() - started)
+                raised = sla_tick(self.bus, limit=self.config.limit, keep_going=self._keep_going)
+                seconds = time.perf_counter() - t0
+                metrics.SCHEDULER_SCAN_SECONDS.observe(seconds)
                 metrics.SCHEDULER_LAST_SCAN.set_to_current_time()
+                if self.bus.handles(RecordJobRun):  # the ops pages' "last run" and lag
+                    self.bus.handle(RecordJobRun(actor=SCHEDULER, job="sla-tick", at=started,
+                                                 seconds=seconds,
+                                                 detail=f"{raised} alarm(s) raised"))
 
     def _extra_job(self, job: LeaderJob) -> None:
         with _logged(job.name):

@@ -46,7 +46,8 @@ class NavLink:
 
 #: the header's links, in order: only pages that exist (a new page adds its link here, with
 #: the roles that may open it)
-NAV: list[NavLink] = [NavLink("Queue", "/queue"), NavLink("Escalating soon", "/queue/escalating")]
+NAV: list[NavLink] = [NavLink("Queue", "/queue"), NavLink("Escalating soon", "/queue/escalating"),
+                      NavLink("Ops", "/ops", ("supervisor",))]
 
 
 def nav_for(role: str) -> list[NavLink]:

@@ -70,6 +70,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[
     ``AGENTS`` accounts made through the CLI as an operator would."""
     desk = RunningDesk(tmp_path_factory.mktemp("console"), smtp_port=0)
     desk.env.pop("RESETDESK_SMTP__HOST", None)
+    desk.env["RESETDESK_SCHEDULER__OPS_SAMPLE_SECONDS"] = "1"  # the ops pages' sparklines
     desk.start(timeout=PROCESS_START)
     try:
         running = Console(desk, desk.base)

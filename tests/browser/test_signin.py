@@ -35,7 +35,7 @@ def test_sign_in_shows_the_queue_with_who_is_signed_in_then_sign_out(page: Any,
     assert urlsplit(page.url).path == "/queue"
     assert page.text_content("header .login") == "sam"
     assert page.text_content("header .role") == "(supervisor)"
-    assert page.locator("header nav a").all_text_contents() == ["Queue", "Escalating soon"]
+    assert page.locator("header nav a").all_text_contents() == ["Queue", "Escalating soon", "Ops"]
     assert page.text_content("h1") == "Queue"
     [cookie] = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"

@@ -109,6 +109,7 @@ def test_every_route_refuses_an_anonymous_request_unless_listed(sqlite_db: Datab
             assert refused_as_anonymous(method, path, answer), (method, path, answer.text[:200])
             checked.append((method, path))
     assert ("GET", "/queue") in checked and ("POST", "/signout") in checked
+    assert ("GET", "/ops") in checked and ("GET", "/ops/panel") in checked
     assert ("POST", "/api/v1/tickets/{ticket_id}/{trigger}") in checked
 
 

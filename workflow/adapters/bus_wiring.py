@@ -11,6 +11,7 @@ from functools import cache
 from workflow.adapters import artifact_store
 from workflow.adapters.accounts import SqlAgentDirectory
 from workflow.adapters.db import Database
+from workflow.adapters.ops_samples import SqlOpsRecorder
 from workflow.adapters.purge import purge
 from workflow.adapters.rules_file import load_rule_book
 from workflow.adapters.throttle_store import sql_throttle
@@ -50,7 +51,7 @@ def sql_bus(db: Database, uow: Callable[[], UnitOfWork], clock: Clock, *, secret
         key_policy=policies.keys, key_sealer=_sealer_or_none(secret_key),
         key_links=key_links,
         session_secret=secret_key, session_policy=policies.sessions,
-        purge=purger(db)))
+        purge=purger(db), ops=SqlOpsRecorder(db, lambda: uow().sla)))
 
 
 @cache

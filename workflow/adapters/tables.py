@@ -290,4 +290,9 @@ SLA_ALARM = SlaAlarmRow.__table__  # type: ignore[attr-defined]
 DEAD_LETTER = DeadLetterRow.__table__  # type: ignore[attr-defined]
 
 # the resolution paths' tables live in their own module; importing it registers them in METADATA
-from workflow.adapters import tables_presence, tables_refusals, tables_resolution  # noqa: E402, F401
+from workflow.adapters import (  # noqa: E402, F401
+    tables_ops,
+    tables_presence,
+    tables_refusals,
+    tables_resolution,
+)

@@ -24,6 +24,7 @@ from workflow.service.callback_ports import LinkMaker
 from workflow.service.commands import Command, FireTrigger
 from workflow.service.human_check import HumanCheckVerifier
 from workflow.service.key_ports import Sealer
+from workflow.service.ops_ports import OpsRecorder
 from workflow.service.ports import AgentDirectory, Clock, UnitOfWork
 
 R = TypeVar("R")
@@ -68,6 +69,8 @@ class HandlerContext:
     session_policy: SessionPolicy = field(default_factory=SessionPolicy)
     #: the retention purge the scheduler runs daily
     purge: Purger | None = None
+    #: the ops pages' history (samples, job runs) the scheduler records
+    ops: OpsRecorder | None = None
 
     def callback_link(self, ticket_id: str, action: str, expires_at: datetime) -> str | None:
         return self.callback_links(ticket_id, action, expires_at) if self.callback_links else None

@@ -16,6 +16,7 @@ from workflow.service import (
     callback_handlers,
     housekeeping_handlers,
     key_handlers,
+    ops_handlers,
     presence,
     session_handlers,
 )
@@ -93,7 +94,7 @@ def build_bus(ctx: HandlerContext) -> MessageBus:
     bus.register(c.Reply, reply)
     bus.register(c.AddNote, note)
     for handlers in (key_handlers, callback_handlers, session_handlers, housekeeping_handlers,
-                     presence):
+                     presence, ops_handlers):
         handlers.register(bus)
     register_intake(bus)
     return bus
