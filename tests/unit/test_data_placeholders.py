@@ -70,11 +70,11 @@ def test_every_regional_office_states_whether_it_is_a_placeholder() -> None:
     offices = tomllib.loads((DATA / "regional_offices.toml").read_text(encoding="utf-8"))
     for region, office in offices["regions"].items():
         assert isinstance(office.get("placeholder"), bool), region
-        assert {"office", "url"} <= set(office), region
+        assert {"name", "url", "email"} <= set(office), region  # and the key is its region
 
 
 def test_the_checks_above_would_catch_an_unflagged_invalid_url() -> None:
-    table = {"office": "X", "url": "https://x.example.invalid/", "email": "x@example.com",
+    table = {"name": "X", "url": "https://x.example.invalid/", "email": "x@example.com",
              "placeholder": False}
     assert [w for w, t in _tables({"regions": {"x": table}}, "") if t.get("placeholder") is True] == []
     with pytest.raises(ValueError, match=r"url is a \.invalid placeholder"):
@@ -84,3 +84,15 @@ def test_the_checks_above_would_catch_an_unflagged_invalid_url() -> None:
     office = RegionalOffices.from_mapping({"served_countries": ["US"], "default_region": "x",
                                            "regions": {"x": confirmed}}).office_for("FR")
     assert office.placeholder is False
+
+
+def test_an_office_is_named_once_and_the_old_spelling_still_loads() -> None:
+    base = {"url": "https://x.example.com/", "email": "x@example.com", "placeholder": False}
+    mapping = {"served_countries": ["US"], "default_region": "x"}
+    old = RegionalOffices.from_mapping({**mapping, "regions": {"x": {**base, "office": "Old"}}})
+    assert old.office_for("FR").office == "Old"
+    with pytest.raises(ValueError, match="give the office's name once"):
+        RegionalOffices.from_mapping({**mapping, "regions": {"x": {**base, "office": "A",
+                                                                  "name": "B"}}})
+    with pytest.raises(ValueError, match="missing or empty name"):
+        RegionalOffices.from_mapping({**mapping, "regions": {"x": base}})

@@ -269,13 +269,16 @@ def _office(region: str, raw: object) -> tuple[RegionalOffice, tuple[str, ...]]:
     where = f"regions.{region}"
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where}: expected a table")
-    _check_keys(raw, {"office", "url", "email", "countries", "placeholder"}, where)
+    _check_keys(raw, {"name", "office", "url", "email", "countries", "placeholder"}, where)
+    if "name" in raw and "office" in raw:
+        raise ValueError(f"{where}: give the office's name once, as `name`")
     placeholder = _flag(raw.get("placeholder"), f"{where} placeholder")
     values: dict[str, str] = {}
     for key in ("office", "url", "email"):
-        value = raw.get(key)
+        # `name` is the field; `office` its first spelling, still read in older rule files
+        value = raw.get("name", raw.get("office")) if key == "office" else raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{where}: missing or empty {key}")
+            raise ValueError(f"{where}: missing or empty {'name' if key == 'office' else key}")
         values[key] = value.strip()
     if not values["url"].startswith("https://"):
         raise ValueError(f"{where}: url must start with https://")
