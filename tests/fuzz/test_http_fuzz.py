@@ -94,13 +94,19 @@ def is_agent_page(path: str) -> bool:
                for router in PAGES for route in router.routes)
 
 
+#: the customer's remote-session pages (``/session`` and below) answer in HTML too
+SESSION_PAGES = frozenset({"/session"})
+
+
 def check_answer(req: Req, r: Any) -> None:
     assert r.status_code < 500, f"{req.method} {req.path} {req} -> {r.status_code} {r.text[:300]}"
     if r.status_code < 400:
         return
     ctype = r.headers.get("content-type", "")
     if ctype.startswith("text/html"):
-        assert "/customer/" in req.path or is_agent_page(req.path), \
+        customer_page = "/customer/" in req.path or req.path.partition("?")[0] in SESSION_PAGES \
+            or req.path.startswith("/session/")
+        assert customer_page or is_agent_page(req.path), \
             f"HTML error outside the customer and agent pages: {req}"
         return
     body = r.json()
