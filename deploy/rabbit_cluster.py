@@ -205,9 +205,11 @@ class Cluster:
         in_parallel(lambda n: n.ctl("stop", str(n.pid_file), check=False, timeout=90),
                     [n for n in self.nodes if n.pid_file.exists()])
 
-    def destroy(self) -> None:
-        """Stop what runs (SIGKILL as a last resort) and drop every file."""
-        self.stop()
+    def destroy(self, graceful: bool = True) -> None:
+        """Stop what runs (SIGKILL as a last resort, or at once: a throwaway test cluster
+        need not shut down cleanly) and drop every file."""
+        if graceful:
+            self.stop()
         for node in self.nodes:
             if node.pid_file.exists():
                 with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
