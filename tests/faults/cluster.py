@@ -47,7 +47,8 @@ class BootingCluster(threading.Thread):
 
     def __init__(self, cluster: Cluster, extra_conf: str) -> None:
         super().__init__(daemon=True)
-        self.cluster, self.extra_conf, self.took, self.error = cluster, extra_conf, 0.0, ""
+        self.cluster, self.extra_conf, self.error = cluster, extra_conf, ""
+        self.took: dict[str, float] = {}
 
     def run(self) -> None:
         try:
@@ -61,7 +62,8 @@ class BootingCluster(threading.Thread):
             services.unavailable("a 3-node RabbitMQ cluster",
                                  self.error or f"not joined after {timeout:g} s")
         print(f"cluster {', '.join(n.name for n in self.cluster.nodes)} up and joined in "
-              f"{self.took:.1f} s", flush=True)
+              f"{self.took['total']:.1f} s (boot {self.took['boot']:.1f} s, join "
+              f"{self.took['join']:.1f} s)", flush=True)
 
 
 @dataclass
@@ -76,15 +78,20 @@ class ClusterLayout:
         nodes = self.cluster.nodes[first:] + self.cluster.nodes[:first]
         return ";".join(self.desk.url(who, port=n.amqp_port) for n in nodes)
 
-    def start_all(self) -> None:
-        for i in range(CONSUMERS):
-            name = f"verification-{i + 1}"
-            self.procs[name] = self.desk.start(name, "consume", "verification",
-                                               broker_url=self.failover_url("consumer", i),
-                                               **self.settings)
+    def start_schedulers(self) -> None:
+        """They need the database only (the broker for ops samples, which may fail a while)."""
         for i in range(SCHEDULERS):
             name = f"scheduler-{i + 1}"
             self.procs[name] = self.desk.start(name, "scheduler",
+                                               broker_url=self.failover_url("consumer", i),
+                                               **self.settings)
+
+    def start_consumers(self) -> None:
+        """Once every node has joined: the first to connect declares its quorum queue, with a
+        member on each node only if all three are in the cluster by then."""
+        for i in range(CONSUMERS):
+            name = f"verification-{i + 1}"
+            self.procs[name] = self.desk.start(name, "consume", "verification",
                                                broker_url=self.failover_url("consumer", i),
                                                **self.settings)
 
@@ -166,11 +173,12 @@ def cluster_layout(booting_cluster: tuple[BootingCluster, Users, str], pg_url: s
     desk.db = open_database(pg_url)
     try:
         accounts.add_producer(desk.db, desk.producer, AMQP_SOURCE)
-        booting.wait()
-        declare_topology(desk)
         layout = ClusterLayout(booting.cluster, desk, {**settings(tmp_path),
                                                        "RESETDESK_AMQP__MANAGEMENT_URL": "off"})
-        layout.start_all()
+        layout.start_schedulers()
+        booting.wait()
+        declare_topology(desk)
+        layout.start_consumers()
         layout.wait_ready()
         yield layout
     finally:
