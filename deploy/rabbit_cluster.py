@@ -208,13 +208,17 @@ class Cluster:
         self.state_file.write_text(json.dumps({"nodes": [asdict(n) for n in self.nodes]},
                                               indent=2), encoding="utf-8")
 
-    def start(self, extra_conf: str = "", timeout: float = 60) -> dict[str, float]:
+    def start(self, extra_conf: str = "", timeout: float = 60,
+              on_booted: Callable[[], object] | None = None) -> dict[str, float]:
         """Boot every node at once, join the others to the first (both at once; one at a time
-        if that fails); seconds per phase: ``boot``, ``join``, ``total``."""
+        if that fails); seconds per phase: ``boot``, ``join``, ``total``. ``on_booted`` runs
+        once every node serves, before the joins (a test starts slow clients then)."""
         t0 = time.monotonic()
         self.prepare(extra_conf)
         in_parallel(Node.launch, self.nodes)
         in_parallel(lambda n: n.boot(timeout), self.nodes)
+        if on_booted is not None:
+            on_booted()
         t1 = time.monotonic()
         first, *others = self.nodes
         try:

@@ -7,11 +7,13 @@ Every process is given all three nodes as one failover URL (``amqp://n1;amqp://n
 kombu's syntax: a lost or refused connection moves on to the next), each list starting at a
 different node, so consumer *i* (and scheduler *i*) normally lives on node *i* and moves to node
 *i+1* when its node goes. The topology is declared once every node has joined, so each quorum
-queue has a member on every node.
+queue has a member on every node: the consumers start while the nodes join (importing the app
+takes them seconds) but may use the vhost only once the joins are done.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import tempfile
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -31,7 +34,7 @@ from deploy.rabbit_cluster import Cluster, ClusterError, Node, open_to_the_broke
 from tests import services
 from tests.faults.boot import declare_topology, new_users, write_definitions
 from tests.faults.layout import settings
-from tests.processes import Broker, Desk, Proc, Users, wait_for
+from tests.processes import CONSUMER_RIGHTS, Broker, Desk, Proc, Users, wait_for
 from workflow.adapters import accounts
 from workflow.adapters.db import open_database
 
@@ -49,12 +52,16 @@ class BootingCluster(threading.Thread):
         super().__init__(daemon=True)
         self.cluster, self.extra_conf, self.error = cluster, extra_conf, ""
         self.took: dict[str, float] = {}
+        #: set once every node serves, before the joins
+        self.booted = threading.Event()
 
     def run(self) -> None:
         try:
-            self.took = self.cluster.start(self.extra_conf)
+            self.took = self.cluster.start(self.extra_conf, on_booted=self.booted.set)
         except Exception as err:  # ClusterError, a time-out: the test says why
             self.error = f"{type(err).__name__}: {err}"
+        finally:
+            self.booted.set()
 
     def wait(self, timeout: float = 180) -> None:
         self.join(timeout)
@@ -87,13 +94,24 @@ class ClusterLayout:
                                                **self.settings)
 
     def start_consumers(self) -> None:
-        """Once every node has joined: the first to connect declares its quorum queue, with a
-        member on each node only if all three are in the cluster by then."""
+        """Started while the nodes join (a process takes seconds to import the app); they may
+        use the vhost only once :meth:`admit_consumers` ran."""
         for i in range(CONSUMERS):
             name = f"verification-{i + 1}"
             self.procs[name] = self.desk.start(name, "consume", "verification",
                                                broker_url=self.failover_url("consumer", i),
                                                **self.settings)
+
+    def admit_consumers(self) -> None:
+        """The consumer user's permissions, granted once every node has joined and the topology
+        is declared: a quorum queue gets its members when declared, so a consumer that declared
+        it before the joins would leave it on one node."""
+        first = self.cluster.nodes[0]
+        user, vhost = self.desk.users.consumer[0], quote(self.desk.vhost, safe="")
+        answer = httpx.put(f"http://127.0.0.1:{first.management_port}/api/permissions/{vhost}/"
+                           f"{quote(user, safe='')}", auth=("guest", "guest"), timeout=10,
+                           json={"configure": CONSUMER_RIGHTS, "write": ".*", "read": ".*"})
+        assert answer.status_code in (201, 204), answer.text
 
     def aim_at(self, node: Node) -> None:
         """Read queue figures (``rabbitmqctl``, passive declares) through ``node``."""
@@ -146,7 +164,12 @@ def plan_cluster(users: Users, vhost: str) -> tuple[Cluster, str]:
     cluster = Cluster.plan(base, amqp_port=0, prefix=f"rd{services.RUN_ID}n")
     holder: Any = SimpleNamespace(base=base)
     write_definitions(holder, users, vhost)  # base/definitions.json (and a scratch conf line)
-    return cluster, f"load_definitions = {base / 'definitions.json'}\n"
+    path = base / "definitions.json"
+    definitions = json.loads(path.read_text(encoding="utf-8"))
+    definitions["permissions"] = [p for p in definitions["permissions"]
+                                  if p["user"] != users.consumer[0]]  # see admit_consumers
+    path.write_text(json.dumps(definitions), encoding="utf-8")
+    return cluster, f"load_definitions = {path}\n"
 
 
 @pytest.fixture
@@ -176,9 +199,11 @@ def cluster_layout(booting_cluster: tuple[BootingCluster, Users, str], pg_url: s
         layout = ClusterLayout(booting.cluster, desk, {**settings(tmp_path),
                                                        "RESETDESK_AMQP__MANAGEMENT_URL": "off"})
         layout.start_schedulers()
+        booting.booted.wait(180)
+        layout.start_consumers()
         booting.wait()
         declare_topology(desk)
-        layout.start_consumers()
+        layout.admit_consumers()
         layout.wait_ready()
         yield layout
     finally:
