@@ -146,20 +146,6 @@ class Node:
         with contextlib.suppress(ValueError, ProcessLookupError, PermissionError, OSError):
             os.kill(int(self.pid_file.read_text().strip()), 9)
 
-    def start(self, timeout: float = 60) -> float:
-        """Start this (already clustered) node again; the seconds it took."""
-        t0 = time.monotonic()
-        self.launch()
-        self.await_startup(timeout)
-        return time.monotonic() - t0
-
-    def stop(self) -> float:
-        """Stop the node and wait for its OS process to end; the seconds it took."""
-        t0 = time.monotonic()
-        if self.pid_file.exists():
-            self.ctl("stop", str(self.pid_file), timeout=90)
-        return time.monotonic() - t0
-
 
 @dataclass(frozen=True)
 class Cluster:
