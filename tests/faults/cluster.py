@@ -42,6 +42,7 @@ AMQP_SOURCE = "urn:test:cluster-amqp-form"
 LOCK_NAME = "resetdesk-scheduler"
 CONSUMERS, SCHEDULERS = 3, 2
 STARTUP = 120.0
+FIRST_REPLY_HOURS = 0.001  # 3.6 s (at risk at 2.9 s): both alarms soon after the last ticket
 
 
 class BootingCluster(threading.Thread):
@@ -196,8 +197,9 @@ def cluster_layout(booting_cluster: tuple[BootingCluster, Users, str], pg_url: s
     desk.db = open_database(pg_url)
     try:
         accounts.add_producer(desk.db, desk.producer, AMQP_SOURCE)
-        layout = ClusterLayout(booting.cluster, desk, {**settings(tmp_path),
-                                                       "RESETDESK_AMQP__MANAGEMENT_URL": "off"})
+        layout = ClusterLayout(booting.cluster, desk, {
+            **settings(tmp_path), "RESETDESK_AMQP__MANAGEMENT_URL": "off",
+            "RESETDESK_SLA__FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS)})
         layout.start_schedulers()
         booting.booted.wait(180)
         layout.start_consumers()

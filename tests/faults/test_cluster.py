@@ -8,7 +8,7 @@ the queue elects a new leader among the two left.
 
 Afterwards every accepted request is exactly one ticket (``lost=0 duplicated=0``) with the audit
 trail submit → verify → enqueue, and — two schedulers, one leader — each ticket's two SLA alarms
-(a 24x7 calendar and a 7.2 s first-reply SLA) were raised exactly once.
+(a 24x7 calendar and a 3.6 s first-reply SLA) were raised exactly once.
 
 Knobs for development runs: ``RESETDESK_CLUSTER_REQUESTS`` (300),
 ``RESETDESK_CLUSTER_PUBLISH_SECONDS`` (10).
