@@ -38,7 +38,7 @@ def management_base(broker_url: str, management_url: str | None) -> str | None:
     user; None when the setting says ``off``."""
     if management_url == "off":
         return None
-    amqp = urlsplit(broker_url)
+    amqp = urlsplit(first_url(broker_url))
     if management_url:
         return management_url.rstrip("/")
     user = quote(unquote(amqp.username or "guest"), safe="")
@@ -46,8 +46,13 @@ def management_base(broker_url: str, management_url: str | None) -> str | None:
     return f"http://{user}:{password}@{amqp.hostname or 'localhost'}:15672"
 
 
+def first_url(broker_url: str) -> str:
+    """A cluster's URL lists its nodes separated by ``;`` (kombu's failover syntax)."""
+    return broker_url.split(";", 1)[0]
+
+
 def vhost_of(broker_url: str) -> str:
-    path = urlsplit(broker_url).path
+    path = urlsplit(first_url(broker_url)).path
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -82,3 +83,14 @@ def test_every_process_is_healthy_only_when_ready() -> None:
         assert f"127.0.0.1:{port}/readyz" in probe, name
         if name != "web":
             assert service["environment"]["RESETDESK_OPS__HOST"] == "0.0.0.0", name
+
+
+def test_every_service_states_its_replicas_as_the_deployment_doc_does() -> None:
+    """docs/deployment.md's "How many of each process" table and compose.yaml agree."""
+    replicas = {name: service.get("deploy", {}).get("replicas")
+                for name, service in _compose()["services"].items()}
+    assert all(isinstance(n, int) and n >= 1 for n in replicas.values()), replicas
+    doc = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `([\w-]+)` \| (\d+) \|", doc, flags=re.M))
+    assert {name: int(n) for name, n in table.items()} == replicas
+    assert replicas["scheduler"] >= 2 and replicas["verification"] >= 2
