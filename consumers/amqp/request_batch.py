@@ -70,6 +70,8 @@ class BatchVerification:
         return self.consumer(delivery)
 
     def handle_batch(self, deliveries: Sequence[Delivery]) -> list[Verdict]:
+        if not deliveries:
+            return []
         verdicts: list[Verdict | None] = [None] * len(deliveries)
         admitted: dict[int, Admitted] = {}
         keys: set[InboxKey] = set()
@@ -86,10 +88,13 @@ class BatchVerification:
                 if key not in keys:  # a second copy goes alone, after the first is committed
                     keys.add(key)
                     admitted[i] = screened
-        if admitted:
-            for i, intake in self._write(admitted).items():
-                verdicts[i] = self.consumer.after_intake(intake, admitted[i].event,
-                                                         deliveries[i])
+        written: dict[int, Intake] = self._write(admitted) if admitted else {}
+        for i, intake in written.items():
+            verdicts[i] = self.consumer.after_intake(intake, admitted[i].event, deliveries[i])
+        alone = sum(1 for v in verdicts if v is None)
+        log.info("consumer %s: batch of %d: %d in one transaction, %d refused, %d alone",
+                 deliveries[0].queue.name, len(deliveries), len(written),
+                 len(deliveries) - len(written) - alone, alone)
         return [v if v is not None else self._alone(d) for v, d in zip(verdicts, deliveries,
                                                                         strict=True)]
 
