@@ -35,7 +35,7 @@ def test_what_is_ready_is_taken_up_to_the_batch_size_without_waiting() -> None:
     batch = collect("m0", source.take, size=5, window=0.005, clock=source.clock)
     assert batch == ["m0", "m1", "m2", "m3", "m4"]
     assert source.waits == [0.0] * 4 and source.now == 0.0
-    assert [item for _, item in source.due][0] == "m5"  # the rest waits for the next batch
+    assert source.due[0] == (0.0, "m5")  # the rest waits for the next batch
 
 
 def test_a_batch_waits_no_longer_than_the_window_after_its_first_message() -> None:
