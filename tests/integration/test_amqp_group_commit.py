@@ -104,7 +104,7 @@ def test_a_consumer_killed_mid_run_with_batching_loses_and_duplicates_nothing(
     consumer = desk.start("consumer", "consume", "verification", **BATCHING)
     wait_for("the consumer to subscribe", lambda: desk.consumers_on("verification"),
              processes.PROCESS_START)
-    events = [request(source=SOURCE) for _ in range(400)]
+    events = [request(source=SOURCE) for _ in range(240)]
 
     def publish() -> None:
         with RequestPublisher(desk.url("producer")) as publisher:
@@ -113,7 +113,7 @@ def test_a_consumer_killed_mid_run_with_batching_loses_and_duplicates_nothing(
 
     producer = threading.Thread(target=publish)
     producer.start()
-    wait_for("some tickets", lambda: desk.count(TICKET) >= 40, 60, every=0.05)
+    wait_for("some tickets", lambda: desk.count(TICKET) >= 30, 60, every=0.05)
     consumer.kill()  # SIGKILL: batches in flight are neither committed nor acked, or not acked
     killed_at = desk.count(TICKET)
     producer.join(120)

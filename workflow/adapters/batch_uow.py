@@ -35,6 +35,10 @@ from workflow.domain.ticket_sla import SlaBook
 from workflow.service.inbox_ports import InboxKey
 from workflow.service.ports import InboxEntry, UnitOfWork
 
+#: stores keeping nothing but their connection: one instance serves every handler of a batch
+_SHARED_STORES = ("deliveries", "accounts", "attachments", "alarms", "notes", "callbacks", "keys",
+                  "sessions", "throttle", "presence")
+
 
 class BatchAborted(Exception):
     """A handler of the batch failed: roll the batch back and run its messages one by one."""
@@ -49,6 +53,8 @@ class SharedTransaction:
         self.inbox_rows: list[dict[str, Any]] = []
         self.audit_rows: list[dict[str, Any]] = []
         self.outbox_rows: list[dict[str, Any]] = []
+        #: the stores without per-unit state, made once per batch (their construction adds up)
+        self.stores: dict[str, Any] | None = None
         self.moves: list[tuple[str, str, str, str | None]] = []
         self.alarms: list[tuple[str, str]] = []
 
@@ -103,7 +109,12 @@ class BatchedUnitOfWork(SqlUnitOfWork):
         if self.shared.aborted:
             raise BatchAborted("an earlier handler of this batch failed")
         self._conn = self.shared.conn
-        self._bind(self._conn)
+        if self.shared.stores is None:
+            self._bind(self._conn)
+            self.shared.stores = {name: getattr(self, name) for name in _SHARED_STORES}
+        else:
+            for name, store in self.shared.stores.items():
+                setattr(self, name, store)
         self.tickets = _BatchTickets(self._conn, self.shared)
         self.inbox = self.inbox_queue = _BatchInbox(self._conn, self.shared)
         return self
