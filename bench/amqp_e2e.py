@@ -68,7 +68,7 @@ from workflow.domain.ticket import new_reference
 TARGET_RATIO = 1.5
 #: consume-x1-batch's group commit (RESETDESK_AMQP__BATCH_SIZE, __BATCH_WINDOW_MS)
 BATCH_SIZE = 50
-BATCH_WINDOW_MS = 2
+BATCH_WINDOW_MS = 5
 SOURCE = "urn:bench:amqp-e2e"
 
 
