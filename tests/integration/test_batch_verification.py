@@ -71,7 +71,8 @@ def test_one_batch_makes_one_ticket_per_request_and_a_redelivery_changes_nothing
     tickets, inbox, audit, _ = counts(app)
     assert (tickets, inbox, audit) == (6, 6, 5 * 3 + 2)  # queued: 3 audit rows; duplicate: 2
     with app.db.reader.begin() as conn:
-        outcomes = dict(conn.execute(select(TICKET.c.event_id, TICKET.c.outcome)).all())
+        outcomes: dict[str, str | None] = {
+            r.event_id: r.outcome for r in conn.execute(select(TICKET.c.event_id, TICKET.c.outcome))}
     assert outcomes[twin["id"]] == "duplicate"
     before = counts(app)
 
