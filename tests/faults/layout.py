@@ -170,7 +170,7 @@ def settings(data_dir: Path) -> dict[str, str]:
         "RESETDESK_SLA__FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS),
         "RESETDESK_SCHEDULER__INTERVAL_SECONDS": "0.5",
         "RESETDESK_CALLBACKS__ESCALATION": "none",
-        # the same faults with group commit: FAULTS_AMQP_BATCH_SIZE=50 uv run pytest tests/faults
+        # the same faults with group commit: RESETDESK_FAULTS_BATCH_SIZE=50 uv run pytest tests/faults
         **({"RESETDESK_AMQP__BATCH_SIZE": batch}
-           if (batch := os.environ.get("FAULTS_AMQP_BATCH_SIZE")) else {}),
+           if (batch := os.environ.get("RESETDESK_FAULTS_BATCH_SIZE")) else {}),
     }
