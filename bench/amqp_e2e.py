@@ -13,14 +13,16 @@ Measured, per configuration, with ``k`` OS processes consuming the ``verificatio
   ticket's transaction) − the moment the publish call began; p50 and p99.
 
 Configurations: ``resetdesk consume verification`` × 1 and × 2 (prefetch from settings,
-``RESETDESK_AMQP__PREFETCH``), and the baseline × 1 and × 2: a raw kombu consumer process
+``RESETDESK_AMQP__PREFETCH``), × 1 with group commit (``consume-x1-batch``: batches of
+``BATCH_SIZE``, prefetch raised to a batch per worker thread; its latency is measured at half its
+own throughput), and the baseline × 1 and × 2: a raw kombu consumer process
 (``python -m bench.amqp_e2e --baseline-worker …``, same prefetch) that per message parses the JSON,
 writes the same rows a queued ticket makes (inbox row done, ticket, 3 audit rows, 4 outbox rows;
 copied from a ticket the real consumer made, new keys) in ONE transaction with plain psycopg on one
 connection, then acks with kombu's channel: no project code, engine or pool on its path (a
 baseline that shared the project's engine, pre-ping included, hid the gap). The last line
-compares 1 consumer process with 1 baseline process; the target (issue #14) is 1.5x, which only
-group commit (several messages per transaction) can reach.
+compares 1 consumer process with group commit with 1 baseline process; the target (issue #14)
+is 1.5x, which only group commit (several messages per transaction) can reach.
 
 Run: uv run python -m bench.amqp_e2e [--messages N] [--latency-messages M]
 """
@@ -64,6 +66,9 @@ from workflow.adapters.tables import AUDIT, INBOX, OUTBOX, TICKET
 from workflow.domain.ticket import new_reference
 
 TARGET_RATIO = 1.5
+#: consume-x1-batch's group commit (RESETDESK_AMQP__BATCH_SIZE, __BATCH_WINDOW_MS)
+BATCH_SIZE = 50
+BATCH_WINDOW_MS = 5
 SOURCE = "urn:bench:amqp-e2e"
 
 
@@ -73,6 +78,7 @@ class Result:
     throughput: float
     p50_ms: float
     p99_ms: float
+    pace: float
 
 
 class Stack:
@@ -206,12 +212,14 @@ def publish_fast(url: str, user: str, events: list[dict[str, Any]]) -> None:
 
 
 def measure(s: Stack, label: str, procs: int, *, baseline: str | None, n: int, m: int,
-            pace: float | None, prefetch: int) -> tuple[Result, str, float]:
-    """One configuration; ``pace`` None: half this run's throughput (at most 300/s). Returns
-    the result, the database URL and the pace used."""
+            pace: float | None, prefetch: int, cap: float = 300.0,
+            **settings: str) -> tuple[Result, str, float]:
+    """One configuration; ``pace`` None: half this run's throughput (at most ``cap``/s);
+    ``settings``: more ``RESETDESK_*`` variables. Returns the result, the database URL and the
+    pace used."""
     db_url = s.new_database()
     env = process_env(RESETDESK_DATABASE_URL=db_url, RESETDESK_BROKER_URL=s.amqp_url(),
-                      RESETDESK_AMQP__PREFETCH=str(prefetch))
+                      RESETDESK_AMQP__PREFETCH=str(prefetch), **settings)
     args, module = ((["consume", "verification"], "resetdesk") if baseline is None else
                     (["--baseline-worker", db_url, s.amqp_url(), baseline, str(prefetch)],
                      "bench.amqp_e2e"))
@@ -229,7 +237,7 @@ def measure(s: Stack, label: str, procs: int, *, baseline: str | None, n: int, m
         wait_done(db_url, n, timeout=max(120, n / 5))
         throughput = n / (max(processed(db_url).values()) - started)
 
-        pace = pace or min(300.0, throughput / 2)
+        pace = pace or min(cap, throughput / 2)
         paced = [request(source=SOURCE) for _ in range(m)]
         sent = publish(producer_url, paced, pace)
         wait_done(db_url, n + m, timeout=120)
@@ -239,7 +247,7 @@ def measure(s: Stack, label: str, procs: int, *, baseline: str | None, n: int, m
         for p in running:
             p.stop(30)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Result(label, throughput, statistics.median(latencies), p99), db_url, pace
+    return Result(label, throughput, statistics.median(latencies), p99, pace), db_url, pace
 
 
 # --- the baseline -------------------------------------------------------------------------------
@@ -349,6 +357,10 @@ def main() -> None:
         one, first_db, pace = measure(s, "consume-x1", 1, baseline=None, n=n, m=m, pace=None,
                                       prefetch=prefetch)
         results.append(one)
+        results.append(measure(s, "consume-x1-batch", 1, baseline=None, n=n, m=m, pace=None,
+                               prefetch=prefetch, cap=1000.0,
+                               RESETDESK_AMQP__BATCH_SIZE=str(BATCH_SIZE),
+                               RESETDESK_AMQP__BATCH_WINDOW_MS=str(BATCH_WINDOW_MS))[0])
         results.append(measure(s, "consume-x2", 2, baseline=None, n=n, m=m, pace=pace,
                                prefetch=prefetch)[0])
         templates = s.log_dir / "templates.json"
@@ -356,13 +368,15 @@ def main() -> None:
         for procs in (1, 2):
             results.append(measure(s, f"baseline-x{procs}", procs, baseline=str(templates), n=n,
                                    m=m, pace=pace, prefetch=prefetch)[0])
-    print(f"{n} requests per throughput run, {m} more paced at {pace:.0f}/s for latency; "
-          f"prefetch {prefetch}; RabbitMQ {services.AMQP_HOST}:{services.AMQP_PORT}, "
+    print(f"{n} requests per throughput run, {m} more paced for latency (half the run's own "
+          f"rate for consume-x1-batch, {pace:.0f}/s for the others); prefetch {prefetch} (batch: "
+          f"{BATCH_SIZE} per transaction, window {BATCH_WINDOW_MS} ms); "
+          f"RabbitMQ {services.AMQP_HOST}:{services.AMQP_PORT}, "
           f"PostgreSQL {make_url(services.PG_ADMIN_URL).host}")
     for r in results:
-        print(f"  {r.label:<12} {r.throughput:8.0f} msg/s   latency p50 {r.p50_ms:7.1f} ms   "
-              f"p99 {r.p99_ms:7.1f} ms")
-    fast = next(r for r in results if r.label == "consume-x1").throughput
+        print(f"  {r.label:<16} {r.throughput:8.0f} msg/s   latency at {r.pace:4.0f}/s: "
+              f"p50 {r.p50_ms:7.1f} ms   p99 {r.p99_ms:7.1f} ms")
+    fast = next(r for r in results if r.label == "consume-x1-batch").throughput
     base = next(r for r in results if r.label == "baseline-x1").throughput
     print(f"amqp_e2e: {fast:.0f} msg/s vs baseline {base:.0f} msg/s = ratio {fast / base:.2f} "
           f"(target {TARGET_RATIO})")

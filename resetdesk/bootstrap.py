@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from resetdesk.settings import Settings
     from schedulers.housekeeping import LeaderJob
     from schedulers.runner import SchedulerConfig
+    from workflow.adapters.batch_uow import BatchScope
     from workflow.adapters.db import Database
     from workflow.adapters.human_check import HumanCheckVerifier
     from workflow.adapters.unit_of_work import SqlUnitOfWork
@@ -151,7 +152,15 @@ class App:
         s = self.settings
         return ConsumerConfig(broker_url=s.broker_url, prefetch=s.amqp.prefetch,
                               heartbeat=s.amqp.heartbeat, workers=s.amqp.workers,
-                              system_user=s.amqp.system_user, retry=self.retry)
+                              system_user=s.amqp.system_user, retry=self.retry,
+                              batch_size=s.amqp.batch_size,
+                              batch_window=s.amqp.batch_window_ms / 1000)
+
+    def batch_transactions(self) -> BatchScope:
+        """Group commit's shared transactions (``RESETDESK_AMQP__BATCH_SIZE`` > 1)."""
+        from workflow.adapters.batch_uow import BatchScope
+
+        return BatchScope(self.uow)
 
     def leader_jobs(self) -> tuple[LeaderJob, ...]:
         """Periodic jobs beside the SLA scan, run by the scheduler's leader only: commands its

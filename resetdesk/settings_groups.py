@@ -144,6 +144,11 @@ class AmqpSettings(Group):
                            "noticed within about twice that")
     workers: int = Field(2, ge=1, description="handler threads per consumer process (a message "
                          "mostly waits on the database; order across tickets is not promised)")
+    batch_size: int = Field(1, ge=1, le=500, description="verification consumer: messages "
+                            "written in one transaction (group commit, acked after the commit); "
+                            "1: one transaction per message")
+    batch_window_ms: float = Field(5.0, ge=0, le=10, description="verification consumer: how "
+                                   "long a batch waits for more messages after its first")
     system_user: str | None = Field(None, description="the broker user the relay publishes as "
                                     "(default: the user in the broker URL); the verification "
                                     "consumer trusts requests carrying it as accepted over HTTP")

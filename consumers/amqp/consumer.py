@@ -35,6 +35,8 @@ from typing import Any
 
 from kombu.connection import Connection
 
+from consumers.amqp.batch_workers import BatchWorkers
+from consumers.amqp.batching import BatchHandler
 from consumers.amqp.connection import Backoff, open_connection
 from consumers.amqp.delivery import Delivery, MessageHandler, Verdict, delivery_from_message
 from consumers.amqp.properties import install as lenient_properties
@@ -56,7 +58,8 @@ class AmqpConsumer:
                  prefetch: int, heartbeat: int, stop_event: threading.Event,
                  grace_seconds: float = 30.0, workers: int = 1, connect_timeout: float = 10.0,
                  confirm_timeout: float = 10.0, max_backoff: float = 30.0,
-                 connection_name: str | None = None) -> None:
+                 connection_name: str | None = None, batch_size: int = 1,
+                 batch_window: float = 0.005) -> None:
         if prefetch < 1 or workers < 1:
             raise ValueError("prefetch and workers must be at least 1")
         self.queue = queue
@@ -72,6 +75,9 @@ class AmqpConsumer:
         self.tick = min(0.25, heartbeat / 4) if heartbeat else 0.25  # also how soon a stop is seen
         self._backoff = Backoff(cap=max_backoff)
         self.workers = workers
+        #: group commit (a handler with ``handle_batch`` only): deliveries per batch, and how
+        #: long a batch waits for more after its first
+        self.batch_size, self.batch_window = batch_size, batch_window
         self._workers: Workers | None = None
         self._settler = Settler(queue)
         self._session = 0
@@ -94,7 +100,7 @@ class AmqpConsumer:
         run_deep(self._run, f"amqp-{self.queue.name}")
 
     def _run(self) -> None:
-        workers = self._workers = Workers(self.queue.name, self.handler, self.workers)
+        workers = self._workers = self._pool()
         try:
             while not self.stop_event.is_set():
                 try:
@@ -112,6 +118,12 @@ class AmqpConsumer:
                     self.stop_event.wait(delay)
         finally:
             workers.close()
+
+    def _pool(self) -> Workers:
+        if self.batch_size > 1 and isinstance(self.handler, BatchHandler):
+            return BatchWorkers(self.queue.name, self.handler, self.workers,
+                                size=self.batch_size, window=self.batch_window)
+        return Workers(self.queue.name, self.handler, self.workers)
 
     def _open(self) -> Connection:
         conn = open_connection(self.url, heartbeat=self.heartbeat,
@@ -205,13 +217,15 @@ class AmqpConsumer:
 def run_consumer(queue_name: str | ConsumerQueue, *, broker_url: str,
                  handler_factory: Callable[[], MessageHandler], prefetch: int, heartbeat: int,
                  stop_event: threading.Event, grace_seconds: float = 30.0, workers: int = 1,
-                 on_start: Callable[[AmqpConsumer], None] | None = None) -> None:
+                 on_start: Callable[[AmqpConsumer], None] | None = None, batch_size: int = 1,
+                 batch_window: float = 0.005) -> None:
     """Consume ``queue_name`` (a name from ``consumers.topology.CONSUMER_QUEUES``, or a
     ConsumerQueue, e.g. one with other retry delays) until ``stop_event`` is set."""
     queue = CONSUMER_QUEUES[queue_name] if isinstance(queue_name, str) else queue_name
     consumer = AmqpConsumer(queue, broker_url=broker_url, handler=handler_factory(),
                             prefetch=prefetch, heartbeat=heartbeat, stop_event=stop_event,
-                            grace_seconds=grace_seconds, workers=workers)
+                            grace_seconds=grace_seconds, workers=workers,
+                            batch_size=batch_size, batch_window=batch_window)
     if on_start is not None:
         on_start(consumer)
     consumer.run()

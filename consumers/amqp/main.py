@@ -15,6 +15,7 @@ from consumers.topology import CONSUMER_QUEUES, ConsumerQueue
 from workflow.domain.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from consumers.amqp.request_batch import BatchTransactions
     from consumers.amqp.routing import EventSubscriber
     from consumers.request_handling import RequestHandler
 
@@ -34,6 +35,10 @@ class ConsumerConfig:
     system_user: str | None
     #: the same policy as the embedded workers', as retry queues (``RetryPolicy.queue_delays``)
     retry: RetryPolicy
+    #: group commit of the verification consumer (1: one transaction per message)
+    batch_size: int = 1
+    #: seconds a batch waits for more messages after its first
+    batch_window: float = 0.005
 
 
 class AmqpApp(Protocol):
@@ -43,6 +48,7 @@ class AmqpApp(Protocol):
     @property
     def request_handler(self) -> RequestHandler: ...
     def subscribers(self) -> Sequence[EventSubscriber]: ...
+    def batch_transactions(self) -> BatchTransactions: ...
 
 
 def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], MessageHandler]:
@@ -55,6 +61,12 @@ def handler_factory_for(app: AmqpApp, queue: ConsumerQueue) -> Callable[[], Mess
     if is_intake(queue):
         c = app.consumer_config()
         system_user = c.system_user or (broker_user(c.broker_url) if c.broker_url else None)
+        if c.batch_size > 1:
+            from consumers.amqp.request_batch import BatchVerification
+
+            return lambda: BatchVerification(
+                VerificationConsumer(app.request_handler, system_user=system_user),
+                app.batch_transactions())
         return lambda: VerificationConsumer(app.request_handler, system_user=system_user)
     router = ByType(subscribers_for(queue, app.subscribers()))
     return lambda: NotificationConsumer(router)
@@ -77,9 +89,12 @@ def consume_main(app: AmqpApp, queue: str) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        # a batch holds only what the broker lets in: room for one batch per worker thread
+        batching = c.batch_size > 1 and is_intake(consumer_queue)
+        prefetch = max(c.prefetch, c.batch_size * c.workers) if batching else c.prefetch
         run_consumer(consumer_queue, broker_url=c.broker_url, handler_factory=factory,
-                     prefetch=c.prefetch, heartbeat=c.heartbeat, stop_event=stop,
-                     workers=c.workers)
+                     prefetch=prefetch, heartbeat=c.heartbeat, stop_event=stop,
+                     workers=c.workers, batch_size=c.batch_size, batch_window=c.batch_window)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -33,13 +33,26 @@ from workflow.domain.actors import Actor
 from workflow.domain.errors import NotFound
 from workflow.service.commands import RecordRequest
 from workflow.service.inbox_ports import ContentConflict, InboxKey
-from workflow.service.intake import WrongSource
+from workflow.service.intake import Intake, WrongSource
 
 #: set by ``resetdesk dlq replay`` (consumers/amqp/dlq.py) on a dead letter it republishes
 REPLAY_HEADER = "x-resetdesk-replay-of"
 RESERVED_PREFIX = "x-resetdesk-"
 #: what our own retry copies add (they keep the producer's user_id and carry ``x-death``)
 RETRY_HEADERS = frozenset({"x-resetdesk-last-error"})
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A producer's request that passed every check made before the write."""
+
+    event: InboundEvent
+    producer: Producer
+
+    def command(self) -> RecordRequest:
+        return RecordRequest(actor=Actor.producer(self.producer.name), event=self.event,
+                             producer_source=self.producer.source,
+                             verify_now=True)  # the verification step follows in this delivery
 
 
 @dataclass
@@ -104,18 +117,43 @@ class VerificationConsumer:
             relayed = self._relayed(event, delivery)
             if relayed is not None:
                 return relayed
+        admitted = self._admit(event, delivery, user)
+        if isinstance(admitted, Verdict):
+            return admitted
+        try:
+            intake = self.handler.handle(admitted.command())
+        except (WrongSource, ContentConflict) as err:
+            return Verdict.dead(str(err), err.code)
+        return self.after_intake(intake, event, delivery)
+
+    def screen(self, delivery: Delivery) -> Verdict | Admitted | None:
+        """What group commit decides before its write: a refusal, a producer's request to
+        record, or None for what only the path above takes (the system user's relayed
+        requests, an operator's replay, a source that is not the producer's)."""
+        user = delivery.user_id
+        if user is None or user == self.system_user or REPLAY_HEADER in delivery.headers:
+            return None
+        try:
+            event = decode_amqp(delivery.headers, delivery.body, delivery.content_type)
+        except ContractError as err:
+            return Verdict.dead(err.reason, err.code)
+        admitted = self._admit(event, delivery, user)
+        if isinstance(admitted, Admitted) and event.source != admitted.producer.source:
+            return None
+        return admitted
+
+    def _admit(self, event: InboundEvent, delivery: Delivery, user: str) -> Verdict | Admitted:
         refused = self._header_refusal(delivery)
         if refused is not None:
             return refused
         producer = self._producer(user)
         if producer is None:
             return Verdict.dead(f"user {user!r} is not a registered producer", "unknown_producer")
-        try:
-            intake = self.handler.handle(RecordRequest(
-                actor=Actor.producer(producer.name), event=event, producer_source=producer.source,
-                verify_now=True))  # the verification step follows in this very delivery
-        except (WrongSource, ContentConflict) as err:
-            return Verdict.dead(str(err), err.code)
+        return Admitted(event, producer)
+
+    def after_intake(self, intake: Intake, event: InboundEvent, delivery: Delivery) -> Verdict:
+        """The verdict once ``RecordRequest`` returned (committed): done, a replay, or the
+        recorded row still to process."""
         if not intake.replay:
             metrics.RECEIVED.labels("amqp").inc()
         if intake.processed is not None:  # recorded and verified in one transaction

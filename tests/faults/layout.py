@@ -13,6 +13,7 @@ first-reply SLA of seconds, so alarms cross while the test watches; escalation t
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import time
@@ -169,4 +170,7 @@ def settings(data_dir: Path) -> dict[str, str]:
         "RESETDESK_SLA__FIRST_REPLY_HOURS": str(FIRST_REPLY_HOURS),
         "RESETDESK_SCHEDULER__INTERVAL_SECONDS": "0.5",
         "RESETDESK_CALLBACKS__ESCALATION": "none",
+        # the same faults with group commit: RESETDESK_FAULTS_BATCH_SIZE=50 uv run pytest tests/faults
+        **({"RESETDESK_AMQP__BATCH_SIZE": batch}
+           if (batch := os.environ.get("RESETDESK_FAULTS_BATCH_SIZE")) else {}),
     }

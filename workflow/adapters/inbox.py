@@ -86,6 +86,17 @@ def _where(key: InboxKey) -> Any:
     return (INBOX.c.source == key.source) & (INBOX.c.event_id == key.event_id)
 
 
+def insert_values(source: str, event_id: str, reference: str, entry: InboxEntry, now: datetime,
+                  ticket_id: str | None) -> dict[str, Any]:
+    """The row ``insert`` writes (a batch's unit of work writes many at once)."""
+    return {"source": source, "event_id": event_id, "type": entry.type,
+            "producer": entry.producer, "content_digest": entry.digest,
+            "payload": entry.payload, "received_at": now,
+            "status": "done" if ticket_id else "pending", "attempts": 1,
+            "available_at": now, "reference": reference, "human_check": entry.human_check,
+            "ticket_id": ticket_id, "processed_at": now if ticket_id else None}
+
+
 class SqlInboxRepository(InboxRepository, InboxQueue):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -93,13 +104,8 @@ class SqlInboxRepository(InboxRepository, InboxQueue):
     def insert(self, source: str, event_id: str, reference: str, entry: InboxEntry,
                now: datetime, *, ticket_id: str | None = None) -> None:
         try:
-            self.conn.execute(_INSERT, {
-                "source": source, "event_id": event_id, "type": entry.type,
-                "producer": entry.producer, "content_digest": entry.digest,
-                "payload": entry.payload, "received_at": now,
-                "status": "done" if ticket_id else "pending", "attempts": 1,
-                "available_at": now, "reference": reference, "human_check": entry.human_check,
-                "ticket_id": ticket_id, "processed_at": now if ticket_id else None})
+            self.conn.execute(_INSERT, insert_values(source, event_id, reference, entry, now,
+                                                     ticket_id))
         except IntegrityError as err:
             raise AlreadyRecorded(f"{source} {event_id} is already in the inbox") from err
 

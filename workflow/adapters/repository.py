@@ -231,13 +231,18 @@ class SqlTicketRepository(TicketRepository):
                                "sequence": ticket.event_seq, "type": etype, "payload": payload,
                                "created_at": now})
                 ticket.event_seq += 1
+        self._insert_rows([
+            {"ticket_id": a.ticket_id, "at": a.at, "actor": a.actor, "trigger": a.trigger,
+             "from_state": a.from_state, "to_state": a.to_state, "outcome": a.outcome,
+             "reason": a.reason}
+            for a in audit
+        ], outbox)
+
+    def _insert_rows(self, audit: list[dict[str, Any]], outbox: list[dict[str, Any]]) -> None:
+        """Audit and outbox rows, one executemany each (a batch's unit of work defers them
+        to its commit, for the whole batch at once)."""
         if audit:
-            self.conn.execute(insert(AUDIT), [
-                {"ticket_id": a.ticket_id, "at": a.at, "actor": a.actor, "trigger": a.trigger,
-                 "from_state": a.from_state, "to_state": a.to_state, "outcome": a.outcome,
-                 "reason": a.reason}
-                for a in audit
-            ])
+            self.conn.execute(insert(AUDIT), audit)
         if outbox:
             self.conn.execute(insert(OUTBOX), outbox)
 

@@ -70,19 +70,23 @@ class SqlUnitOfWork(UnitOfWork):
                 self._conn.close()
                 self._conn = None
             raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
-        self.tickets = SqlTicketRepository(self._conn)
-        self.inbox = self.inbox_queue = SqlInboxRepository(self._conn)
-        self.deliveries = SqlDeliveryQueue(self._conn)
-        self.accounts = SqlAccountStore(self._conn)
-        self.attachments = SqlAttachmentRepository(self._conn)
-        self.alarms = SqlAlarmLog(self._conn)
-        self.notes = SqlNoteRepository(self._conn)
-        self.callbacks = SqlCallbackStore(self._conn)
-        self.keys = SqlArtifactStore(self._conn)
-        self.sessions = SqlSessionStore(self._conn)
-        self.throttle = SqlThrottleCounters(self._conn)
-        self.presence = SqlPresenceStore(self._conn)
+        self._bind(self._conn)
         return self
+
+    def _bind(self, conn: Connection) -> None:
+        """The stores, on ``conn``'s transaction."""
+        self.tickets = SqlTicketRepository(conn)
+        self.inbox = self.inbox_queue = SqlInboxRepository(conn)
+        self.deliveries = SqlDeliveryQueue(conn)
+        self.accounts = SqlAccountStore(conn)
+        self.attachments = SqlAttachmentRepository(conn)
+        self.alarms = SqlAlarmLog(conn)
+        self.notes = SqlNoteRepository(conn)
+        self.callbacks = SqlCallbackStore(conn)
+        self.keys = SqlArtifactStore(conn)
+        self.sessions = SqlSessionStore(conn)
+        self.throttle = SqlThrottleCounters(conn)
+        self.presence = SqlPresenceStore(conn)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

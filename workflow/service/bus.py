@@ -10,7 +10,7 @@ moves it names (``ActorRefused``), and refuses a dedicated move sent as a plain 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -101,6 +101,13 @@ class MessageBus:
         if kind in self._handlers:
             raise ValueError(f"{kind.__name__} has a handler already")
         self._handlers[kind] = handler
+
+    def over(self, uow: Callable[[], UnitOfWork]) -> MessageBus:
+        """The same handlers over another unit-of-work factory (group commit's shared
+        transaction): the handlers keep their one shape."""
+        bus = MessageBus(replace(self.ctx, uow=uow))
+        bus._handlers = dict(self._handlers)
+        return bus
 
     def handles(self, kind: type[Command[Any]]) -> bool:
         return kind in self._handlers
