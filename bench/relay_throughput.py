@@ -8,12 +8,14 @@ quorum queue ``events.unrouted``, purged between runs).
 Measured: ``relay_once`` in a loop until the outbox is empty, batches of ``--batch`` rows (one
 claiming transaction, publish all, then await all confirms, mark sent, commit).
 Baseline, in the same run, interleaved, same rows, queue and batch size: bench/relay_bare.py, the
-same pipeline written with plain psycopg and a plain AMQP client only (raw py-amqp, or pika's
-``SelectConnection``; ``--bare`` picks, default the faster, py-amqp), publishing a batch then
-waiting for all its confirms, one ``UPDATE`` per batch. Medians of rows per second. Target: the
+same pipeline written with plain psycopg and a plain AMQP client only (raw py-amqp, the same
+with a batch's frames in one write, or pika's ``SelectConnection``; ``--bare`` picks, default
+py-amqp, the fastest or level with the fastest here), publishing a batch then waiting for all
+its confirms, one ``UPDATE`` per batch. Medians of rows per second. Target: the
 relay at least half the bare pipeline (issue 14).
 
-Run: uv run python -m bench.relay_throughput [--rows N] [--batch N] [--reps N] [--bare amqp|pika]
+Run: uv run python -m bench.relay_throughput [--rows N] [--batch N] [--reps N]
+     [--bare amqp|amqp-gathered|pika]
 """
 
 from __future__ import annotations
