@@ -11,7 +11,8 @@ Baseline, in the same run, interleaved, same rows, queue and batch size: bench/r
 same pipeline written with plain psycopg and a plain AMQP client only (raw py-amqp, the same
 with a batch's frames in one write, or pika's ``SelectConnection``; ``--bare`` picks, default
 py-amqp, the fastest or level with the fastest here), publishing a batch then waiting for all
-its confirms, one ``UPDATE`` per batch. Medians of rows per second. Target: the
+its confirms, one ``UPDATE`` per batch. Medians of rows per second (and of
+each rep's ratio: the machine's load drifts between reps). Target: the
 relay at least half the bare pipeline (issue 14).
 
 Run: uv run python -m bench.relay_throughput [--rows N] [--batch N] [--reps N]
@@ -142,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--bare", choices=sorted(BARE), default="amqp")
     args = parser.parse_args()
 
@@ -161,8 +162,9 @@ def main() -> None:
             print(f"rep {rep + 1}: relay {relay[-1]:,.0f} rows/s, bare {args.bare} "
                   f"{bare[-1]:,.0f} rows/s", flush=True)
     ours, base = statistics.median(relay), statistics.median(bare)
+    paired = statistics.median(r / b for r, b in zip(relay, bare, strict=True))
     print(f"PostgreSQL, batch {args.batch}, {args.rows:,} rows each, bare publisher "
-          f"{args.bare}, median of {args.reps}")
+          f"{args.bare}, median of {args.reps}; median of each rep's ratio {paired:.2f}")
     print(f"relay_throughput: {ours:.0f} msg/s vs baseline {base:.0f} msg/s = ratio "
           f"{ours / base:.2f} (target {TARGET_RATIO:g})")
 
