@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -163,9 +164,9 @@ def relay_once(db: Database, publisher: ConfirmingPublisher, *, batch: int = 500
             ids = _confirmed_ids(rows, result)
             if ids:
                 _mark_sent(conn, db, ids, now())
-    kinds = {r.id: metrics.event_kind(r.type) for r in rows}
-    for row_id in ids:
-        metrics.RELAYED.labels(kinds[row_id]).inc()
+    marked = set(ids)  # counted per event type, one increment per type and batch
+    for etype, n in Counter(r.type for r in rows if r.id in marked).items():
+        metrics.RELAYED.labels(metrics.event_kind(etype)).inc(n)
     if result.error is not None:
         raise result.error
     return len(ids)
