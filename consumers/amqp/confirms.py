@@ -12,6 +12,9 @@ every read, unlike ``SO_RCVTIMEO`` that py-amqp retries forever), so opening the
 into a broker that stopped reading (memory alarm) and each drain are all bounded; the confirm
 wait has its own deadline. ``connection.blocked`` ends the batch at once. Any failure discards the
 connection: the next call reconnects.
+
+A batch's frames are gathered and written together, a few hundred kB a write,
+rather than one ``sendall`` per message (consumers/amqp/gathered_writes.py).
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from typing import Any, Final
 
 from amqp import Message as AmqpMessage
 from amqp.exceptions import AMQPError
+from amqp.method_framing import frame_writer
 from kombu.connection import Connection
 from kombu.transport.pyamqp import Connection as AmqpConnection
+
+from consumers.amqp.gathered_writes import GatheredWrites
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +135,8 @@ class ConfirmingPublisher:
         self.name = name
         self._conn: Any = None
         self._channel: Any = None
+        self._gathered: GatheredWrites | None = None
+        self._gathering_writer: Any = None
         self._blocked: str | None = None
         self._next_tag = 1
         self._pending: dict[int, int] = {}
@@ -171,6 +179,8 @@ class ConfirmingPublisher:
         channel.events["basic_nack"].add(self._on_nack)
         channel.events["basic_return"].add(self._on_return)
         self._channel = channel
+        self._gathered = GatheredWrites(self._conn.transport)
+        self._gathering_writer = frame_writer(self._conn, self._gathered)
         self._next_tag = 1
         self._blocked = None
 
@@ -178,6 +188,7 @@ class ConfirmingPublisher:
         """Close the connection: gracefully (bounded by ``timeout``), or, after a failure, by
         dropping the socket (a blocked or mute broker would not answer a close either)."""
         conn, self._conn, self._channel = self._conn, None, None
+        self._gathered = self._gathering_writer = None
         self._pending.clear()
         if conn is not None:
             drop_connection(conn, graceful=graceful)
@@ -224,6 +235,23 @@ class ConfirmingPublisher:
             return False
         return True
 
+    def _write_all(self, messages: Sequence[Outgoing]) -> None:
+        """Frame every message (tags in order), then write the frames in a few large writes."""
+        conn, gathered = self._conn, self._gathered
+        assert gathered is not None
+        gathered.discard()  # nothing left from a batch cut short
+        direct, conn.frame_writer = conn.frame_writer, self._gathering_writer
+        try:
+            publish = self._channel.basic_publish
+            for i, m in enumerate(messages):
+                self._pending[self._next_tag] = i
+                self._next_tag += 1
+                publish(AmqpMessage(m.body, **m.properties), exchange=m.exchange,
+                        routing_key=m.routing_key, mandatory=True)
+        finally:
+            conn.frame_writer = direct
+        gathered.flush()
+
     def publish(self, messages: Sequence[Outgoing]) -> BatchResult:
         """Publish ``messages`` in order (``mandatory``), then wait for all their confirms, at
         most ``timeout`` seconds after the last write. Never raises for broker trouble."""
@@ -236,12 +264,7 @@ class ConfirmingPublisher:
             self._drain(0)  # a blocked notice or a close that came while we were idle
             if self._blocked:
                 raise BrokerBlocked(self._blocked)
-            for i, m in enumerate(messages):
-                self._pending[self._next_tag] = i
-                self._next_tag += 1
-                self._channel.basic_publish(AmqpMessage(m.body, **m.properties),
-                                            exchange=m.exchange, routing_key=m.routing_key,
-                                            mandatory=True)
+            self._write_all(messages)
             deadline = time.monotonic() + self.timeout
             while self._pending:
                 if self._blocked:

@@ -26,11 +26,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    all_,
+    any_,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
 
 from consumers.amqp.confirms import (
     CLOUDEVENTS_JSON,
@@ -65,6 +77,12 @@ class Pending(NamedTuple):
     payload: str
 
 
+def _ids(values: Iterable[object], column: ColumnElement[object]) -> ColumnElement[object]:
+    """A PostgreSQL array parameter: one placeholder, so the statement's text (and psycopg's
+    parse of it) is the same for every batch, where ``IN`` renders one per value."""
+    return bindparam(None, list(values), type_=ARRAY(column.type))
+
+
 def _claim(conn: Connection, db: Database, batch: int) -> list[Pending]:
     pick = (select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.ticket_id, OUTBOX.c.type,
                    OUTBOX.c.payload)
@@ -78,8 +96,9 @@ def _claim(conn: Connection, db: Database, batch: int) -> list[Pending]:
     held: dict[str, int] = {  # the first unsent row of each of our tickets that another relay holds
         ticket: first for ticket, first in conn.execute(
             select(OUTBOX.c.ticket_id, func.min(OUTBOX.c.id))
-            .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.ticket_id.in_({r.ticket_id for r in rows}),
-                   OUTBOX.c.id < ours[-1], OUTBOX.c.id.not_in(ours))
+            .where(OUTBOX.c.sent_at.is_(None),
+                   OUTBOX.c.ticket_id == any_(_ids({r.ticket_id for r in rows}, OUTBOX.c.ticket_id)),
+                   OUTBOX.c.id < ours[-1], OUTBOX.c.id != all_(_ids(ours, OUTBOX.c.id)))
             .group_by(OUTBOX.c.ticket_id))}
     return [r for r in rows if r.ticket_id not in held or r.id < held[r.ticket_id]]
 
@@ -97,9 +116,11 @@ def _message(row: Pending, user: str) -> Outgoing:
     return Outgoing(EVENTS.name, row.type, row.payload.encode("utf-8"), props)
 
 
-def _mark_sent(conn: Connection, ids: list[int], at: datetime) -> None:
-    relayed = OUTBOX.c.type.in_(list(INBOUND_TYPES))
-    conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(
+def _mark_sent(conn: Connection, db: Database, ids: list[int], at: datetime) -> None:
+    """One statement for the batch."""
+    relayed = OUTBOX.c.type.in_(sorted(INBOUND_TYPES))
+    which = OUTBOX.c.id.in_(ids) if db.is_sqlite else OUTBOX.c.id == any_(_ids(ids, OUTBOX.c.id))
+    conn.execute(update(OUTBOX).where(which).values(
         sent_at=at, payload=case((relayed, RELAYED_PAYLOAD), else_=OUTBOX.c.payload)))
 
 
@@ -133,7 +154,7 @@ def relay_once(db: Database, publisher: ConfirmingPublisher, *, batch: int = 500
         ids = _confirmed_ids(rows, result)
         if ids:
             with db.writer.begin() as conn:
-                _mark_sent(conn, ids, now())
+                _mark_sent(conn, db, ids, now())
     else:
         with db.writer.begin() as conn:
             rows = _claim(conn, db, batch)
@@ -142,10 +163,10 @@ def relay_once(db: Database, publisher: ConfirmingPublisher, *, batch: int = 500
             result = publisher.publish([_message(r, user) for r in rows])
             ids = _confirmed_ids(rows, result)
             if ids:
-                _mark_sent(conn, ids, now())
-    kinds = {r.id: metrics.event_kind(r.type) for r in rows}
-    for row_id in ids:
-        metrics.RELAYED.labels(kinds[row_id]).inc()
+                _mark_sent(conn, db, ids, now())
+    marked = set(ids)  # counted per event type, one increment per type and batch
+    for etype, n in Counter(r.type for r in rows if r.id in marked).items():
+        metrics.RELAYED.labels(metrics.event_kind(etype)).inc(n)
     if result.error is not None:
         raise result.error
     return len(ids)
