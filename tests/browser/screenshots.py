@@ -85,8 +85,8 @@ def take(out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         calendar = always_open_calendar(data_dir)
-        desk = RunningDesk(data_dir, smtp_port=0, env={"RESETDESK_CALENDAR_PATH": str(calendar)})
-        desk.env.pop("RESETDESK_SMTP_HOST")
+        desk = RunningDesk(data_dir, smtp_port=0, env={"RESETDESK_SLA__CALENDAR_PATH": str(calendar)})
+        desk.env.pop("RESETDESK_SMTP__HOST", None)
         desk.start(timeout=60)
         try:
             Console(desk, desk.base).add_agent(AGENT, PASSWORD)
