@@ -66,7 +66,11 @@ def test_a_mixed_batch_makes_one_ticket_per_valid_request_and_dead_letters_the_r
             publisher.publish_request(event)
     publish_poison(desk)
 
-    consumer = desk.start("consumer", "consume", "verification", **BATCHING)
+    # batches of 8 over 17 queued requests: the first holds the failing one and is rolled back,
+    # the next ones commit several requests each (with 50, one batch took all 17 on a quiet
+    # machine, rolled back, and nothing was ever written in a batch)
+    consumer = desk.start("consumer", "consume", "verification",
+                          **{**BATCHING, "RESETDESK_AMQP__BATCH_SIZE": "8"})
     wanted = {e["id"] for e in [*valid, twin]}
     desk.wait_done(wanted, timeout=90)
     wait_for("the poison and the failing request in the DLQ",
@@ -77,9 +81,13 @@ def test_a_mixed_batch_makes_one_ticket_per_valid_request_and_dead_letters_the_r
     assert {k: len(v) for k, v in tickets.items()} == {(SOURCE, i): 1 for i in wanted}, \
         "one ticket per valid request, none for the failing one, none twice"
     by_id = {t.event_id: t for t in desk.tickets().values()}
-    assert by_id[twin["id"]].outcome == "duplicate"
-    assert by_id[twin["id"]].linked_ticket_id == by_id[valid[0]["id"]].id
-    assert all(by_id[e["id"]].state == "queued" for e in valid)
+    # one of the two requests for the same serial owns it, the other is its duplicate; which
+    # one is not promised (batches run beside the requests a rolled-back batch replays alone)
+    first, second = by_id[valid[0]["id"]], by_id[twin["id"]]
+    owner, copy = (first, second) if second.outcome == "duplicate" else (second, first)
+    assert (owner.state, owner.outcome) == ("queued", None)
+    assert (copy.outcome, copy.linked_ticket_id) == ("duplicate", owner.id)
+    assert all(by_id[e["id"]].state == "queued" for e in valid[1:])
     assert desk.count(TICKET) == len(wanted)
     assert desk.inbox()[failing["id"]].status == "dead"
 
